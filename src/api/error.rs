@@ -1,0 +1,160 @@
+//! `ApiError`: the one error type at the HTTP edge. Every 4xx/5xx body is
+//! `{"error": {"code", "message", "details": [...]}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::Invalid;
+use crate::store::StoreError;
+
+/// One problem with a request, located by a JSON pointer into its body.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Detail {
+    /// JSON pointer into the request body (e.g. `/data/type`).
+    pub pointer: String,
+    /// What is wrong there.
+    pub message: String,
+    /// The JSON Schema keyword that failed, for payload validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+}
+
+impl Detail {
+    /// A detail at `pointer`.
+    pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            message: message.into(),
+            keyword: None,
+        }
+    }
+
+    /// A detail from a domain refusal of the value at `pointer`.
+    pub fn from_invalid(pointer: &str, invalid: Invalid) -> Self {
+        Self::at(format!("{pointer}{}", invalid.field), invalid.message)
+    }
+}
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<Detail>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// 400: the body is not JSON, or a query parameter is wrong.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: no key, or a wrong one.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 404: no such thing for this caller.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 405.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this method is not allowed on this path",
+        )
+    }
+
+    /// 413: the body is over the limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// 415: not `application/json`.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        )
+    }
+
+    /// 422: the request is well-formed JSON but its content is invalid.
+    pub fn invalid(code: &'static str, message: impl Into<String>, details: Vec<Detail>) -> Self {
+        Self {
+            details,
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+        }
+    }
+
+    /// 500, logged with its cause; the client sees no internals.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        )
+    }
+
+    /// 503: the service is shutting down.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+}
+
+impl ApiError {
+    /// Move details found at pointer `from` to `to` (when a door's field name
+    /// differs from the shared validator's).
+    pub fn repoint(mut self, from: &str, to: &str) -> Self {
+        for detail in self.details.iter_mut().filter(|d| d.pointer == from) {
+            detail.pointer = to.to_owned();
+        }
+        self
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AccountNotFound(_) => ApiError::not_found("account"),
+            StoreError::Closed => ApiError::unavailable("the service is shutting down"),
+            StoreError::Database(_) => ApiError::internal(error),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+        }});
+        (self.status, Json(body)).into_response()
+    }
+}

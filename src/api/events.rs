@@ -1,0 +1,188 @@
+//! Events: publishing (admin), sample polling for Zapier and Make, and the
+//! delivery status of one event (account).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{Admin, ApiJson, ApiQuery, Caller};
+use super::{ApiError, AppState, Detail};
+use crate::delivery::payload::{EventParts, flat};
+use crate::domain::{EventId, Timestamp};
+use crate::store::NewEvent;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/events", get(recent).post(publish))
+        .route("/v1/events/{id}/deliveries", get(deliveries))
+}
+
+/// The timestamp sample payloads carry (the seed's example time).
+const SAMPLE_TIMESTAMP: i64 = 1_710_000_000;
+
+/// `POST /v1/events` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Publish {
+    #[serde(rename = "type")]
+    event_type: String,
+    account_id: String,
+    data: Value,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+async fn publish(
+    _: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Publish>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Some(event_type) = state.catalog.get(&body.event_type) else {
+        let known: Vec<&str> = state.catalog.iter().map(|t| t.name()).collect();
+        return Err(ApiError::invalid(
+            "unknown_event_type",
+            format!("unknown event type {:?}", body.event_type),
+            vec![Detail::at(
+                "/type",
+                format!("known types: {}", known.join(", ")),
+            )],
+        ));
+    };
+    let id = match &body.id {
+        Some(raw) => EventId::parse(raw).map_err(|e| {
+            ApiError::invalid(
+                "invalid_request",
+                "the event id is invalid",
+                vec![Detail::from_invalid("/id", e)],
+            )
+        })?,
+        None => EventId::generate(),
+    };
+    let violations = event_type.violations(&body.data);
+    if !violations.is_empty() {
+        let details = violations
+            .into_iter()
+            .map(|v| Detail {
+                pointer: format!("/data{}", v.pointer),
+                message: v.message,
+                keyword: Some(v.keyword),
+            })
+            .collect();
+        return Err(ApiError::invalid(
+            "schema_violation",
+            format!("data does not match the {} schema", event_type.name()),
+            details,
+        ));
+    }
+    let outcome = state
+        .store
+        .ingest(NewEvent {
+            id,
+            account_id: body.account_id,
+            event_type: body.event_type,
+            data: body.data,
+            created_at: Timestamp::now(),
+        })
+        .await?;
+    if outcome.deliveries > 0 {
+        state.wake.notify_one();
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": outcome.event_id,
+            "duplicate": outcome.duplicate,
+            "deliveries": outcome.deliveries,
+        })),
+    ))
+}
+
+/// `GET /v1/events` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecentQuery {
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// The account's latest events of a type, newest first, each exactly as a
+/// flat delivery would carry it; the type's examples while there are none.
+async fn recent(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<RecentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(event_type) = state.catalog.get(&query.event_type) else {
+        return Err(ApiError::invalid(
+            "unknown_event_type",
+            format!("unknown event type {:?}", query.event_type),
+            vec![Detail::at(
+                "/type",
+                "not in the catalog (GET /v1/event-types)",
+            )],
+        ));
+    };
+    let limit = query.limit.unwrap_or(3).clamp(1, 100);
+    let events = state
+        .store
+        .recent_events(&account.id, event_type.name(), limit)
+        .await?;
+    let bodies: Vec<Value> = if events.is_empty() {
+        event_type
+            .examples()
+            .iter()
+            .take(limit)
+            .enumerate()
+            .map(|(i, example)| {
+                flat(&EventParts {
+                    id: &format!("evt_example_{}_{}", event_type.name(), i + 1),
+                    event_type: event_type.name(),
+                    data: example,
+                    created: SAMPLE_TIMESTAMP,
+                })
+            })
+            .collect()
+    } else {
+        events
+            .iter()
+            .map(|e| {
+                flat(&EventParts {
+                    id: &e.id,
+                    event_type: &e.event_type,
+                    data: &e.data,
+                    created: e.created_at.unix_seconds(),
+                })
+            })
+            .collect()
+    };
+    Ok(Json(Value::Array(bodies)))
+}
+
+/// `GET /v1/events/{id}/deliveries`: one row per subscription the event went to.
+async fn deliveries(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(event_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let deliveries = state
+        .store
+        .deliveries_for_event(&account.id, &event_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let rows = deliveries.iter().map(|d| {
+        json!({
+            "id": d.id,
+            "subscription_id": d.subscription_id,
+            "state": d.state,
+            "attempts": d.attempts,
+            "last_status": d.last_status,
+            "last_error": d.last_error,
+        })
+    });
+    Ok(Json(json!({"data": rows.collect::<Vec<_>>()})))
+}

@@ -1,0 +1,105 @@
+//! REST hooks for Zapier and Make: `POST /v1/hooks` subscribes a hook URL to
+//! one event type, `DELETE /v1/hooks/{id}` unsubscribes and never fails twice.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::extract::{ApiJson, Caller};
+use super::subscriptions::{self, Draft, view};
+use super::{ApiError, AppState, Detail};
+use crate::domain::Source;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/hooks", post(subscribe))
+        .route("/v1/hooks/{id}", delete(unsubscribe))
+}
+
+/// The subscribe body: the URL under Zapier's (`hookUrl`), Make's
+/// (`target_url`) or the plain (`url`) name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Subscribe {
+    #[serde(default, rename = "hookUrl")]
+    hook_url: Option<String>,
+    #[serde(default)]
+    target_url: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    event: String,
+    #[serde(default)]
+    filter: Option<Value>,
+    #[serde(default)]
+    source: Option<Source>,
+}
+
+/// Which platform a hook URL belongs to, judged by its host.
+fn source_of_host(url: &str) -> Option<Source> {
+    let host = Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
+    let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    if under("zapier.com") {
+        Some(Source::Zapier)
+    } else if under("make.com") || under("integromat.com") {
+        Some(Source::Make)
+    } else {
+        None
+    }
+}
+
+async fn subscribe(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Subscribe>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let given = [
+        ("/hookUrl", body.hook_url, Source::Zapier),
+        ("/target_url", body.target_url, Source::Make),
+        ("/url", body.url, Source::Api),
+    ];
+    let mut given: Vec<_> = given
+        .into_iter()
+        .filter_map(|(pointer, url, source)| Some((pointer, url?, source)))
+        .collect();
+    if given.len() != 1 {
+        return Err(ApiError::invalid(
+            "invalid_request",
+            "give the hook URL once, as hookUrl, target_url or url",
+            vec![Detail::at(
+                "/hookUrl",
+                "exactly one of hookUrl, target_url, url",
+            )],
+        ));
+    }
+    let (pointer, url, by_field) = given.remove(0);
+    let source = body
+        .source
+        .or_else(|| source_of_host(&url))
+        .unwrap_or(by_field);
+    let draft = Draft {
+        url: Some((pointer, url)),
+        events: Some(vec![body.event]),
+        filter: body.filter.map(Some),
+        ..Draft::default()
+    };
+    let subscription = subscriptions::create(&state, &account.id, source, draft)
+        .await
+        .map_err(|e| e.repoint("/events/0", "/event"))?;
+    let subscription = state.store.create_subscription(subscription).await?;
+    let mut created = view(&subscription, true);
+    created["event"] = json!(subscription.events.to_list()[0]);
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn unsubscribe(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let deleted = state.store.delete_subscription(&account.id, &id).await?;
+    Ok(Json(json!({"id": id, "deleted": deleted})))
+}

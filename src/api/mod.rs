@@ -1,0 +1,62 @@
+//! The HTTP API: one module per resource, sharing [`AppState`], the
+//! extractors in [`extract`] and the single [`ApiError`] type.
+
+mod accounts;
+mod error;
+mod event_types;
+mod events;
+pub mod extract;
+mod hooks;
+mod subscriptions;
+mod webhooks;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use tokio::sync::Notify;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, Detail};
+
+use crate::catalog::Catalog;
+use crate::delivery::guard::TargetGuard;
+use crate::store::Store;
+
+/// The largest request body accepted (1 MiB); larger bodies get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistence and the delivery queue.
+    pub store: Arc<dyn Store>,
+    /// The event types.
+    pub catalog: Catalog,
+    /// The SSRF policy for target URLs.
+    pub guard: TargetGuard,
+    /// Wakes the delivery workers when new deliveries are stored.
+    pub wake: Arc<Notify>,
+    /// SHA-256 of the admin key.
+    pub admin_key_hash: [u8; 32],
+    /// Prefix of account API keys (`hb` gives `hb_...`).
+    pub key_prefix: String,
+    /// The `sha256=` signature header's name, reserved against custom headers.
+    pub signature_header: HeaderName,
+}
+
+/// The complete router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(accounts::routes())
+        .merge(event_types::routes())
+        .merge(events::routes())
+        .merge(webhooks::routes())
+        .merge(hooks::routes())
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

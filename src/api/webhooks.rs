@@ -1,0 +1,201 @@
+//! Raw webhooks for developers: `/v1/webhooks` CRUD, the seed-compatible
+//! `POST /api/webhooks/register`, and the attempts made for a webhook.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::subscriptions::{self, Draft, view};
+use super::{ApiError, AppState};
+use crate::domain::{Format, Source, rfc3339};
+use crate::store::PageRequest;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/webhooks/register", post(create))
+        .route("/v1/webhooks", post(create).get(list))
+        .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
+        .route("/v1/webhooks/{id}/attempts", get(attempts))
+}
+
+/// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::Error> {
+    Option::<Value>::deserialize(d).map(Some)
+}
+
+/// The body of `POST /v1/webhooks` and of the seed's register call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWebhook {
+    url: String,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    filter: Option<Value>,
+    #[serde(default)]
+    format: Option<Format>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    headers: Option<Value>,
+}
+
+async fn create(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewWebhook>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let draft = Draft {
+        url: Some(("/url", body.url)),
+        events: body.events,
+        filter: body.filter.map(Some),
+        format: body.format,
+        description: body.description,
+        headers: body.headers,
+        secret: body.secret,
+    };
+    let subscription = subscriptions::create(&state, &account.id, Source::Api, draft).await?;
+    let subscription = state.store.create_subscription(subscription).await?;
+    Ok((StatusCode::CREATED, Json(view(&subscription, true))))
+}
+
+/// `PATCH /v1/webhooks/{id}` body: every field optional; `filter: null` clears.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookPatch {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    filter: Option<Option<Value>>,
+    #[serde(default)]
+    format: Option<Format>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    headers: Option<Value>,
+}
+
+async fn update(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<WebhookPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let existing = state
+        .store
+        .subscription(&account.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let draft = Draft {
+        url: body.url.map(|url| ("/url", url)),
+        events: body.events,
+        filter: body.filter,
+        format: body.format,
+        description: body.description,
+        headers: body.headers,
+        secret: None,
+    };
+    let changed = subscriptions::apply(&state, draft, existing).await?;
+    let saved = state
+        .store
+        .update_subscription(changed)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(view(&saved, false)))
+}
+
+/// Pagination parameters shared by list endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let page = PageRequest {
+        limit: query.limit.unwrap_or(50).clamp(1, 250),
+        cursor: query.cursor,
+    };
+    let page = state.store.list_subscriptions(&account.id, page).await?;
+    let data: Vec<Value> = page.items.iter().map(|s| view(s, false)).collect();
+    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor})))
+}
+
+async fn show(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state.store.subscription(&account.id, &id).await?;
+    subscription
+        .map(|s| Json(view(&s, false)))
+        .ok_or_else(|| ApiError::not_found("webhook"))
+}
+
+async fn remove(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_subscription(&account.id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook"))
+    }
+}
+
+/// `GET /v1/webhooks/{id}/attempts` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttemptsQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn attempts(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<AttemptsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if state.store.subscription(&account.id, &id).await?.is_none() {
+        return Err(ApiError::not_found("webhook"));
+    }
+    let limit = query.limit.unwrap_or(50).clamp(1, 250);
+    let attempts = state
+        .store
+        .attempts_for_subscription(&account.id, &id, limit)
+        .await?;
+    let data: Vec<Value> = attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "delivery_id": a.delivery_id,
+                "event_id": a.event_id,
+                "event_type": a.event_type,
+                "status": a.result.status,
+                "latency_ms": a.result.latency_ms,
+                "response": a.result.response_snippet,
+                "error": a.result.error,
+                "created_at": rfc3339(a.result.started_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"data": data})))
+}

@@ -1,0 +1,140 @@
+//! Assembling the service from a [`Config`]: store, catalog, admin key,
+//! delivery dispatcher and HTTP router; and running it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::catalog::Catalog;
+use crate::config::{Config, DatabaseUrl};
+use crate::delivery::guard::TargetGuard;
+use crate::delivery::retry::RetrySchedule;
+use crate::delivery::sender::Sender;
+use crate::delivery::worker::{DispatchSettings, Dispatcher};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// A built service, bound to its address, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    dispatcher: Dispatcher,
+    generated_admin_key: Option<String>,
+}
+
+impl Application {
+    /// Open the store, settle the admin key, bind the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store: Arc<dyn Store> = match &config.database_url {
+            DatabaseUrl::Sqlite(path) => Arc::new(
+                SqliteStore::open(path)
+                    .with_context(|| format!("opening the SQLite database {}", path.display()))?,
+            ),
+            DatabaseUrl::Postgres(_) => anyhow::bail!(
+                "the PostgreSQL backend is not available in this version yet; use sqlite://PATH"
+            ),
+        };
+        let catalog = Catalog::builtin().context("building the event catalog")?;
+        let (admin_key_hash, generated_admin_key) =
+            settle_admin_key(store.as_ref(), config.admin_key.as_deref()).await?;
+        let guard = TargetGuard::new(config.allow_private_targets);
+        let wake = Arc::new(Notify::new());
+        let sender = Sender::new(guard, config.signature_header.clone())?;
+        let schedule = config
+            .retry_schedule
+            .clone()
+            .unwrap_or_else(RetrySchedule::production);
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            sender,
+            DispatchSettings::new(schedule),
+            wake.clone(),
+        );
+        let router = api::router(AppState {
+            store,
+            catalog,
+            guard,
+            wake,
+            admin_key_hash,
+            key_prefix: config.key_prefix.clone(),
+            signature_header: config.signature_header.clone(),
+        });
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        Ok(Self {
+            listener,
+            router,
+            dispatcher,
+            generated_admin_key,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The admin key, when this start generated it (shown once).
+    pub fn generated_admin_key(&self) -> Option<&str> {
+        self.generated_admin_key.as_deref()
+    }
+
+    /// Serve until `shutdown` resolves; then stop taking requests, finish or
+    /// release in-flight deliveries, and return.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let dispatcher = tokio::spawn(self.dispatcher.run(stop.clone()));
+        let stop_http = stop.clone();
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop_http.cancel();
+            })
+            .await;
+        stop.cancel();
+        dispatcher
+            .await
+            .context("the delivery dispatcher panicked")?;
+        served.context("the HTTP server failed")
+    }
+}
+
+/// The admin key hash to check against, and the key if it was generated now.
+async fn settle_admin_key(
+    store: &dyn Store,
+    configured: Option<&str>,
+) -> anyhow::Result<([u8; 32], Option<String>)> {
+    if let Some(key) = configured {
+        return Ok((Sha256::digest(key.as_bytes()).into(), None));
+    }
+    if let Some(stored) = store.admin_key_hash().await? {
+        let bytes = hex::decode(&stored)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        return bytes
+            .map(|hash| (hash, None))
+            .context("the stored admin key hash is corrupt; set --admin-key");
+    }
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let key = format!("hbadmin_{}", URL_SAFE_NO_PAD.encode(secret));
+    let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+    store.set_admin_key_hash(hex::encode(hash)).await?;
+    Ok((hash, Some(key)))
+}

@@ -1,0 +1,118 @@
+//! Settings of `hookbridge serve`: flags, then environment variables, then
+//! defaults (clap), each parsed into a typed value once at start so a bad
+//! setting stops the service with a clear message.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Args;
+use http::HeaderName;
+
+use crate::delivery::retry::RetrySchedule;
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: the embedded default.
+    Sqlite(PathBuf),
+    /// `postgres://...`: the multi-node backend.
+    Postgres(String),
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://hookbridge.db".into());
+            }
+            Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(raw.to_owned()))
+        } else {
+            Err(format!(
+                "{raw:?} is not a database URL; use sqlite://PATH or postgres://USER@HOST/DB"
+            ))
+        }
+    }
+}
+
+fn admin_key(raw: &str) -> Result<String, String> {
+    if raw.len() < 16 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the admin key needs at least 16 printable characters without spaces".into());
+    }
+    Ok(raw.to_owned())
+}
+
+fn key_prefix(raw: &str) -> Result<String, String> {
+    let ok = (1..=16).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("the key prefix is 1 to 16 lower-case letters or digits (e.g. hb, zsky)".into())
+    }
+}
+
+fn header_name(raw: &str) -> Result<HeaderName, String> {
+    HeaderName::from_str(raw).map_err(|_| format!("{raw:?} is not a valid HTTP header name"))
+}
+
+/// `hookbridge serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// HTTP address to listen on (port 0 picks a free port).
+    #[arg(long, env = "HOOKBRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// sqlite://PATH (embedded default) or postgres://...
+    #[arg(
+        long,
+        env = "HOOKBRIDGE_DATABASE_URL",
+        default_value = "sqlite://hookbridge.db"
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// The producer's key; generated on first start and printed once if unset.
+    #[arg(long, env = "HOOKBRIDGE_ADMIN_KEY", value_parser = admin_key, hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// Allow http:// and loopback/private targets (local development and tests only).
+    #[arg(long, env = "HOOKBRIDGE_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
+
+    /// Delays after each failed attempt, e.g. 1s,2s,5s (default: about three days).
+    #[arg(long, env = "HOOKBRIDGE_RETRY_SCHEDULE")]
+    pub retry_schedule: Option<RetrySchedule>,
+
+    /// Name of the sha256= signature header (a ZSky deployment sets X-ZSky-Signature).
+    #[arg(long, env = "HOOKBRIDGE_SIGNATURE_HEADER", default_value = "X-Hookbridge-Signature", value_parser = header_name)]
+    pub signature_header: HeaderName,
+
+    /// Prefix of account API keys (hb gives hb_...; ZSky uses zsky).
+    #[arg(long, env = "HOOKBRIDGE_KEY_PREFIX", default_value = "hb", value_parser = key_prefix)]
+    pub key_prefix: String,
+}
+
+impl Config {
+    /// Settings for tests and embedding: a SQLite file, a free loopback port,
+    /// private targets allowed, and the given admin key and retry schedule.
+    pub fn for_tests(database: PathBuf, admin_key: &str, schedule: RetrySchedule) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: DatabaseUrl::Sqlite(database),
+            admin_key: Some(admin_key.to_owned()),
+            allow_private_targets: true,
+            retry_schedule: Some(schedule),
+            signature_header: HeaderName::from_static("x-hookbridge-signature"),
+            key_prefix: "hb".into(),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The target guard: deliveries go only to public HTTPS endpoints, never to
+//! loopback, private, link-local, CGNAT or cloud-metadata addresses (SSRF),
+//! unless the operator allows private targets for local development.
+//!
+//! URLs are checked when a subscription is registered and again when sending:
+//! IP literals by [`TargetGuard::check_syntax`], host names by the
+//! [`GuardedResolver`] the HTTP client connects through, so a DNS answer that
+//! changes after registration cannot reach a forbidden address.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::{Host, Url};
+
+/// The longest target URL accepted.
+const MAX_URL_LENGTH: usize = 2048;
+/// How long registration waits for DNS before accepting the name unresolved.
+const REGISTRATION_DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a target URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Not an absolute URL.
+    #[error("not a valid absolute URL: {0}")]
+    Malformed(String),
+    /// Not https (or http when private targets are allowed).
+    #[error("the URL must use https (got {0}:)")]
+    Scheme(String),
+    /// Credentials in the URL.
+    #[error(
+        "the URL must not contain a user name or password; send credentials as a custom header"
+    )]
+    Credentials,
+    /// Too long.
+    #[error("the URL is longer than {MAX_URL_LENGTH} characters")]
+    TooLong,
+    /// The host is, or resolves to, an address deliveries may not reach.
+    #[error(
+        "the URL's host {host} is a {reason} address ({ip}); deliveries only go to public addresses"
+    )]
+    Forbidden {
+        /// The host as written.
+        host: String,
+        /// The offending address.
+        ip: IpAddr,
+        /// What kind of address it is.
+        reason: &'static str,
+    },
+}
+
+/// Checks target URLs against the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetGuard {
+    allow_private: bool,
+}
+
+impl TargetGuard {
+    /// A guard; `allow_private` permits http and private addresses.
+    pub fn new(allow_private: bool) -> Self {
+        Self { allow_private }
+    }
+
+    /// Whether private targets are allowed (development mode).
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
+    /// Check what can be checked without DNS: syntax, scheme, credentials and
+    /// IP-literal hosts (including decimal, octal and hex IPv4 spellings,
+    /// which URL parsing normalises).
+    pub fn check_syntax(&self, raw: &str) -> Result<Url, TargetError> {
+        if raw.len() > MAX_URL_LENGTH {
+            return Err(TargetError::TooLong);
+        }
+        let url = Url::parse(raw).map_err(|e| TargetError::Malformed(e.to_string()))?;
+        let scheme_ok = match url.scheme() {
+            "https" => true,
+            "http" => self.allow_private,
+            _ => false,
+        };
+        if !scheme_ok {
+            return Err(TargetError::Scheme(url.scheme().to_owned()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(TargetError::Credentials);
+        }
+        let ip = match url.host() {
+            None => return Err(TargetError::Malformed("the URL has no host".into())),
+            Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(Host::Domain(_)) => None,
+        };
+        if let Some(ip) = ip {
+            self.check_ip(url.host_str().unwrap_or_default(), ip)?;
+        }
+        Ok(url)
+    }
+
+    /// Full registration check: syntax, then the addresses the host name
+    /// resolves to now. A name that does not resolve (yet) is accepted; it is
+    /// checked again on every send.
+    pub async fn check(&self, raw: &str) -> Result<Url, TargetError> {
+        let url = self.check_syntax(raw)?;
+        if self.allow_private {
+            return Ok(url);
+        }
+        if let Some(Host::Domain(domain)) = url.host() {
+            let port = url.port_or_known_default().unwrap_or(443);
+            let lookup = tokio::net::lookup_host((domain, port));
+            if let Ok(Ok(addresses)) = tokio::time::timeout(REGISTRATION_DNS_TIMEOUT, lookup).await
+            {
+                for address in addresses {
+                    self.check_ip(domain, address.ip())?;
+                }
+            }
+        }
+        Ok(url)
+    }
+
+    fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), TargetError> {
+        match forbidden_reason(ip) {
+            Some(reason) if !self.allow_private => Err(TargetError::Forbidden {
+                host: host.to_owned(),
+                ip,
+                reason,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The DNS resolver the HTTP client must use: `None` when private targets
+    /// are allowed (plain system resolution).
+    pub fn resolver(&self) -> Option<Arc<GuardedResolver>> {
+        (!self.allow_private).then(|| Arc::new(GuardedResolver))
+    }
+}
+
+/// What kind of non-public address `ip` is, or `None` for a public one.
+pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    if ip.is_loopback() {
+        Some("loopback")
+    } else if ip.is_private() {
+        Some("private")
+    } else if ip.is_link_local() {
+        Some("link-local (cloud metadata)")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("carrier-grade NAT")
+    } else if a == 0 || ip.is_broadcast() {
+        Some("unspecified or broadcast")
+    } else if ip.is_multicast() || a >= 240 {
+        Some("multicast or reserved")
+    } else if ip.is_documentation()
+        || (a == 198 && (b & 0xfe) == 18)
+        || (a == 192 && b == 0 && c == 0)
+    {
+        Some("special-purpose")
+    } else {
+        None
+    }
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return forbidden_v4(v4);
+    }
+    let segments = ip.segments();
+    if ip.is_loopback() {
+        Some("loopback")
+    } else if ip.is_unspecified() {
+        Some("unspecified")
+    } else if (segments[0] & 0xfe00) == 0xfc00 {
+        Some("unique local (private)")
+    } else if (segments[0] & 0xffc0) == 0xfe80 {
+        Some("link-local")
+    } else if ip.is_multicast() {
+        Some("multicast")
+    } else if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let [a, b] = segments[6].to_be_bytes();
+        let [c, d] = segments[7].to_be_bytes();
+        forbidden_v4(Ipv4Addr::new(a, b, c, d)).map(|_| "NAT64-mapped private")
+    } else if segments[0] == 0x2002 {
+        let [a, b] = segments[1].to_be_bytes();
+        let [c, d] = segments[2].to_be_bytes();
+        forbidden_v4(Ipv4Addr::new(a, b, c, d)).map(|_| "6to4-mapped private")
+    } else if segments[0] == 0x2001 && segments[1] == 0xdb8 {
+        Some("documentation")
+    } else {
+        None
+    }
+}
+
+/// Resolves host names for the delivery client and drops every address the
+/// guard forbids; a name left with none fails the attempt.
+#[derive(Debug)]
+pub struct GuardedResolver;
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let allowed: Vec<SocketAddr> = resolved
+                .filter(|address| forbidden_reason(address.ip()).is_none())
+                .collect();
+            if allowed.is_empty() {
+                return Err(format!("{host} resolves only to non-public addresses").into());
+            }
+            let addresses: Addrs = Box::new(allowed.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(raw: &str) -> bool {
+        TargetGuard::new(false).check_syntax(raw).is_err()
+    }
+
+    #[test]
+    fn refuses_non_public_literals_in_every_spelling() {
+        for raw in [
+            "https://127.0.0.1/",
+            "https://2130706433/",
+            "https://0177.0.0.1/",
+            "https://0x7f.1/",
+            "https://10.1.2.3/",
+            "https://172.16.0.1/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://[::1]/",
+            "https://[fc00::1]/",
+            "https://[fd12:3456::1]/",
+            "https://[fe80::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://[64:ff9b::a00:1]/",
+            "http://example.com/",
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "https://user:pass@example.com/",
+            "not a url",
+        ] {
+            assert!(refused(raw), "{raw} should be refused");
+        }
+    }
+
+    #[test]
+    fn accepts_public_https() {
+        for raw in [
+            "https://93.184.216.34/hook",
+            "https://[2606:4700::1111]/",
+            "https://example.com/x?y=1",
+        ] {
+            assert!(!refused(raw), "{raw} should be accepted");
+        }
+    }
+
+    #[test]
+    fn development_mode_allows_http_and_loopback() {
+        let guard = TargetGuard::new(true);
+        assert!(guard.check_syntax("http://127.0.0.1:9000/hook").is_ok());
+        assert!(guard.check_syntax("ftp://127.0.0.1/").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! Delivery: turning pending delivery rows into signed HTTP POSTs.
+//!
+//! [`worker`] claims due deliveries from the store and runs them,
+//! [`sender`] makes one attempt, [`payload`] shapes the body, [`signing`]
+//! signs it, [`retry`] decides when to try again and [`guard`] keeps targets
+//! off private networks.
+
+pub mod guard;
+pub mod payload;
+pub mod retry;
+pub mod sender;
+pub mod signing;
+pub mod worker;

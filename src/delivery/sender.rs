@@ -1,0 +1,144 @@
+//! One delivery attempt: render the body, sign it, POST it with the pooled
+//! client, and report what happened.
+
+use std::time::{Duration, Instant};
+
+use http::HeaderName;
+use reqwest::Client;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+
+use super::guard::TargetGuard;
+use super::payload::{EventParts, render};
+use super::signing::{seed_signature, standard_signature};
+use crate::domain::Timestamp;
+use crate::store::{AttemptResult, DeliveryJob};
+
+/// How long one attempt may take, response body included.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of a response body is kept with the attempt.
+const SNIPPET_BYTES: usize = 1024;
+
+/// Makes delivery attempts over one pooled HTTP client.
+pub struct Sender {
+    client: Client,
+    guard: TargetGuard,
+    signature_header: HeaderName,
+}
+
+/// Errors building the HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the delivery HTTP client: {0}")]
+pub struct SenderError(#[from] reqwest::Error);
+
+impl Sender {
+    /// A sender whose client follows no redirects and, unless private targets
+    /// are allowed, connects only to public addresses.
+    pub fn new(guard: TargetGuard, signature_header: HeaderName) -> Result<Self, SenderError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = Client::builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("Hookbridge/", env!("CARGO_PKG_VERSION")));
+        if let Some(resolver) = guard.resolver() {
+            builder = builder.dns_resolver(resolver);
+        }
+        Ok(Self {
+            client: builder.build()?,
+            guard,
+            signature_header,
+        })
+    }
+
+    /// Make one attempt at `job`.
+    pub async fn attempt(&self, job: &DeliveryJob) -> AttemptResult {
+        let started_at = Timestamp::now();
+        let clock = Instant::now();
+        let outcome = self.send(job).await;
+        let latency_ms = clock.elapsed().as_millis() as u64;
+        match outcome {
+            Ok((status, response_snippet)) => AttemptResult {
+                started_at,
+                status: Some(status),
+                latency_ms,
+                response_snippet,
+                error: None,
+            },
+            Err(error) => AttemptResult {
+                started_at,
+                status: None,
+                latency_ms,
+                response_snippet: String::new(),
+                error: Some(error),
+            },
+        }
+    }
+
+    async fn send(&self, job: &DeliveryJob) -> Result<(u16, String), String> {
+        let subscription = &job.subscription;
+        let url = self
+            .guard
+            .check_syntax(&subscription.url)
+            .map_err(|e| format!("target refused: {e}"))?;
+        let event = &job.event;
+        let body = render(
+            subscription.format,
+            &EventParts {
+                id: &event.id,
+                event_type: &event.event_type,
+                data: &event.data,
+                created: event.created_at.unix_seconds(),
+            },
+        );
+        let body =
+            serde_json::to_vec(&body).map_err(|e| format!("could not render the body: {e}"))?;
+        let timestamp = Timestamp::now().unix_seconds();
+        let secret = &subscription.secret;
+        let mut request = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(&self.signature_header, seed_signature(secret, &body))
+            .header("webhook-id", &event.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                standard_signature(secret, &event.id, timestamp, &body),
+            );
+        for (name, value) in subscription.headers.iter() {
+            request = request.header(name, value);
+        }
+        let mut response = request.body(body).send().await.map_err(describe)?;
+        let status = response.status().as_u16();
+        let mut snippet = Vec::new();
+        while snippet.len() < SNIPPET_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => snippet.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        snippet.truncate(SNIPPET_BYTES);
+        Ok((status, String::from_utf8_lossy(&snippet).into_owned()))
+    }
+}
+
+/// A readable cause for a failed request, including the source chain.
+fn describe(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut text = kind.to_owned();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,128 @@
+//! Subscription filters: conditional routing on an event's fields.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Invalid;
+
+const MAX_FIELDS: usize = 20;
+const MAX_VALUES: usize = 100;
+
+/// `{"field": value | [values]}`: an event matches when every named field
+/// equals one of its values. A field name is a top-level key of the event's
+/// data; where no such key exists, a dotted name reaches into nested objects
+/// (`object.status` for `zip.completed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter(BTreeMap<String, Vec<Value>>);
+
+impl Filter {
+    /// Validate a filter object as given by a caller.
+    pub fn parse(raw: &Value) -> Result<Self, Invalid> {
+        let Value::Object(fields) = raw else {
+            return Err(Invalid::whole(
+                "a filter is an object of field names to a value or a list of values",
+            ));
+        };
+        if fields.len() > MAX_FIELDS {
+            return Err(Invalid::whole(format!(
+                "a filter names at most {MAX_FIELDS} fields"
+            )));
+        }
+        let mut parsed = BTreeMap::new();
+        for (name, wanted) in fields {
+            let at = format!("/{}", pointer_escape(name));
+            if name.is_empty() || name.len() > 128 {
+                return Err(Invalid::at(at, "a field name is 1 to 128 characters"));
+            }
+            let values = match wanted {
+                Value::Array(items) => items.clone(),
+                scalar => vec![scalar.clone()],
+            };
+            if values.is_empty() || values.len() > MAX_VALUES {
+                return Err(Invalid::at(
+                    at,
+                    format!("a list of values holds 1 to {MAX_VALUES} values"),
+                ));
+            }
+            if values.iter().any(|v| v.is_object() || v.is_array()) {
+                return Err(Invalid::at(
+                    at,
+                    "filter values are strings, numbers, booleans or null",
+                ));
+            }
+            parsed.insert(name.clone(), values);
+        }
+        Ok(Self(parsed))
+    }
+
+    /// Whether an event's data passes this filter.
+    pub fn matches(&self, data: &Value) -> bool {
+        self.0.iter().all(|(name, wanted)| {
+            field(data, name).is_some_and(|found| wanted.iter().any(|w| same_scalar(w, found)))
+        })
+    }
+
+    /// The field names this filter constrains.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &[Value])> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// The filter as JSON, with single values unwrapped as the caller wrote them.
+    pub fn to_json(&self) -> Value {
+        let fields = self.0.iter().map(|(name, values)| {
+            let value = match values.as_slice() {
+                [one] => one.clone(),
+                many => Value::Array(many.to_vec()),
+            };
+            (name.clone(), value)
+        });
+        Value::Object(fields.collect())
+    }
+}
+
+fn field<'a>(data: &'a Value, name: &str) -> Option<&'a Value> {
+    data.get(name).or_else(|| {
+        name.split('.')
+            .try_fold(data, |node, segment| node.get(segment))
+    })
+}
+
+fn same_scalar(wanted: &Value, found: &Value) -> bool {
+    match (wanted, found) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => wanted == found,
+    }
+}
+
+fn pointer_escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_are_any_of_and_fields_are_all_of() {
+        let filter = Filter::parse(&json!({"type": ["image", "video"], "tier": "pro"})).unwrap();
+        assert!(filter.matches(&json!({"type": "video", "tier": "pro"})));
+        assert!(!filter.matches(&json!({"type": "video", "tier": "ultra"})));
+        assert!(!filter.matches(&json!({"tier": "pro"})));
+    }
+
+    #[test]
+    fn dotted_names_reach_nested_fields_and_numbers_compare_by_value() {
+        let filter = Filter::parse(&json!({"object.status": "failed", "n": 1})).unwrap();
+        assert!(filter.matches(&json!({"object": {"status": "failed"}, "n": 1.0})));
+        assert!(!filter.matches(&json!({"object": {"status": "succeeded"}, "n": 1})));
+    }
+
+    #[test]
+    fn nested_values_and_empty_lists_are_refused() {
+        assert!(Filter::parse(&json!({"type": {"a": 1}})).is_err());
+        assert!(Filter::parse(&json!({"type": []})).is_err());
+        assert!(Filter::parse(&json!(["type"])).is_err());
+    }
+}

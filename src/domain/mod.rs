@@ -1,0 +1,45 @@
+//! Typed domain values: each type here can only hold a valid value, so the
+//! API validates once at the edge and the rest of the code trusts the types.
+
+mod filter;
+mod headers;
+mod ids;
+mod secret;
+mod subscription;
+mod time;
+
+pub use filter::Filter;
+pub use headers::CustomHeaders;
+pub use ids::{EventId, new_id};
+pub use secret::SigningSecret;
+pub use subscription::{EventSelection, Format, Source};
+pub use time::{Timestamp, rfc3339};
+
+/// Why a value given by a caller was refused; `field` names the offending
+/// part relative to the value itself (empty for the value as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// JSON pointer below the value (e.g. `/type/0`), or empty.
+    pub field: String,
+    /// What is wrong, in words a developer can act on.
+    pub message: String,
+}
+
+impl Invalid {
+    /// A problem with the value as a whole.
+    pub fn whole(message: impl Into<String>) -> Self {
+        Self {
+            field: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// A problem at `field` (a JSON pointer below the value).
+    pub fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The small enumerations that describe a subscription.
+
+use serde::{Deserialize, Serialize};
+
+/// How a delivery body is shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The event's data with `id`, `event` and `timestamp` added at top level.
+    #[default]
+    Flat,
+    /// Stripe-style `{"id", "object": "event", "type", "created", "data"}`.
+    Envelope,
+}
+
+/// Which door a subscription came in through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A developer's raw webhook (`/api/webhooks/register`, `/v1/webhooks`).
+    Api,
+    /// A Zapier REST hook.
+    Zapier,
+    /// A Make.com instant trigger.
+    Make,
+}
+
+impl Source {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Zapier => "zapier",
+            Source::Make => "make",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn from_stored(name: &str) -> Option<Self> {
+        match name {
+            "api" => Some(Source::Api),
+            "zapier" => Some(Source::Zapier),
+            "make" => Some(Source::Make),
+            _ => None,
+        }
+    }
+
+    /// Whether a `410 Gone` answer removes the subscription. Zapier and raw
+    /// webhooks follow the REST-hooks rule; Make answers 410 while a scenario
+    /// is merely switched off, so a Make subscription keeps retrying instead.
+    pub fn removed_by_gone(self) -> bool {
+        !matches!(self, Source::Make)
+    }
+}
+
+impl Format {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Flat => "flat",
+            Format::Envelope => "envelope",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn from_stored(name: &str) -> Option<Self> {
+        match name {
+            "flat" => Some(Format::Flat),
+            "envelope" => Some(Format::Envelope),
+            _ => None,
+        }
+    }
+}
+
+/// The event types a subscription wants: all of them, or a named set that the
+/// catalog has checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventSelection {
+    /// Every event type (`[]` or `["*"]` on the wire).
+    All,
+    /// Only these types.
+    Only(Vec<String>),
+}
+
+impl EventSelection {
+    /// Whether an event of `event_type` is wanted.
+    pub fn wants(&self, event_type: &str) -> bool {
+        match self {
+            EventSelection::All => true,
+            EventSelection::Only(types) => types.iter().any(|t| t == event_type),
+        }
+    }
+
+    /// The wire form: `["*"]` for all.
+    pub fn to_list(&self) -> Vec<String> {
+        match self {
+            EventSelection::All => vec!["*".to_owned()],
+            EventSelection::Only(types) => types.clone(),
+        }
+    }
+
+    /// Rebuild from the stored list.
+    pub fn from_stored(types: Vec<String>) -> Self {
+        if types.is_empty() || types.iter().any(|t| t == "*") {
+            EventSelection::All
+        } else {
+            EventSelection::Only(types)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Persistence: one [`Store`] trait that the API and the delivery engine use,
+//! with the embedded SQLite implementation behind it. The store is also the
+//! delivery queue: an event and its delivery rows are written in one
+//! transaction, and workers claim due rows with a lease.
+
+mod models;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use models::*;
+
+use crate::domain::Timestamp;
+
+/// Errors from a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A referenced account does not exist.
+    #[error("account {0} does not exist")]
+    AccountNotFound(String),
+    /// The store is shutting down or its writer is gone.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Hookbridge keeps. Every account-scoped call takes the account
+/// id, so one account can never reach another's rows.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The stored admin key hash, if one was generated earlier.
+    async fn admin_key_hash(&self) -> StoreResult<Option<String>>;
+    /// Store the admin key hash.
+    async fn set_admin_key_hash(&self, hash: String) -> StoreResult<()>;
+
+    /// Create an account.
+    async fn create_account(&self, account: Account) -> StoreResult<Account>;
+    /// An account by id.
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    /// Add an API key (stored as its hash) to an existing account.
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<ApiKeyRecord>;
+    /// The account owning the key with this hash.
+    async fn account_by_key_hash(&self, hash: &str) -> StoreResult<Option<Account>>;
+
+    /// Create a subscription.
+    async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription>;
+    /// One of the account's subscriptions.
+    async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>>;
+    /// The account's subscriptions, newest first.
+    async fn list_subscriptions(
+        &self,
+        account_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Subscription>>;
+    /// Replace a subscription's mutable fields; `None` when it does not exist.
+    async fn update_subscription(
+        &self,
+        subscription: Subscription,
+    ) -> StoreResult<Option<Subscription>>;
+    /// Delete a subscription and cancel its pending deliveries; false when
+    /// there was nothing to delete.
+    async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// Store an event and one pending delivery per matching subscription in
+    /// one transaction. Publishing an id the account used before stores
+    /// nothing and reports the first event.
+    async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome>;
+    /// The account's most recent events of a type, newest first.
+    async fn recent_events(
+        &self,
+        account_id: &str,
+        event_type: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Lease up to `limit` due deliveries for `lease`; a lease that expires
+    /// makes its delivery due again.
+    async fn claim_due(&self, limit: usize, lease: Duration) -> StoreResult<Vec<DeliveryJob>>;
+    /// Record attempts and apply their outcomes (delivered, retry, failed,
+    /// subscription gone). An outcome whose lease was lost is ignored.
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;
+    /// Give leased deliveries back so they are due now.
+    async fn release(&self, leases: Vec<Lease>) -> StoreResult<()>;
+    /// When the earliest pending delivery is due, if any is.
+    async fn next_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Attempts made for the account's deliveries of one subscription,
+    /// newest first.
+    async fn attempts_for_subscription(
+        &self,
+        account_id: &str,
+        subscription_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Attempt>>;
+    /// Deliveries of one of the account's events (one per subscription);
+    /// `None` when the account has no such event.
+    async fn deliveries_for_event(
+        &self,
+        account_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<Vec<DeliveryStatus>>>;
+}

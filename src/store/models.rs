@@ -1,0 +1,225 @@
+//! The records the store reads and writes.
+
+use serde_json::Value;
+
+use crate::domain::{
+    CustomHeaders, EventId, EventSelection, Filter, Format, SigningSecret, Source, Timestamp,
+};
+
+/// A customer account of the product.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// `acc_...`
+    pub id: String,
+    /// Display name (Zapier shows it as the connection label).
+    pub name: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// An API key, known only by its hash after creation.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    /// `key_...`
+    pub id: String,
+    /// The owning account.
+    pub account_id: String,
+    /// SHA-256 of the key, hex.
+    pub hash: String,
+    /// The last four characters, to recognise a key in a listing.
+    pub last_four: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// One subscription: a target URL that wants some event types.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// `sub_...`
+    pub id: String,
+    /// The owning account.
+    pub account_id: String,
+    /// Where deliveries go (checked by the target guard when set).
+    pub url: String,
+    /// The event types wanted.
+    pub events: EventSelection,
+    /// Conditional routing on the event's fields.
+    pub filter: Option<Filter>,
+    /// The body shape.
+    pub format: Format,
+    /// The signing secret.
+    pub secret: SigningSecret,
+    /// Write-only headers sent with every delivery.
+    pub headers: CustomHeaders,
+    /// Free text for the developer.
+    pub description: String,
+    /// Which door it came in through.
+    pub source: Source,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+impl Subscription {
+    /// Whether an event of this type with this data gets a delivery.
+    pub fn matches(&self, event_type: &str, data: &Value) -> bool {
+        self.events.wants(event_type) && self.filter.as_ref().is_none_or(|f| f.matches(data))
+    }
+}
+
+/// An event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The event id (generated or the producer's).
+    pub id: EventId,
+    /// The owning account.
+    pub account_id: String,
+    /// The event type (checked against the catalog).
+    pub event_type: String,
+    /// The validated payload.
+    pub data: Value,
+    /// When it was accepted.
+    pub created_at: Timestamp,
+}
+
+/// What ingesting an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// The stored event's id.
+    pub event_id: String,
+    /// True when the id had been published before and nothing was stored.
+    pub duplicate: bool,
+    /// Deliveries created.
+    pub deliveries: usize,
+}
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The event id.
+    pub id: String,
+    /// The event type.
+    pub event_type: String,
+    /// The payload.
+    pub data: Value,
+    /// When it was accepted.
+    pub created_at: Timestamp,
+}
+
+/// A leased delivery: proof that this worker may complete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// `dlv_...`
+    pub delivery_id: String,
+    /// Changes with every claim; a completion with an old token is ignored.
+    pub token: i64,
+}
+
+/// A claimed delivery with all a worker needs to send it.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    /// The lease held on it.
+    pub lease: Lease,
+    /// Attempts made before this one.
+    pub attempts_made: u32,
+    /// The event.
+    pub event: StoredEvent,
+    /// The subscription it goes to.
+    pub subscription: Subscription,
+}
+
+/// What to do with a delivery after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// The target answered 2xx.
+    Delivered,
+    /// Try again at this time.
+    RetryAt(Timestamp),
+    /// Retries ran out: keep it, marked failed.
+    Failed,
+    /// The target answered 410 Gone: remove the subscription.
+    RemoveSubscription,
+}
+
+/// One attempt and its consequence.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The lease the worker held.
+    pub lease: Lease,
+    /// The owning account (for the subscription removal).
+    pub account_id: String,
+    /// The subscription it was sent to.
+    pub subscription_id: String,
+    /// What the attempt saw.
+    pub attempt: AttemptResult,
+    /// What happens next.
+    pub next: NextStep,
+}
+
+/// What one HTTP attempt saw.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    /// When it started.
+    pub started_at: Timestamp,
+    /// Status code, if a response arrived.
+    pub status: Option<u16>,
+    /// Time to the response (or the error), in milliseconds.
+    pub latency_ms: u64,
+    /// The first bytes of the response body.
+    pub response_snippet: String,
+    /// A connection error, time-out or refusal, if any.
+    pub error: Option<String>,
+}
+
+/// A recorded attempt, for listings.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// `att_...`
+    pub id: String,
+    /// The delivery it belongs to.
+    pub delivery_id: String,
+    /// The event delivered.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The subscription it went to.
+    pub subscription_id: String,
+    /// What it saw.
+    pub result: AttemptResult,
+}
+
+/// The state of one delivery.
+#[derive(Debug, Clone)]
+pub struct DeliveryStatus {
+    /// `dlv_...`
+    pub id: String,
+    /// The subscription it goes to.
+    pub subscription_id: String,
+    /// `pending`, `delivered`, `failed` or `cancelled`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last status code seen.
+    pub last_status: Option<u16>,
+    /// The last error seen.
+    pub last_error: Option<String>,
+}
+
+/// Cursor pagination: items strictly older than `cursor`, at most `limit`.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// How many items at most.
+    pub limit: usize,
+    /// The id of the last item of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items, newest first.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,717 @@
+//! The embedded SQLite store: WAL mode, one writer thread doing group commit
+//! (see [`writer`]), and a small pool of read connections. SQLite is the
+//! single-node backend: at start it takes back every lease a previous process
+//! left behind, since no other node can be holding one.
+
+mod writer;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
+use rand::Rng;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+use super::{
+    Account, ApiKeyRecord, Attempt, AttemptResult, Completion, DeliveryJob, DeliveryStatus,
+    IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, Store, StoreError, StoreResult,
+    StoredEvent, Subscription,
+};
+use crate::domain::{
+    CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
+};
+use writer::Writer;
+
+const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("schema.sql");
+const READ_CONNECTIONS: u32 = 4;
+
+const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
+     s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at";
+
+/// The SQLite-backed [`Store`].
+pub struct SqliteStore {
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(error: r2d2::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path`, migrate it, and take
+    /// back leases left by an earlier process.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let connection = Connection::open(path)?;
+        configure(&connection)?;
+        migrate(&connection)?;
+        connection.execute(
+            "UPDATE deliveries SET next_attempt_at = ?1, lease_token = NULL
+             WHERE state = 'pending' AND lease_token IS NOT NULL",
+            params![Timestamp::now().0],
+        )?;
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            c.busy_timeout(Duration::from_secs(5))?;
+            c.execute_batch("PRAGMA foreign_keys = ON;")
+        });
+        let readers = r2d2::Pool::builder()
+            .max_size(READ_CONNECTIONS)
+            .build(manager)?;
+        Ok(Self {
+            writer: Writer::start(connection),
+            readers,
+        })
+    }
+
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || work(&*readers.get()?))
+            .await
+            .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
+    }
+}
+
+fn migrate(connection: &Connection) -> StoreResult<()> {
+    let version: i64 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == 0 {
+        connection.execute_batch(&format!(
+            "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))?;
+    } else if version > SCHEMA_VERSION {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {version}, newer than this binary's {SCHEMA_VERSION}"
+        )));
+    }
+    Ok(())
+}
+
+fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(0, what.to_owned(), rusqlite::types::Type::Text)
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|_| corrupt("json"))
+}
+
+/// Read a subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
+fn subscription_at(row: &Row, at: usize) -> rusqlite::Result<Subscription> {
+    let events: Vec<String> = json_column(row, at + 3)?;
+    let filter: Option<String> = row.get(at + 4)?;
+    let filter = match filter {
+        Some(text) => {
+            let value: Value = serde_json::from_str(&text).map_err(|_| corrupt("filter"))?;
+            Some(Filter::parse(&value).map_err(|_| corrupt("filter"))?)
+        }
+        None => None,
+    };
+    let format: String = row.get(at + 5)?;
+    let secret: String = row.get(at + 6)?;
+    let headers: BTreeMap<String, String> = json_column(row, at + 7)?;
+    let source: String = row.get(at + 9)?;
+    Ok(Subscription {
+        id: row.get(at)?,
+        account_id: row.get(at + 1)?,
+        url: row.get(at + 2)?,
+        events: EventSelection::from_stored(events),
+        filter,
+        format: Format::from_stored(&format).ok_or_else(|| corrupt("format"))?,
+        secret: SigningSecret::parse(&secret).map_err(|_| corrupt("secret"))?,
+        headers: CustomHeaders::from_stored(headers),
+        description: row.get(at + 8)?,
+        source: Source::from_stored(&source).ok_or_else(|| corrupt("source"))?,
+        created_at: Timestamp(row.get(at + 10)?),
+        updated_at: Timestamp(row.get(at + 11)?),
+    })
+}
+
+fn account_from(row: &Row) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: Timestamp(row.get(2)?),
+    })
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn subscription_params(s: &Subscription) -> (String, Option<String>, String) {
+    (
+        to_json(&s.events.to_list()),
+        s.filter.as_ref().map(|f| f.to_json().to_string()),
+        to_json(s.headers.as_map()),
+    )
+}
+
+/// Cancel the pending deliveries of a subscription that no longer exists.
+fn cancel_pending(
+    connection: &Connection,
+    subscription_id: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    connection
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL,
+                 lease_token = NULL, updated_at = ?2
+             WHERE subscription_id = ?1 AND state = 'pending'",
+        )?
+        .execute(params![subscription_id, now.0])?;
+    Ok(())
+}
+
+fn delete_subscription_in(
+    connection: &Connection,
+    account_id: &str,
+    id: &str,
+) -> StoreResult<bool> {
+    let deleted = connection
+        .prepare_cached("DELETE FROM subscriptions WHERE id = ?1 AND account_id = ?2")?
+        .execute(params![id, account_id])?;
+    if deleted > 0 {
+        cancel_pending(connection, id, Timestamp::now())?;
+    }
+    Ok(deleted > 0)
+}
+
+fn ingest_in(connection: &Connection, event: &NewEvent) -> StoreResult<IngestOutcome> {
+    let account_exists = connection
+        .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+        .exists(params![event.account_id])?;
+    if !account_exists {
+        return Err(StoreError::AccountNotFound(event.account_id.clone()));
+    }
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO events (id, account_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account_id, id) DO NOTHING",
+        )?
+        .execute(params![
+            event.id.as_str(),
+            event.account_id,
+            event.event_type,
+            event.data.to_string(),
+            event.created_at.0
+        ])?;
+    if inserted == 0 {
+        return Ok(IngestOutcome {
+            event_id: event.id.as_str().to_owned(),
+            duplicate: true,
+            deliveries: 0,
+        });
+    }
+    let event_pk = connection.last_insert_rowid();
+    let mut candidates = connection.prepare_cached(&format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.account_id = ?1"
+    ))?;
+    let subscriptions = candidates
+        .query_map(params![event.account_id], |row| subscription_at(row, 0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+             next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
+    )?;
+    let mut deliveries = 0;
+    for subscription in subscriptions
+        .iter()
+        .filter(|s| s.matches(&event.event_type, &event.data))
+    {
+        insert.execute(params![
+            new_id("dlv"),
+            event_pk,
+            subscription.id,
+            event.account_id,
+            event.created_at.0
+        ])?;
+        deliveries += 1;
+    }
+    Ok(IngestOutcome {
+        event_id: event.id.as_str().to_owned(),
+        duplicate: false,
+        deliveries,
+    })
+}
+
+fn claim_in(
+    connection: &Connection,
+    limit: usize,
+    lease: Duration,
+) -> StoreResult<Vec<DeliveryJob>> {
+    let now = Timestamp::now();
+    let mut due = connection.prepare_cached(&format!(
+        "SELECT d.id, d.attempts, e.id, e.type, e.data, e.created_at, {SUBSCRIPTION_COLUMNS}
+         FROM deliveries d
+         JOIN events e ON e.pk = d.event_pk
+         JOIN subscriptions s ON s.id = d.subscription_id
+         WHERE d.state = 'pending' AND d.next_attempt_at <= ?1
+         ORDER BY d.next_attempt_at
+         LIMIT ?2"
+    ))?;
+    let rows = due
+        .query_map(params![now.0, limit as i64], |row| {
+            let data: String = row.get(4)?;
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, u32>(1)?,
+                StoredEvent {
+                    id: row.get(2)?,
+                    event_type: row.get(3)?,
+                    data: serde_json::from_str(&data).map_err(|_| corrupt("event data"))?,
+                    created_at: Timestamp(row.get(5)?),
+                },
+                subscription_at(row, 6)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut take = connection.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_token = ?3 WHERE id = ?1",
+    )?;
+    let expiry = now.after(lease);
+    let mut jobs = Vec::with_capacity(rows.len());
+    for (delivery_id, attempts_made, event, subscription) in rows {
+        let token: i64 = rand::rng().random();
+        take.execute(params![delivery_id, expiry.0, token])?;
+        jobs.push(DeliveryJob {
+            lease: Lease { delivery_id, token },
+            attempts_made,
+            event,
+            subscription,
+        });
+    }
+    Ok(jobs)
+}
+
+fn complete_in(connection: &Connection, completion: &Completion) -> StoreResult<()> {
+    let held = connection
+        .prepare_cached(
+            "SELECT event_pk FROM deliveries
+             WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+        )?
+        .query_row(
+            params![completion.lease.delivery_id, completion.lease.token],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?;
+    let Some(event_pk) = held else {
+        return Ok(());
+    };
+    let attempt = &completion.attempt;
+    connection
+        .prepare_cached(
+            "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
+                 started_at, status, latency_ms, response_snippet, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            new_id("att"),
+            completion.lease.delivery_id,
+            completion.subscription_id,
+            completion.account_id,
+            event_pk,
+            attempt.started_at.0,
+            attempt.status,
+            attempt.latency_ms as i64,
+            attempt.response_snippet,
+            attempt.error
+        ])?;
+    let now = Timestamp::now();
+    let (state, next_at, error) = match &completion.next {
+        NextStep::Delivered => ("delivered", None, None),
+        NextStep::RetryAt(at) => ("pending", Some(at.0), attempt.error.clone()),
+        NextStep::Failed => ("failed", None, attempt.error.clone()),
+        NextStep::RemoveSubscription => (
+            "failed",
+            None,
+            Some("the target answered 410 Gone; the subscription was removed".to_owned()),
+        ),
+    };
+    connection
+        .prepare_cached(
+            "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3,
+                 lease_token = NULL, last_status = ?4, last_error = ?5, updated_at = ?6
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            completion.lease.delivery_id,
+            state,
+            next_at,
+            attempt.status,
+            error,
+            now.0
+        ])?;
+    if completion.next == NextStep::RemoveSubscription {
+        delete_subscription_in(
+            connection,
+            &completion.account_id,
+            &completion.subscription_id,
+        )?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn admin_key_hash(&self) -> StoreResult<Option<String>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM settings WHERE key = 'admin_key_hash'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn set_admin_key_hash(&self, hash: String) -> StoreResult<()> {
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![hash],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_account(&self, account: Account) -> StoreResult<Account> {
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3)",
+                    params![account.id, account.name, account.created_at.0],
+                )?;
+                Ok(account)
+            })
+            .await
+    }
+
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT id, name, created_at FROM accounts WHERE id = ?1")?
+                    .query_row(params![id], account_from)
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<ApiKeyRecord> {
+        self.writer
+            .write(move |c| {
+                let exists = c
+                    .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+                    .exists(params![key.account_id])?;
+                if !exists {
+                    return Err(StoreError::AccountNotFound(key.account_id));
+                }
+                c.execute(
+                    "INSERT INTO api_keys (id, account_id, hash, last_four, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        key.id,
+                        key.account_id,
+                        key.hash,
+                        key.last_four,
+                        key.created_at.0
+                    ],
+                )?;
+                Ok(key)
+            })
+            .await
+    }
+
+    async fn account_by_key_hash(&self, hash: &str) -> StoreResult<Option<Account>> {
+        let hash = hash.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT a.id, a.name, a.created_at FROM api_keys k
+                 JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?1",
+            )?
+            .query_row(params![hash], account_from)
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription> {
+        self.writer
+            .write(move |c| {
+                let (events, filter, headers) = subscription_params(&subscription);
+                let s = &subscription;
+                c.prepare_cached(
+                    "INSERT INTO subscriptions (id, account_id, url, events, filter, format,
+                         secret, headers, description, source, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    s.id,
+                    s.account_id,
+                    s.url,
+                    events,
+                    filter,
+                    s.format.as_str(),
+                    s.secret.shown(),
+                    headers,
+                    s.description,
+                    s.source.as_str(),
+                    s.created_at.0,
+                    s.updated_at.0
+                ])?;
+                Ok(subscription)
+            })
+            .await
+    }
+
+    async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>> {
+        let (account_id, id) = (account_id.to_owned(), id.to_owned());
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+                 WHERE s.id = ?1 AND s.account_id = ?2"
+            ))?
+            .query_row(params![id, account_id], |r| subscription_at(r, 0))
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn list_subscriptions(
+        &self,
+        account_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Subscription>> {
+        let account_id = account_id.to_owned();
+        self.read(move |c| {
+            let mut items = c
+                .prepare_cached(&format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+                     WHERE s.account_id = ?1 AND (?2 IS NULL OR s.id < ?2)
+                     ORDER BY s.id DESC LIMIT ?3"
+                ))?
+                .query_map(
+                    params![account_id, page.cursor, page.limit as i64 + 1],
+                    |r| subscription_at(r, 0),
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            let next_cursor = if items.len() > page.limit {
+                items.truncate(page.limit);
+                items.last().map(|s| s.id.clone())
+            } else {
+                None
+            };
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn update_subscription(
+        &self,
+        subscription: Subscription,
+    ) -> StoreResult<Option<Subscription>> {
+        self.writer
+            .write(move |c| {
+                let (events, filter, headers) = subscription_params(&subscription);
+                let s = &subscription;
+                let changed = c
+                    .prepare_cached(
+                        "UPDATE subscriptions SET url = ?3, events = ?4, filter = ?5, format = ?6,
+                             secret = ?7, headers = ?8, description = ?9, updated_at = ?10
+                         WHERE id = ?1 AND account_id = ?2",
+                    )?
+                    .execute(params![
+                        s.id,
+                        s.account_id,
+                        s.url,
+                        events,
+                        filter,
+                        s.format.as_str(),
+                        s.secret.shown(),
+                        headers,
+                        s.description,
+                        s.updated_at.0
+                    ])?;
+                Ok((changed > 0).then_some(subscription))
+            })
+            .await
+    }
+
+    async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+        let (account_id, id) = (account_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |c| delete_subscription_in(c, &account_id, &id))
+            .await
+    }
+
+    async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
+        self.writer.write(move |c| ingest_in(c, &event)).await
+    }
+
+    async fn recent_events(
+        &self,
+        account_id: &str,
+        event_type: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let (account_id, event_type) = (account_id.to_owned(), event_type.to_owned());
+        self.read(move |c| {
+            let events = c
+                .prepare_cached(
+                    "SELECT id, type, data, created_at FROM events
+                     WHERE account_id = ?1 AND type = ?2 ORDER BY pk DESC LIMIT ?3",
+                )?
+                .query_map(params![account_id, event_type, limit as i64], |row| {
+                    let data: String = row.get(2)?;
+                    Ok(StoredEvent {
+                        id: row.get(0)?,
+                        event_type: row.get(1)?,
+                        data: serde_json::from_str(&data).map_err(|_| corrupt("event data"))?,
+                        created_at: Timestamp(row.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn claim_due(&self, limit: usize, lease: Duration) -> StoreResult<Vec<DeliveryJob>> {
+        self.writer.write(move |c| claim_in(c, limit, lease)).await
+    }
+
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+        self.writer
+            .write(move |c| completions.iter().try_for_each(|done| complete_in(c, done)))
+            .await
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
+        self.writer
+            .write(move |c| {
+                let now = Timestamp::now();
+                let mut release = c.prepare_cached(
+                    "UPDATE deliveries SET next_attempt_at = ?3, lease_token = NULL
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+                )?;
+                for lease in leases {
+                    release.execute(params![lease.delivery_id, lease.token, now.0])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.read(|c| {
+            let at: Option<i64> = c.query_row(
+                "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(at.map(Timestamp))
+        })
+        .await
+    }
+
+    async fn attempts_for_subscription(
+        &self,
+        account_id: &str,
+        subscription_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Attempt>> {
+        let (account_id, subscription_id) = (account_id.to_owned(), subscription_id.to_owned());
+        self.read(move |c| {
+            let attempts = c
+                .prepare_cached(
+                    "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
+                         a.status, a.latency_ms, a.response_snippet, a.error
+                     FROM attempts a JOIN events e ON e.pk = a.event_pk
+                     WHERE a.account_id = ?1 AND a.subscription_id = ?2
+                     ORDER BY a.id DESC LIMIT ?3",
+                )?
+                .query_map(params![account_id, subscription_id, limit as i64], |row| {
+                    Ok(Attempt {
+                        id: row.get(0)?,
+                        delivery_id: row.get(1)?,
+                        event_id: row.get(2)?,
+                        event_type: row.get(3)?,
+                        subscription_id: row.get(4)?,
+                        result: AttemptResult {
+                            started_at: Timestamp(row.get(5)?),
+                            status: row.get(6)?,
+                            latency_ms: row.get::<_, i64>(7)? as u64,
+                            response_snippet: row.get(8)?,
+                            error: row.get(9)?,
+                        },
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(attempts)
+        })
+        .await
+    }
+
+    async fn deliveries_for_event(
+        &self,
+        account_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<Vec<DeliveryStatus>>> {
+        let (account_id, event_id) = (account_id.to_owned(), event_id.to_owned());
+        self.read(move |c| {
+            let exists = c
+                .prepare_cached("SELECT 1 FROM events WHERE account_id = ?1 AND id = ?2")?
+                .exists(params![account_id, event_id])?;
+            if !exists {
+                return Ok(None);
+            }
+            let deliveries = c
+                .prepare_cached(
+                    "SELECT d.id, d.subscription_id, d.state, d.attempts, d.last_status, d.last_error
+                     FROM deliveries d JOIN events e ON e.pk = d.event_pk
+                     WHERE e.account_id = ?1 AND e.id = ?2 ORDER BY d.id",
+                )?
+                .query_map(params![account_id, event_id], |row| {
+                    Ok(DeliveryStatus {
+                        id: row.get(0)?,
+                        subscription_id: row.get(1)?,
+                        state: row.get(2)?,
+                        attempts: row.get(3)?,
+                        last_status: row.get(4)?,
+                        last_error: row.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(deliveries))
+        })
+        .await
+    }
+}

@@ -1,0 +1,81 @@
+-- Hookbridge embedded schema, version 1. Times are unix milliseconds.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE accounts (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id         TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    hash       TEXT NOT NULL UNIQUE,
+    last_four  TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE subscriptions (
+    id          TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES accounts(id),
+    url         TEXT NOT NULL,
+    events      TEXT NOT NULL,  -- JSON array of type names; ["*"] = all
+    filter      TEXT,           -- JSON object or NULL
+    format      TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    headers     TEXT NOT NULL,  -- JSON object, write-only
+    description TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX subscriptions_by_account ON subscriptions(account_id, id);
+
+CREATE TABLE events (
+    pk         INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (account_id, id)
+);
+CREATE INDEX events_recent ON events(account_id, type, pk);
+
+-- A pending delivery is due at next_attempt_at. Claiming it sets a fresh
+-- lease_token and moves next_attempt_at to the lease's expiry, so a lease
+-- that runs out makes the row due again without any sweeper.
+CREATE TABLE deliveries (
+    id              TEXT PRIMARY KEY,
+    event_pk        INTEGER NOT NULL REFERENCES events(pk),
+    subscription_id TEXT NOT NULL,
+    account_id      TEXT NOT NULL,
+    state           TEXT NOT NULL,  -- pending | delivered | failed | cancelled
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    lease_token     INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_pending_by_subscription ON deliveries(subscription_id) WHERE state = 'pending';
+CREATE INDEX deliveries_by_event ON deliveries(event_pk);
+
+CREATE TABLE attempts (
+    id               TEXT PRIMARY KEY,
+    delivery_id      TEXT NOT NULL,
+    subscription_id  TEXT NOT NULL,
+    account_id       TEXT NOT NULL,
+    event_pk         INTEGER NOT NULL,
+    started_at       INTEGER NOT NULL,
+    status           INTEGER,
+    latency_ms       INTEGER NOT NULL,
+    response_snippet TEXT NOT NULL,
+    error            TEXT
+);
+CREATE INDEX attempts_by_subscription ON attempts(account_id, subscription_id, id);
