@@ -1,0 +1,356 @@
+//! Delivery: bodies, both signature schemes, retries, 410, filters, headers.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use axum::http::HeaderName;
+use serde_json::{Value, json};
+use standardwebhooks::Webhook;
+
+use crate::helpers::{Received, Receiver, TestApp, expect_error, generation};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The seed page's `verify_signature`, run verbatim by Python.
+fn seed_verify(body: &[u8], signature: &str, secret: &str) -> bool {
+    let script = r#"
+import hashlib, hmac, sys
+def verify_signature(body: bytes, sig: str, secret: str) -> bool:
+    expected = "sha256=" + hmac.new(
+        secret.encode(), body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected, sig)
+sys.exit(0 if verify_signature(sys.stdin.buffer.read(), sys.argv[1], sys.argv[2]) else 1)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script, signature, secret])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the seed's verify_signature");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    child.wait().unwrap().success()
+}
+
+fn header<'a>(received: &'a Received, name: &str) -> &'a str {
+    received
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_seed_flow_delivers_the_seed_shape_signed_both_ways() {
+    let app =
+        TestApp::spawn_with(|c| c.signature_header = HeaderName::from_static("x-zsky-signature"))
+            .await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    let secret = "optional_signing_secret";
+    let registered = app
+        .post_as(
+            &account,
+            "/api/webhooks/register",
+            &json!({"url": receiver.url, "events": ["generation_complete", "signup", "subscription"], "secret": secret}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let published: Value = app
+        .publish(&account, "generation_complete", generation("image"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let got = receiver.wait_for(1, WAIT).await;
+    let delivery = &got[0];
+    assert_eq!(header(delivery, "content-type"), "application/json");
+    let body = delivery.json();
+    let timestamp = body["timestamp"].as_i64().unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "event": "generation_complete", "type": "image", "user_id": "user_abc123",
+            "credits_used": 1, "generation_id": "gen_9f3a2b",
+            "output_url": "https://zsky.ai/outputs/gen_9f3a2b.png",
+            "timestamp": timestamp, "id": published["id"]
+        })
+    );
+    let signature = header(delivery, "x-zsky-signature");
+    assert!(signature.starts_with("sha256="));
+    assert!(seed_verify(&delivery.body, signature, secret));
+    assert!(!seed_verify(b"{\"tampered\":true}", signature, secret));
+    let standard = Webhook::from_bytes(secret.as_bytes().to_vec()).unwrap();
+    standard
+        .verify(&delivery.body, &delivery.headers)
+        .expect("Standard Webhooks signature");
+    assert_eq!(
+        header(delivery, "webhook-id"),
+        published["id"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn generated_whsec_secrets_verify_with_the_standard_webhooks_library() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url, "events": ["signup"]}))
+        .await;
+    let secret = created["secret"].as_str().unwrap();
+    app.publish(
+        &account,
+        "signup",
+        json!({"email": "ada@example.com", "plan": "free", "referral_code": null}),
+    )
+    .await;
+    let got = receiver.wait_for(1, WAIT).await;
+    Webhook::new(secret)
+        .unwrap()
+        .verify(&got[0].body, &got[0].headers)
+        .expect("verifies");
+    assert!(seed_verify(
+        &got[0].body,
+        header(&got[0], "x-hookbridge-signature"),
+        secret
+    ));
+    let other = Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    assert!(other.verify(&got[0].body, &got[0].headers).is_err());
+}
+
+#[tokio::test]
+async fn the_envelope_format_has_the_zipkit_shape() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    app.create_webhook(
+        &account,
+        json!({"url": receiver.url, "format": "envelope", "events": ["zip.completed"]}),
+    )
+    .await;
+    let data = json!({"object": {"id": "zip_def456", "object": "zip", "status": "failed",
+        "key": "reports/monthly-2025-11.zip", "bucket": {"service": "s3", "name": "my-destination-bucket"},
+        "metadata": {"user_id": "user_123", "order_id": "order_456"}},
+        "error": {"type": "bucket_error", "code": "upload_failed", "message": "Failed to upload zip to bucket"}});
+    let published: Value = app
+        .publish(&account, "zip.completed", data.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let body = receiver.wait_for(1, WAIT).await[0].json();
+    assert_eq!(body["id"], published["id"]);
+    assert_eq!(body["object"], "event");
+    assert_eq!(body["type"], "zip.completed");
+    assert!(body["created"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(body["data"], data);
+    assert_eq!(body.as_object().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn every_matching_webhook_receives_and_custom_headers_are_sent() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let (first, second, other) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    app.create_webhook(
+        &account,
+        json!({"url": first.url, "headers": {"Authorization": "Bearer t0k3n"}}),
+    )
+    .await;
+    app.create_webhook(
+        &account,
+        json!({"url": second.url, "events": ["zip.completed", "signup"]}),
+    )
+    .await;
+    app.create_webhook(
+        &account,
+        json!({"url": other.url, "events": ["subscription"]}),
+    )
+    .await;
+    app.publish(
+        &account,
+        "signup",
+        json!({"email": "a@example.com", "plan": "pro"}),
+    )
+    .await;
+    let got = first.wait_for(1, WAIT).await;
+    assert_eq!(header(&got[0], "authorization"), "Bearer t0k3n");
+    second.wait_for(1, WAIT).await;
+    other.assert_quiet(0, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn failures_are_retried_until_success_and_each_attempt_is_recorded() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.script(&[500, 503]);
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    app.publish(&account, "generation_complete", generation("video"))
+        .await;
+    let got = receiver.wait_for(3, WAIT).await;
+    let statuses: Vec<u16> = got.iter().map(|r| r.answered).collect();
+    assert_eq!(statuses, [500, 503, 200]);
+    let ids: Vec<Value> = got.iter().map(|r| r.json()["id"].clone()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "retries carry the same event id"
+    );
+    receiver.assert_quiet(3, Duration::from_millis(700)).await;
+    let path = format!("/v1/webhooks/{}/attempts", created["id"].as_str().unwrap());
+    let attempts: Value = app.get_as(&account, &path).await.json().await.unwrap();
+    let recorded: Vec<Value> = attempts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].clone())
+        .collect();
+    assert_eq!(recorded, [json!(200), json!(503), json!(500)]);
+    assert!(attempts["data"][0]["latency_ms"].is_u64());
+}
+
+#[tokio::test]
+async fn a_delivery_whose_retries_run_out_is_marked_failed() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_default_status(500);
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let published: Value = app
+        .publish(&account, "generation_complete", generation("image"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    receiver.wait_for(4, WAIT).await;
+    receiver.assert_quiet(4, Duration::from_millis(700)).await;
+    let path = format!(
+        "/v1/events/{}/deliveries",
+        published["id"].as_str().unwrap()
+    );
+    let deliveries: Value = app.get_as(&account, &path).await.json().await.unwrap();
+    assert_eq!(deliveries["data"][0]["state"], "failed");
+    assert_eq!(deliveries["data"][0]["attempts"], 4);
+    assert_eq!(deliveries["data"][0]["last_status"], 500);
+}
+
+#[tokio::test]
+async fn gone_removes_zapier_and_api_subscriptions_but_not_make_ones() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let (zapier, make) = (Receiver::start().await, Receiver::start().await);
+    zapier.set_default_status(410);
+    make.script(&[410]);
+    let zap: Value = app
+        .post_as(
+            &account,
+            "/v1/hooks",
+            &json!({"hookUrl": zapier.url, "event": "signup"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let scenario: Value = app
+        .post_as(
+            &account,
+            "/v1/hooks",
+            &json!({"target_url": make.url, "event": "signup"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.publish(
+        &account,
+        "signup",
+        json!({"email": "a@example.com", "plan": "free"}),
+    )
+    .await;
+    zapier.wait_for(1, WAIT).await;
+    let made = make.wait_for(2, WAIT).await;
+    assert_eq!(
+        made.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [410, 200]
+    );
+    zapier.assert_quiet(1, Duration::from_millis(700)).await;
+    let zap_path = format!("/v1/webhooks/{}", zap["id"].as_str().unwrap());
+    expect_error(app.get_as(&account, &zap_path).await, 404, "not_found").await;
+    let make_path = format!("/v1/webhooks/{}", scenario["id"].as_str().unwrap());
+    assert_eq!(app.get_as(&account, &make_path).await.status(), 200);
+    app.publish(
+        &account,
+        "signup",
+        json!({"email": "b@example.com", "plan": "free"}),
+    )
+    .await;
+    make.wait_for(3, WAIT).await;
+    zapier.assert_quiet(1, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn filters_route_images_one_way_and_videos_another() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let (images, videos, both) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    for (receiver, filter) in [
+        (&images, json!({"type": "image"})),
+        (&videos, json!({"type": "video"})),
+        (
+            &both,
+            json!({"type": ["image", "video"], "credits_used": 1}),
+        ),
+    ] {
+        let response = app
+            .post_as(
+                &account,
+                "/v1/hooks",
+                &json!({"hookUrl": receiver.url, "event": "generation_complete", "filter": filter}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    app.publish(&account, "generation_complete", generation("image"))
+        .await;
+    let mut video = generation("video");
+    video["credits_used"] = json!(5);
+    app.publish(&account, "generation_complete", video).await;
+    assert_eq!(images.wait_for(1, WAIT).await[0].json()["type"], "image");
+    assert_eq!(videos.wait_for(1, WAIT).await[0].json()["type"], "video");
+    assert_eq!(both.wait_for(1, WAIT).await[0].json()["type"], "image");
+    images.assert_quiet(1, Duration::from_millis(300)).await;
+    videos.assert_quiet(1, Duration::from_millis(0)).await;
+    both.assert_quiet(1, Duration::from_millis(0)).await;
+}
+
+#[tokio::test]
+async fn deleting_a_webhook_stops_its_pending_retries() {
+    let app = TestApp::spawn_with(|c| c.retry_schedule = Some("1s,1s,1s".parse().unwrap())).await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_default_status(500);
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    app.publish(&account, "generation_complete", generation("image"))
+        .await;
+    receiver.wait_for(1, WAIT).await;
+    app.delete_as(
+        &account,
+        &format!("/v1/webhooks/{}", created["id"].as_str().unwrap()),
+    )
+    .await;
+    receiver.assert_quiet(1, Duration::from_millis(1500)).await;
+}

@@ -1,0 +1,381 @@
+//! Shared test plumbing: the real service (in-process router or the real
+//! binary) on 127.0.0.1:0, a real HTTP client, and a real local receiver
+//! that records every delivery.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hookbridge::delivery::retry::RetrySchedule;
+use hookbridge::{Application, Config};
+use reqwest::Response;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::{Notify, oneshot};
+
+/// The admin key every test service uses.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+/// A real HTTP client (TLS provider installed once).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// One account and its API key.
+#[derive(Debug, Clone)]
+pub struct TestAccount {
+    pub id: String,
+    pub key: String,
+}
+
+/// The service running in-process on a random port over a temporary SQLite file.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Dropping it (with the TestApp) stops the service.
+    _stop: oneshot::Sender<()>,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    /// Start with a fast retry schedule (three retries 200 ms apart).
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Start after `adjust` has changed the test configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let schedule: RetrySchedule = "200ms,200ms,200ms".parse().unwrap();
+        let mut config = Config::for_tests(dir.path().join("hookbridge.db"), ADMIN_KEY, schedule);
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("build the app");
+        let address = format!("http://{}", app.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            client: client(),
+            _stop: stop,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A POST with the admin key.
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A new account with one API key.
+    pub async fn new_account(&self) -> TestAccount {
+        let account: Value = self
+            .admin_post("/v1/accounts", &json!({"name": "Test account"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = account["id"].as_str().unwrap().to_owned();
+        let key: Value = self
+            .admin_post(&format!("/v1/accounts/{id}/api-keys"), &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        TestAccount {
+            id,
+            key: key["key"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Publish an event for `account`.
+    pub async fn publish(&self, account: &TestAccount, event_type: &str, data: Value) -> Response {
+        self.admin_post(
+            "/v1/events",
+            &json!({"type": event_type, "account_id": account.id, "data": data}),
+        )
+        .await
+    }
+
+    pub async fn get_as(&self, account: &TestAccount, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("X-Api-Key", &account.key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_as(&self, account: &TestAccount, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("X-Api-Key", &account.key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn patch_as(&self, account: &TestAccount, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .header("X-Api-Key", &account.key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete_as(&self, account: &TestAccount, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .header("X-Api-Key", &account.key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Register a raw webhook through `/v1/webhooks`; returns the created body.
+    pub async fn create_webhook(&self, account: &TestAccount, body: Value) -> Value {
+        let response = self.post_as(account, "/v1/webhooks", &body).await;
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+}
+
+/// Assert an error response's status and code; returns the error object.
+pub async fn expect_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    body["error"].clone()
+}
+
+/// Example `generation_complete` data, as on the seed page.
+pub fn generation(kind: &str) -> Value {
+    json!({
+        "type": kind,
+        "user_id": "user_abc123",
+        "credits_used": 1,
+        "generation_id": "gen_9f3a2b",
+        "output_url": "https://zsky.ai/outputs/gen_9f3a2b.png"
+    })
+}
+
+/// One request the receiver got, and the status it answered.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON delivery body")
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    received: Mutex<Vec<Received>>,
+    scripted: Mutex<VecDeque<u16>>,
+    default_status: AtomicU16,
+    delay_ms: AtomicU64,
+    arrived: Notify,
+}
+
+/// A real HTTP server on 127.0.0.1:0 that records deliveries and answers
+/// scripted statuses (then a default status).
+pub struct Receiver {
+    pub url: String,
+    state: Arc<ReceiverState>,
+}
+
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let status = state
+        .scripted
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| state.default_status.load(Ordering::SeqCst));
+    state.received.lock().unwrap().push(Received {
+        headers,
+        body,
+        answered: status,
+    });
+    state.arrived.notify_waiters();
+    StatusCode::from_u16(status).unwrap()
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let state = Arc::new(ReceiverState::default());
+        state.default_status.store(200, Ordering::SeqCst);
+        let router = axum::Router::new()
+            .fallback(receive)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { url, state }
+    }
+
+    /// Answer these statuses first, in order.
+    pub fn script(&self, statuses: &[u16]) {
+        self.state.scripted.lock().unwrap().extend(statuses);
+    }
+
+    /// The status answered once the script is used up.
+    pub fn set_default_status(&self, status: u16) {
+        self.state.default_status.store(status, Ordering::SeqCst);
+    }
+
+    /// Wait this long before answering each request.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Wait until `count` requests have arrived; panics after `within`.
+    pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
+        self.wait_until(within, |got| got.len() >= count).await
+    }
+
+    /// Wait until `done` holds for what has arrived; panics after `within`.
+    pub async fn wait_until(
+        &self,
+        within: Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        let deadline = Instant::now() + within;
+        loop {
+            let arrived = self.state.arrived.notified();
+            let got = self.received();
+            if done(&got) {
+                return got;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "receiver: condition not met in {within:?}; got {} requests",
+                    got.len()
+                );
+            }
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(100)), arrived).await;
+        }
+    }
+
+    /// Assert nothing more arrives for `quiet`, beyond `already` requests.
+    pub async fn assert_quiet(&self, already: usize, quiet: Duration) {
+        tokio::time::sleep(quiet).await;
+        assert_eq!(self.received().len(), already, "unexpected deliveries");
+    }
+}
+
+/// The real `hookbridge` binary, started on a free port.
+pub struct BinaryApp {
+    pub address: String,
+    pub child: Child,
+}
+
+impl BinaryApp {
+    /// Start `hookbridge serve` on `database` with extra arguments.
+    pub fn start(database: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", database.display()))
+            .arg("--allow-private-targets")
+            .args(extra)
+            .env("HOOKBRIDGE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the hookbridge binary");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let address = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| line.split("listening on ").nth(1).map(str::to_owned))
+            .expect("the listening line");
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { address, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill_hard(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for BinaryApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary folder holding a database path for binary tests.
+pub fn temp_database() -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("hookbridge.db");
+    (dir, path)
+}

@@ -1,0 +1,185 @@
+//! Publishing events: validation, bad input, idempotency.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_KEY, Receiver, TestApp, expect_error, generation};
+
+/// Nothing of `account`'s was stored: samples still fall back to examples.
+async fn assert_no_events_stored(app: &TestApp, account: &crate::helpers::TestAccount) {
+    let recent: Vec<Value> = app
+        .get_as(account, "/v1/events?type=generation_complete&limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        recent
+            .iter()
+            .all(|e| e["id"].as_str().unwrap().starts_with("evt_example_")),
+        "{recent:?}"
+    );
+}
+
+#[tokio::test]
+async fn schema_violations_get_422_with_one_pointer_each_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let mut data = generation("gif");
+    data.as_object_mut().unwrap().remove("output_url");
+    data["credits_used"] = json!("one");
+    let error = expect_error(
+        app.publish(&account, "generation_complete", data).await,
+        422,
+        "schema_violation",
+    )
+    .await;
+    let pointers: Vec<&str> = error["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["pointer"].as_str().unwrap())
+        .collect();
+    for expected in ["/data/type", "/data/output_url", "/data/credits_used"] {
+        assert!(
+            pointers.contains(&expected),
+            "{expected} missing from {pointers:?}"
+        );
+    }
+    assert_eq!(pointers.len(), 3, "{error}");
+    assert_no_events_stored(&app, &account).await;
+}
+
+#[tokio::test]
+async fn unknown_types_and_accounts_are_refused() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let error = expect_error(
+        app.publish(&account, "order_shipped", json!({})).await,
+        422,
+        "unknown_event_type",
+    )
+    .await;
+    assert_eq!(error["details"][0]["pointer"], "/type");
+    let response = app
+        .admin_post(
+            "/v1/events",
+            &json!({"type": "signup", "account_id": "acc_missing", "data": {"email": "a@b.c", "plan": "free"}}),
+        )
+        .await;
+    expect_error(response, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_json_error_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        app.client
+            .post(app.url("/v1/events"))
+            .bearer_auth(ADMIN_KEY)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    expect_error(
+        post(b"{\"type\": ".to_vec(), "application/json")
+            .await
+            .unwrap(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    expect_error(
+        post(vec![0xff, 0xfe, b'{'], "application/json")
+            .await
+            .unwrap(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    let valid = json!({"type": "generation_complete", "account_id": account.id, "data": generation("image")});
+    expect_error(
+        post(valid.to_string().into_bytes(), "text/plain")
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    let mut huge = valid.clone();
+    huge["data"]["padding"] = json!("x".repeat(2 * 1024 * 1024));
+    expect_error(
+        post(huge.to_string().into_bytes(), "application/json")
+            .await
+            .unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let mut unknown_field = valid.clone();
+    unknown_field["colour"] = json!("red");
+    let error = expect_error(
+        post(unknown_field.to_string().into_bytes(), "application/json")
+            .await
+            .unwrap(),
+        422,
+        "invalid_request",
+    )
+    .await;
+    assert!(
+        error["message"].as_str().unwrap().contains("colour"),
+        "{error}"
+    );
+    assert_no_events_stored(&app, &account).await;
+    receiver.assert_quiet(0, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn publishing_the_same_id_twice_delivers_once() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let body = json!({"type": "generation_complete", "account_id": account.id,
+                      "data": generation("image"), "id": "evt_order_42"});
+    let first = app.admin_post("/v1/events", &body).await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["id"], "evt_order_42");
+    let second = app.admin_post("/v1/events", &body).await;
+    assert_eq!(second.status(), 202);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["id"], "evt_order_42");
+    assert_eq!(second["duplicate"], true);
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].json()["id"], "evt_order_42");
+    receiver.assert_quiet(1, Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn generated_event_ids_are_evt_prefixed_and_bad_ids_refused() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let accepted: Value = app
+        .publish(&account, "generation_complete", generation("video"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(accepted["id"].as_str().unwrap().starts_with("evt_"));
+    let response = app
+        .admin_post(
+            "/v1/events",
+            &json!({"type": "generation_complete", "account_id": account.id,
+                    "data": generation("image"), "id": "has spaces/and slashes"}),
+        )
+        .await;
+    let error = expect_error(response, 422, "invalid_request").await;
+    assert_eq!(error["details"][0]["pointer"], "/id");
+}

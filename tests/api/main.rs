@@ -1,0 +1,14 @@
+//! Black-box tests of Hookbridge: the real router or binary on 127.0.0.1:0,
+//! a real HTTP client, and real local receivers. One test binary, one module
+//! per area.
+
+mod accounts;
+mod catalog;
+mod crash;
+mod delivery;
+mod helpers;
+mod ingest;
+mod isolation;
+mod samples;
+mod ssrf;
+mod subscriptions;
