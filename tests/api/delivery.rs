@@ -249,26 +249,12 @@ async fn gone_removes_zapier_and_api_subscriptions_but_not_make_ones() {
     let (zapier, make) = (Receiver::start().await, Receiver::start().await);
     zapier.set_default_status(410);
     make.script(&[410]);
-    let zap: Value = app
-        .post_as(
-            &account,
-            "/v1/hooks",
-            &json!({"hookUrl": zapier.url, "event": "signup"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let scenario: Value = app
-        .post_as(
-            &account,
-            "/v1/hooks",
-            &json!({"target_url": make.url, "event": "signup"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let zap = app
+        .create_hook(&account, json!({"hookUrl": zapier.url, "event": "signup"}))
+        .await;
+    let scenario = app
+        .create_hook(&account, json!({"target_url": make.url, "event": "signup"}))
+        .await;
     app.publish(
         &account,
         "signup",
@@ -313,14 +299,11 @@ async fn filters_route_images_one_way_and_videos_another() {
             json!({"type": ["image", "video"], "credits_used": 1}),
         ),
     ] {
-        let response = app
-            .post_as(
-                &account,
-                "/v1/hooks",
-                &json!({"hookUrl": receiver.url, "event": "generation_complete", "filter": filter}),
-            )
-            .await;
-        assert_eq!(response.status(), 201);
+        app.create_hook(
+            &account,
+            json!({"hookUrl": receiver.url, "event": "generation_complete", "filter": filter}),
+        )
+        .await;
     }
     app.publish(&account, "generation_complete", generation("image"))
         .await;

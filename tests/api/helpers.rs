@@ -165,6 +165,28 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Subscribe a REST hook through `/v1/hooks`; returns the created body.
+    pub async fn create_hook(&self, account: &TestAccount, body: Value) -> Value {
+        let response = self.post_as(account, "/v1/hooks", &body).await;
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+}
+
+/// The JSON pointers of an error's details.
+pub fn pointers(error: &Value) -> Vec<String> {
+    error["details"]
+        .as_array()
+        .map(|details| {
+            details
+                .iter()
+                .filter_map(|d| d["pointer"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Assert an error response's status and code; returns the error object.
 pub async fn expect_error(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status);

@@ -15,16 +15,12 @@ async fn another_accounts_objects_answer_404_and_stay_untouched() {
     let webhook = app
         .create_webhook(&alice, json!({"url": alice_receiver.url}))
         .await;
-    let hook: Value = app
-        .post_as(
+    let hook = app
+        .create_hook(
             &alice,
-            "/v1/hooks",
-            &json!({"hookUrl": alice_receiver.url, "event": "signup"}),
+            json!({"hookUrl": alice_receiver.url, "event": "signup"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     app.create_webhook(&bob, json!({"url": bob_receiver.url}))
         .await;
     let event: Value = app
