@@ -13,8 +13,12 @@ mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::to_bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
 
@@ -57,6 +61,31 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(map_response(errors_as_json))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The safety net behind the promise that every 4xx/5xx body is JSON: an
+/// error produced below the handlers (a path that does not decode, say) is
+/// rewrapped in the `ApiError` shape with its text as the message.
+async fn errors_as_json(response: Response) -> Response {
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_error || is_json {
+        return response;
+    }
+    let text = to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        said => said.to_owned(),
+    };
+    ApiError::from_status(status, message).into_response()
 }

@@ -270,6 +270,31 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn the_send_time_resolver_drops_non_public_addresses() {
+        let resolver = TargetGuard::new(false)
+            .resolver()
+            .expect("a guarded resolver");
+        let name: Name = "localhost".parse().unwrap();
+        let error = resolver
+            .resolve(name)
+            .await
+            .err()
+            .expect("localhost is refused");
+        assert!(error.to_string().contains("non-public"), "{error}");
+        assert!(TargetGuard::new(true).resolver().is_none());
+    }
+
+    #[tokio::test]
+    async fn registration_refuses_names_that_resolve_to_loopback() {
+        let guard = TargetGuard::new(false);
+        let refused = guard.check("https://localhost:8443/hook").await;
+        assert!(
+            matches!(refused, Err(TargetError::Forbidden { .. })),
+            "{refused:?}"
+        );
+    }
+
     #[test]
     fn development_mode_allows_http_and_loopback() {
         let guard = TargetGuard::new(true);

@@ -178,3 +178,23 @@ async fn generated_event_ids_are_evt_prefixed_and_bad_ids_refused() {
     let error = expect_error(response, 422, "invalid_request").await;
     assert_eq!(error["details"][0]["pointer"], "/id");
 }
+
+#[tokio::test]
+async fn framework_rejections_are_json_too() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    expect_error(
+        app.get_as(&account, "/v1/webhooks/%FF%FE").await,
+        400,
+        "bad_request",
+    )
+    .await;
+    expect_error(
+        app.get_as(&account, "/no/such/route").await,
+        404,
+        "not_found",
+    )
+    .await;
+    let wrong_method = app.client.put(app.url("/v1/events")).send().await.unwrap();
+    expect_error(wrong_method, 405, "method_not_allowed").await;
+}
