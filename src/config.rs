@@ -85,7 +85,13 @@ pub struct Config {
     pub admin_key: Option<String>,
 
     /// Allow http:// and loopback/private targets (local development and tests only).
-    #[arg(long, env = "HOOKBRIDGE_ALLOW_PRIVATE_TARGETS")]
+    /// The variable takes 1/0, true/false, yes/no or on/off.
+    #[arg(
+        long,
+        env = "HOOKBRIDGE_ALLOW_PRIVATE_TARGETS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub allow_private_targets: bool,
 
     /// Delays after each failed attempt, e.g. 1s,2s,5s (default: about three days).

@@ -21,7 +21,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The subscribe body: the URL under Zapier's (`hookUrl`), Make's
-/// (`target_url`) or the plain (`url`) name.
+/// (`target_url`) or the plain (`url`) name. The source is the explicit
+/// `source`, else the platform the URL's host belongs to, else Zapier for
+/// `hookUrl` and a raw webhook otherwise. Make is never inferred from the
+/// field name alone, because a Make subscription survives `410 Gone`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Subscribe {
@@ -58,7 +61,7 @@ async fn subscribe(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let given = [
         ("/hookUrl", body.hook_url, Source::Zapier),
-        ("/target_url", body.target_url, Source::Make),
+        ("/target_url", body.target_url, Source::Api),
         ("/url", body.url, Source::Api),
     ];
     let mut given: Vec<_> = given

@@ -253,7 +253,10 @@ async fn gone_removes_zapier_and_api_subscriptions_but_not_make_ones() {
         .create_hook(&account, json!({"hookUrl": zapier.url, "event": "signup"}))
         .await;
     let scenario = app
-        .create_hook(&account, json!({"target_url": make.url, "event": "signup"}))
+        .create_hook(
+            &account,
+            json!({"target_url": make.url, "event": "signup", "source": "make"}),
+        )
         .await;
     app.publish(
         &account,
