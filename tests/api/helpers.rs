@@ -45,7 +45,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Dropping it (with the TestApp) stops the service.
     _stop: oneshot::Sender<()>,
-    _dir: TempDir,
 }
 
 impl TestApp {
@@ -63,14 +62,19 @@ impl TestApp {
         let app = Application::build(config).await.expect("build the app");
         let address = format!("http://{}", app.local_addr());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(async move {
+            let served = app
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            drop(dir);
+            served
+        });
         Self {
             address,
             client: client(),
             _stop: stop,
-            _dir: dir,
         }
     }
 

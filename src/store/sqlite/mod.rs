@@ -75,6 +75,8 @@ impl SqliteStore {
         });
         let readers = r2d2::Pool::builder()
             .max_size(READ_CONNECTIONS)
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
         Ok(Self {
             writer: Writer::start(connection),
