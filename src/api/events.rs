@@ -1,6 +1,8 @@
 //! Events: publishing (admin), sample polling for Zapier and Make, and the
 //! delivery status of one event (account).
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -10,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::extract::{Admin, ApiJson, ApiQuery, Caller};
 use super::{ApiError, AppState, Detail};
+use crate::catalog::EventType;
 use crate::delivery::payload::{EventParts, flat};
 use crate::domain::{EventId, Timestamp};
 use crate::store::NewEvent;
@@ -104,39 +107,57 @@ async fn publish(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RecentQuery {
-    #[serde(rename = "type")]
-    event_type: String,
+    #[serde(default, rename = "type")]
+    event_type: Option<String>,
     #[serde(default)]
     limit: Option<usize>,
 }
 
-/// The account's latest events of a type, newest first, each exactly as a
-/// flat delivery would carry it; the type's examples while there are none.
+/// The account's latest events (of one type, or of any), newest first, each
+/// exactly as a flat delivery would carry it; the examples of the type (or
+/// of every type) while there are none.
 async fn recent(
     Caller(account): Caller,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<RecentQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(event_type) = state.catalog.get(&query.event_type) else {
-        return Err(ApiError::invalid(
-            "unknown_event_type",
-            format!("unknown event type {:?}", query.event_type),
-            vec![Detail::at(
-                "/type",
-                "not in the catalog (GET /v1/event-types)",
-            )],
-        ));
+    let wanted = match &query.event_type {
+        Some(name) => Some(state.catalog.get(name).ok_or_else(|| {
+            ApiError::invalid(
+                "unknown_event_type",
+                format!("unknown event type {name:?}"),
+                vec![Detail::at(
+                    "/type",
+                    "not in the catalog (GET /v1/event-types)",
+                )],
+            )
+        })?),
+        None => None,
     };
     let limit = query.limit.unwrap_or(3).clamp(1, 100);
     let events = state
         .store
-        .recent_events(&account.id, event_type.name(), limit)
+        .recent_events(&account.id, wanted.map(|t| t.name()), limit)
         .await?;
-    let bodies: Vec<Value> = if events.is_empty() {
+    if !events.is_empty() {
+        let bodies = events.iter().map(|e| {
+            flat(&EventParts {
+                id: &e.id,
+                event_type: &e.event_type,
+                data: &e.data,
+                created: e.created_at.unix_seconds(),
+            })
+        });
+        return Ok(Json(Value::Array(bodies.collect())));
+    }
+    let types: Vec<&Arc<EventType>> = match wanted {
+        Some(one) => vec![one],
+        None => state.catalog.iter().collect(),
+    };
+    let samples = types.into_iter().flat_map(|event_type| {
         event_type
             .examples()
             .iter()
-            .take(limit)
             .enumerate()
             .map(|(i, example)| {
                 flat(&EventParts {
@@ -146,21 +167,8 @@ async fn recent(
                     created: SAMPLE_TIMESTAMP,
                 })
             })
-            .collect()
-    } else {
-        events
-            .iter()
-            .map(|e| {
-                flat(&EventParts {
-                    id: &e.id,
-                    event_type: &e.event_type,
-                    data: &e.data,
-                    created: e.created_at.unix_seconds(),
-                })
-            })
-            .collect()
-    };
-    Ok(Json(Value::Array(bodies)))
+    });
+    Ok(Json(Value::Array(samples.take(limit).collect())))
 }
 
 /// `GET /v1/events/{id}/deliveries`: one row per subscription the event went to.

@@ -72,11 +72,11 @@ pub trait Store: Send + Sync + 'static {
     /// one transaction. Publishing an id the account used before stores
     /// nothing and reports the first event.
     async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome>;
-    /// The account's most recent events of a type, newest first.
+    /// The account's most recent events (of one type, if given), newest first.
     async fn recent_events(
         &self,
         account_id: &str,
-        event_type: &str,
+        event_type: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
 

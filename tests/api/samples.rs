@@ -93,3 +93,39 @@ async fn polling_needs_a_known_type() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn without_a_type_polling_covers_every_type() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let samples: Vec<Value> = app
+        .get_as(&account, "/v1/events?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let types: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.len(), 4, "examples of every type: {types:?}");
+    app.publish(
+        &account,
+        "signup",
+        json!({"email": "a@example.com", "plan": "free"}),
+    )
+    .await;
+    app.publish(&account, "generation_complete", generation("video"))
+        .await;
+    let recent: Vec<Value> = app
+        .get_as(&account, "/v1/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<&str> = recent
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["generation_complete", "signup"]);
+}

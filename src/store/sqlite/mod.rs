@@ -581,15 +581,16 @@ impl Store for SqliteStore {
     async fn recent_events(
         &self,
         account_id: &str,
-        event_type: &str,
+        event_type: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let (account_id, event_type) = (account_id.to_owned(), event_type.to_owned());
+        let (account_id, event_type) = (account_id.to_owned(), event_type.map(str::to_owned));
         self.read(move |c| {
             let events = c
                 .prepare_cached(
                     "SELECT id, type, data, created_at FROM events
-                     WHERE account_id = ?1 AND type = ?2 ORDER BY pk DESC LIMIT ?3",
+                     WHERE account_id = ?1 AND (?2 IS NULL OR type = ?2)
+                     ORDER BY pk DESC LIMIT ?3",
                 )?
                 .query_map(params![account_id, event_type, limit as i64], |row| {
                     let data: String = row.get(2)?;
