@@ -6,9 +6,17 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+apt_updated=
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root apt-get install -y -qq "$@"
+}
+
 # The delivery tests run the seed page's Python verify_signature verbatim.
-if ! command -v python3 >/dev/null 2>&1; then
-  as_root apt-get update -qq && as_root apt-get install -y -qq python3
+command -v python3 >/dev/null 2>&1 || apt_install python3
+# The Zapier app's tests run on Node (18 or newer) with npm.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
@@ -16,4 +24,24 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo nextest run --locked --no-fail-fast
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+cargo nextest run --locked --no-fail-fast 2>&1 | tee "$reports/nextest.log"
+
+# The Zapier app, with Zapier's own zapier-platform-core, against the real
+# binary (built above by nextest; built again here in case of a filter).
+cargo build --locked --bin hookbridge
+(cd zapier-app && npm ci --no-audit --no-fund && npm test -- --json --outputFile="$reports/zapier.json")
+
+# One closing line over every suite, counted from the runners' own reports.
+python3 - "$reports" <<'PY'
+import json, re, sys
+reports = sys.argv[1]
+log = open(f"{reports}/nextest.log").read()
+run = re.findall(r"(\d+) tests? run: (\d+) passed(?:.*?(\d+) failed)?", log)[-1]
+zapier = json.load(open(f"{reports}/zapier.json"))
+passed = int(run[1]) + zapier["numPassedTests"]
+failed = int(run[2] or 0) + zapier["numFailedTests"]
+print(f"rust (nextest): {run[1]} passed; zapier-app (jest): {zapier['numPassedTests']} passed")
+print(f"all: {passed} passed, {failed} failed")
+PY

@@ -1,0 +1,112 @@
+// Test plumbing: the real hookbridge binary on a free port over a temporary
+// SQLite file, a real local HTTP receiver standing in for Zapier's hook
+// URLs, and the admin calls a product would make.
+'use strict';
+
+const { spawn } = require('child_process');
+const fs = require('fs');
+const http = require('http');
+const os = require('os');
+const path = require('path');
+const readline = require('readline');
+
+const ADMIN_KEY = 'zapier-test-admin-key-0123456789';
+const BINARY =
+  process.env.HOOKBRIDGE_BIN || path.resolve(__dirname, '..', '..', 'target', 'debug', 'hookbridge');
+
+const startHookbridge = async () => {
+  if (!fs.existsSync(BINARY)) {
+    throw new Error(`${BINARY} is missing: run \`cargo build\` first (or set HOOKBRIDGE_BIN)`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookbridge-zapier-'));
+  const child = spawn(
+    BINARY,
+    ['serve', '--listen', '127.0.0.1:0', '--database-url', `sqlite://${path.join(dir, 'hb.db')}`,
+     '--admin-key', ADMIN_KEY, '--retry-schedule', '200ms,200ms'],
+    { env: { ...process.env, HOOKBRIDGE_ALLOW_PRIVATE_TARGETS: '1', HOOKBRIDGE_LOG: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'] }
+  );
+  const url = await new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const match = line.match(/listening on (http:\/\/\S+)/);
+      if (match) resolve(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`hookbridge exited with ${code} before listening`)));
+  });
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('exit', resolve)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, stop };
+};
+
+// Records every request; answers 200 (Zapier's hook endpoint does too).
+const startReceiver = async () => {
+  const received = [];
+  const waiters = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      waiters.splice(0).forEach((wake) => wake());
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"success"}');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const at = (urlPath) => received.filter((r) => r.path === urlPath);
+  const waitFor = async (urlPath, count, ms = 10000) => {
+    const deadline = Date.now() + ms;
+    while (at(urlPath).length < count) {
+      if (Date.now() > deadline) throw new Error(`${urlPath}: ${at(urlPath).length} of ${count} deliveries`);
+      await new Promise((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+    return at(urlPath);
+  };
+  const close = () => new Promise((resolve) => server.close(resolve));
+  return { url, at, waitFor, close };
+};
+
+const admin = (service) => {
+  const call = async (method, urlPath, body) => {
+    const response = await fetch(`${service.url}${urlPath}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${urlPath}: ${response.status} ${text}`);
+    return JSON.parse(text);
+  };
+  return {
+    newAccount: async (name) => {
+      const account = await call('POST', '/v1/accounts', { name });
+      const key = await call('POST', `/v1/accounts/${account.id}/api-keys`, {});
+      return { ...account, key: key.key };
+    },
+    publish: (accountId, type, data) => call('POST', '/v1/events', { type, account_id: accountId, data }),
+  };
+};
+
+// The request as Zapier hands it to `perform`: the exact body as `content`,
+// headers renamed to `Http-` Title-Case.
+const asZapierRawRequest = (delivery) => ({
+  method: 'POST',
+  querystring: '',
+  content: delivery.body,
+  headers: Object.fromEntries(
+    Object.entries(delivery.headers).map(([name, value]) => [
+      `Http-${name.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('-')}`,
+      value,
+    ])
+  ),
+});
+
+module.exports = { startHookbridge, startReceiver, admin, asZapierRawRequest };
