@@ -32,6 +32,10 @@ cargo nextest run --locked --no-fail-fast 2>&1 | tee "$reports/nextest.log"
 # binary (built above by nextest; built again here in case of a filter).
 cargo build --locked --bin hookbridge
 (cd zapier-app && npm ci --no-audit --no-fund && npm test -- --json --outputFile="$reports/zapier.json")
+# Zapier's own CLI validation, offline (the 19.x CLI needs Node 22, which the
+# `node` package from npm provides).
+(cd tools/zapier-cli && npm ci --no-audit --no-fund)
+(cd zapier-app && PATH="$PWD/../tools/zapier-cli/node_modules/.bin:$PATH" zapier-platform validate --without-style)
 
 # One closing line over every suite, counted from the runners' own reports.
 python3 - "$reports" <<'PY'
