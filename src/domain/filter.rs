@@ -12,7 +12,8 @@ const MAX_VALUES: usize = 100;
 /// `{"field": value | [values]}`: an event matches when every named field
 /// equals one of its values. A field name is a top-level key of the event's
 /// data; where no such key exists, a dotted name reaches into nested objects
-/// (`object.status` for `zip.completed`).
+/// (`object.status` for `zip.completed`). An empty list places no constraint
+/// (what a form with nothing selected means).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter(BTreeMap<String, Vec<Value>>);
 
@@ -36,13 +37,14 @@ impl Filter {
                 return Err(Invalid::at(at, "a field name is 1 to 128 characters"));
             }
             let values = match wanted {
+                Value::Array(items) if items.is_empty() => continue,
                 Value::Array(items) => items.clone(),
                 scalar => vec![scalar.clone()],
             };
-            if values.is_empty() || values.len() > MAX_VALUES {
+            if values.len() > MAX_VALUES {
                 return Err(Invalid::at(
                     at,
-                    format!("a list of values holds 1 to {MAX_VALUES} values"),
+                    format!("a list holds at most {MAX_VALUES} values"),
                 ));
             }
             if values.iter().any(|v| v.is_object() || v.is_array()) {
@@ -120,9 +122,16 @@ mod tests {
     }
 
     #[test]
-    fn nested_values_and_empty_lists_are_refused() {
+    fn nested_values_are_refused() {
         assert!(Filter::parse(&json!({"type": {"a": 1}})).is_err());
-        assert!(Filter::parse(&json!({"type": []})).is_err());
+        assert!(Filter::parse(&json!({"type": [["image"]]})).is_err());
         assert!(Filter::parse(&json!(["type"])).is_err());
+    }
+
+    #[test]
+    fn an_empty_list_places_no_constraint() {
+        let filter = Filter::parse(&json!({"type": [], "tier": "pro"})).unwrap();
+        assert_eq!(filter.to_json(), json!({"tier": "pro"}));
+        assert!(filter.matches(&json!({"type": "video", "tier": "pro"})));
     }
 }
