@@ -6,7 +6,7 @@ const zapier = require('zapier-platform-core');
 const { execFileSync } = require('child_process');
 const path = require('path');
 
-const { startHookbridge, admin } = require('./helpers');
+const { startHookbridge, admin } = require('../../tools/e2e/service');
 
 let service;
 let App;

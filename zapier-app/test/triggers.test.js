@@ -6,7 +6,8 @@
 
 const zapier = require('zapier-platform-core');
 
-const { startHookbridge, startReceiver, admin, asZapierRawRequest } = require('./helpers');
+const { startHookbridge, startReceiver, admin } = require('../../tools/e2e/service');
+const { asZapierRawRequest } = require('./zapier-request');
 
 let service;
 let receiver;

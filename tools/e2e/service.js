@@ -1,6 +1,7 @@
-// Test plumbing: the real hookbridge binary on a free port over a temporary
-// SQLite file, a real local HTTP receiver standing in for Zapier's hook
-// URLs, and the admin calls a product would make.
+// End-to-end test plumbing shared by zapier-app/ and make-app/: the real
+// hookbridge binary on a free port over a temporary SQLite file, a real local
+// HTTP receiver standing in for Zapier's or Make's hook URLs, and the admin
+// calls a product would make.
 'use strict';
 
 const { spawn } = require('child_process');
@@ -10,7 +11,7 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
-const ADMIN_KEY = 'zapier-test-admin-key-0123456789';
+const ADMIN_KEY = 'e2e-test-admin-key-0123456789';
 const BINARY =
   process.env.HOOKBRIDGE_BIN || path.resolve(__dirname, '..', '..', 'target', 'debug', 'hookbridge');
 
@@ -18,7 +19,7 @@ const startHookbridge = async () => {
   if (!fs.existsSync(BINARY)) {
     throw new Error(`${BINARY} is missing: run \`cargo build\` first (or set HOOKBRIDGE_BIN)`);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookbridge-zapier-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookbridge-e2e-'));
   const child = spawn(
     BINARY,
     ['serve', '--listen', '127.0.0.1:0', '--database-url', `sqlite://${path.join(dir, 'hb.db')}`,
@@ -42,7 +43,7 @@ const startHookbridge = async () => {
   return { url, stop };
 };
 
-// Records every request; answers 200 (Zapier's hook endpoint does too).
+// Records every request; answers 200 (Zapier's and Make's hook endpoints do too).
 const startReceiver = async () => {
   const received = [];
   const waiters = [];
@@ -95,18 +96,4 @@ const admin = (service) => {
   };
 };
 
-// The request as Zapier hands it to `perform`: the exact body as `content`,
-// headers renamed to `Http-` Title-Case.
-const asZapierRawRequest = (delivery) => ({
-  method: 'POST',
-  querystring: '',
-  content: delivery.body,
-  headers: Object.fromEntries(
-    Object.entries(delivery.headers).map(([name, value]) => [
-      `Http-${name.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('-')}`,
-      value,
-    ])
-  ),
-});
-
-module.exports = { startHookbridge, startReceiver, admin, asZapierRawRequest };
+module.exports = { startHookbridge, startReceiver, admin };
