@@ -37,6 +37,10 @@ cargo build --locked --bin hookbridge
 (cd tools/zapier-cli && npm ci --no-audit --no-fund)
 (cd zapier-app && PATH="$PWD/../tools/zapier-cli/node_modules/.bin:$PATH" zapier-platform validate --without-style)
 
+# The Make app: its files against Make's schemas, and its own IML against
+# the real binary (Node's test runner).
+(cd make-app && npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$reports/make.log"
+
 # One closing line over every suite, counted from the runners' own reports.
 python3 - "$reports" <<'PY'
 import json, re, sys
@@ -44,8 +48,12 @@ reports = sys.argv[1]
 log = open(f"{reports}/nextest.log").read()
 run = re.findall(r"(\d+) tests? run: (\d+) passed(?:.*?(\d+) failed)?", log)[-1]
 zapier = json.load(open(f"{reports}/zapier.json"))
-passed = int(run[1]) + zapier["numPassedTests"]
-failed = int(run[2] or 0) + zapier["numFailedTests"]
-print(f"rust (nextest): {run[1]} passed; zapier-app (jest): {zapier['numPassedTests']} passed")
+make = open(f"{reports}/make.log").read()
+make_passed = int(re.findall(r"^# pass (\d+)$", make, re.M)[-1])
+make_failed = int(re.findall(r"^# fail (\d+)$", make, re.M)[-1])
+passed = int(run[1]) + zapier["numPassedTests"] + make_passed
+failed = int(run[2] or 0) + zapier["numFailedTests"] + make_failed
+print(f"rust (nextest): {run[1]} passed; zapier-app (jest): {zapier['numPassedTests']} passed; "
+      f"make-app (node --test): {make_passed} passed")
 print(f"all: {passed} passed, {failed} failed")
 PY

@@ -88,7 +88,7 @@ pub async fn apply(
     }
     if let Some(filter) = draft.filter {
         match filter.map(|raw| Filter::parse(&raw)).transpose() {
-            Ok(parsed) => base.filter = parsed,
+            Ok(parsed) => base.filter = parsed.filter(|f| !f.is_empty()),
             Err(e) => details.push(Detail::from_invalid("/filter", e)),
         }
     }

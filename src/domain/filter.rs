@@ -58,6 +58,11 @@ impl Filter {
         Ok(Self(parsed))
     }
 
+    /// Whether the filter constrains nothing (and so is no filter at all).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether an event's data passes this filter.
     pub fn matches(&self, data: &Value) -> bool {
         self.0.iter().all(|(name, wanted)| {

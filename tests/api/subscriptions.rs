@@ -239,6 +239,13 @@ async fn rest_hooks_accept_each_url_name_and_record_the_source() {
         assert_eq!(created["source"], source, "{body}");
         assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
         assert_eq!(created["event"], body["event"]);
+        if body["filter"] == json!({"type": []}) {
+            assert_eq!(
+                created["filter"],
+                Value::Null,
+                "a filter constraining nothing is no filter"
+            );
+        }
     }
     let error = expect_error(
         app.post_as(

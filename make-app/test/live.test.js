@@ -1,0 +1,115 @@
+// The app's own IML against a live hookbridge: the connection's verification
+// call, each webhook's attach, a real delivery to the attached URL carrying
+// every field the module's interface promises, and detach (twice).
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+
+const { startHookbridge, startReceiver, admin } = require('../../tools/e2e/service');
+const { manifest, load, execute, processIncoming } = require('./make-runtime');
+
+let service;
+let receiver;
+let producer;
+let account;
+let connection;
+
+test.before(async () => {
+  service = await startHookbridge();
+  receiver = await startReceiver();
+  producer = admin(service);
+  account = await producer.newAccount('Make tests');
+  connection = { apiKey: account.key, baseUrl: service.url };
+});
+
+test.after(async () => {
+  await receiver.close();
+  await service.stop();
+});
+
+const files = (component) =>
+  Object.fromEntries(Object.entries(component.codeFiles).map(([kind, file]) => [kind, load(file)]));
+
+// Every example of a type merged into one payload, so each optional field
+// (a zip's `error`, its `checksum`) is present at least once.
+const deepMerge = (a, b) => {
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a)) {
+    const merged = { ...a };
+    for (const [key, value] of Object.entries(b)) merged[key] = deepMerge(a[key], value);
+    return merged;
+  }
+  return b === undefined ? a : b;
+};
+const fullExample = async (eventType) => {
+  const types = await (await fetch(`${service.url}/v1/event-types`)).json();
+  return types.find((t) => t.type === eventType).examples.reduce(deepMerge, {});
+};
+
+// Interface fields missing from `output`, as dotted paths.
+const missingFields = (spec, output, prefix = '') =>
+  spec.flatMap((item) => {
+    const value = output == null ? undefined : output[item.name];
+    const here = `${prefix}${item.name}`;
+    if (value === undefined) return [here];
+    return item.spec ? missingFields(item.spec, value, `${here}.`) : [];
+  });
+
+test('the connection verifies the key against /v1/me and labels itself', async () => {
+  const component = manifest.components.connection.hookbridge;
+  const { communication } = files(component);
+  const verified = await execute(communication, { parameters: connection }, { useBase: false });
+  assert.equal(verified.metadata.value, 'Make tests');
+  assert.equal(verified.uid, account.id);
+  await assert.rejects(
+    execute(communication, { parameters: { ...connection, apiKey: 'hb_wrong' } }, { useBase: false }),
+    /\[401\] the API key is not valid/
+  );
+});
+
+for (const [moduleId, module] of Object.entries(manifest.components.module)) {
+  test(`${moduleId}: attach, deliver every interface field, detach twice`, async () => {
+    const webhook = files(manifest.components.webhook[module.webhook]);
+    const { interface: spec } = files(module);
+    const eventType = webhook.attach.body.event === '*' ? 'zip.completed' : webhook.attach.body.event;
+    const hookPath = `/make/${module.webhook}`;
+    const context = { connection, webhook: { url: `${receiver.url}${hookPath}` }, parameters: {} };
+
+    const attached = await execute(webhook.attach, context, { useBase: true });
+    assert.equal(attached.statusCode, 201);
+    assert.equal(attached.body.source, 'make');
+    const subscriptionId = attached.data.subscriptionId;
+    assert.match(subscriptionId, /^sub_/);
+
+    const published = await producer.publish(account.id, eventType, await fullExample(eventType));
+    const [delivery] = await receiver.waitFor(hookPath, 1);
+    const { output, respond } = processIncoming(webhook.communication, delivery);
+    assert.equal(respond.status, 200);
+    assert.equal(output.id, published.id);
+    assert.deepEqual(missingFields(spec, output), []);
+
+    const detachContext = { connection, webhook: { ...context.webhook, subscriptionId } };
+    assert.equal((await execute(webhook.detach, detachContext, { useBase: true })).statusCode, 200);
+    assert.equal((await execute(webhook.detach, detachContext, { useBase: true })).statusCode, 200);
+    await producer.publish(account.id, eventType, await fullExample(eventType));
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal(receiver.at(hookPath).length, 1, 'nothing arrives after detach');
+  });
+}
+
+test('the webhook filter receives only videos: the router recipe', async () => {
+  const webhook = files(manifest.components.webhook.generationComplete);
+  const hookPath = '/make/videos-only';
+  const context = { connection, webhook: { url: `${receiver.url}${hookPath}` }, parameters: { type: ['video'] } };
+  const attached = await execute(webhook.attach, context, { useBase: true });
+  assert.deepEqual(attached.sent.body.filter, { type: ['video'] });
+  const example = await fullExample('generation_complete');
+  await producer.publish(account.id, 'generation_complete', { ...example, type: 'image' });
+  const video = await producer.publish(account.id, 'generation_complete', { ...example, type: 'video' });
+  const [delivery] = await receiver.waitFor(hookPath, 1);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(receiver.at(hookPath).length, 1);
+  assert.equal(JSON.parse(delivery.body).id, video.id);
+  const noFilter = await execute(webhook.attach, { ...context, parameters: {} }, { useBase: true });
+  assert.equal(noFilter.body.filter, null, 'nothing selected means no filter');
+});
