@@ -1,0 +1,512 @@
+//! The load benchmark: `cargo bench --bench load` (release build).
+//!
+//! Starts the real `hookbridge` binary on a temporary SQLite file, a local
+//! receiver (axum on hyper) that counts deliveries and time-stamps them, and
+//! a load generator over real HTTP, all on this machine's cores. Each event
+//! carries its send time (`sent_at_us`, an extra data field), so the receiver
+//! measures publish -> delivery latency. CPU seconds and peak RSS are the
+//! service process's own, from /proc. Prints one Markdown table.
+//!
+//! `BENCH_SECONDS` (default 10) sets the timed phases; `BENCH_PENDING`
+//! (default 1000000) the pending deliveries of the memory workload.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdef";
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The service under test: the real binary.
+struct Service {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
+            .arg("--database-url")
+            .arg(format!(
+                "sqlite://{}",
+                dir.path().join("bench.db").display()
+            ))
+            .args(extra)
+            .env("HOOKBRIDGE_ALLOW_PRIVATE_TARGETS", "1")
+            .env("HOOKBRIDGE_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start hookbridge");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
+            .expect("listening line");
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    fn proc_field(&self, file: &str) -> String {
+        std::fs::read_to_string(format!("/proc/{}/{file}", self.child.id())).unwrap_or_default()
+    }
+
+    /// User plus system CPU seconds so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = self.proc_field("stat");
+        let after_name = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+            f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+        });
+        ticks / 100.0
+    }
+
+    fn memory_kb(&self, key: &str) -> u64 {
+        self.proc_field("status")
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Counts deliveries per path and records publish -> delivery latency.
+#[derive(Default)]
+struct Received {
+    count: AtomicU64,
+    latencies_us: Mutex<HashMap<String, Vec<u64>>>,
+    hang: Mutex<HashMap<String, Duration>>,
+}
+
+fn sent_at(body: &[u8]) -> Option<u64> {
+    let key = b"\"sent_at_us\":";
+    let at = body.windows(key.len()).position(|w| w == key)? + key.len();
+    let digits: Vec<u8> = body[at..]
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
+async fn receive(
+    State(received): State<Arc<Received>>,
+    Path(path): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let hang = received.hang.lock().unwrap().get(&path).copied();
+    if let Some(hang) = hang {
+        tokio::time::sleep(hang).await;
+    }
+    if let Some(sent) = sent_at(&body) {
+        let latency = now_us().saturating_sub(sent);
+        received
+            .latencies_us
+            .lock()
+            .unwrap()
+            .entry(path)
+            .or_default()
+            .push(latency);
+    }
+    received.count.fetch_add(1, Ordering::Relaxed);
+    StatusCode::OK
+}
+
+async fn start_receiver() -> (String, Arc<Received>) {
+    let received = Arc::new(Received::default());
+    let app = axum::Router::new()
+        .route("/{path}", axum::routing::post(receive))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+struct Api {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, key: Option<&str>, body: Value) -> Value {
+        let mut request = self.client.post(format!("{}{path}", self.url)).json(&body);
+        request = match key {
+            Some(key) => request.header("X-Api-Key", key),
+            None => request.bearer_auth(ADMIN_KEY),
+        };
+        let response = request.send().await.expect("request");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// An account with `subscriptions` webhooks to `target/<prefix><i>`.
+    async fn account(&self, target: &str, prefix: &str, subscriptions: usize) -> String {
+        let account = self.post("/v1/accounts", None, json!({})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let key = self
+            .post(&format!("/v1/accounts/{account}/api-keys"), None, json!({}))
+            .await["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for i in 0..subscriptions {
+            self.post(
+                "/v1/webhooks",
+                Some(&key),
+                json!({"url": format!("{target}/{prefix}{i}")}),
+            )
+            .await;
+        }
+        account
+    }
+}
+
+fn event(account: &str) -> Value {
+    json!({"type": "generation_complete", "account_id": account, "data": {
+        "type": "image", "user_id": "user_abc123", "credits_used": 1, "generation_id": "gen_9f3a2b",
+        "output_url": "https://zsky.ai/outputs/gen_9f3a2b.png", "sent_at_us": now_us()}})
+}
+
+/// Publish `total` events from `concurrency` tasks as fast as they are accepted.
+async fn burst(
+    api: &Arc<Api>,
+    account: &str,
+    total: u64,
+    concurrency: usize,
+) -> (Duration, Vec<u64>) {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (api, next, account) = (api.clone(), next.clone(), account.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let t = Instant::now();
+                let response = api
+                    .client
+                    .post(format!("{}/v1/events", api.url))
+                    .bearer_auth(ADMIN_KEY)
+                    .json(&event(&account))
+                    .send()
+                    .await
+                    .expect("publish");
+                assert_eq!(response.status(), 202);
+                latencies.push(t.elapsed().as_micros() as u64);
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    (started.elapsed(), latencies)
+}
+
+/// Publish at a steady `rate` per second for `seconds`.
+async fn paced(api: &Arc<Api>, account: &str, rate: u64, seconds: u64) {
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..rate * seconds {
+        ticker.tick().await;
+        let (api, account) = (api.clone(), account.to_owned());
+        tasks.spawn(async move {
+            let response = api
+                .client
+                .post(format!("{}/v1/events", api.url))
+                .bearer_auth(ADMIN_KEY)
+                .json(&event(&account))
+                .send()
+                .await
+                .expect("publish");
+            assert_eq!(response.status(), 202);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn wait_for(received: &Received, count: u64, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while received.count.load(Ordering::Relaxed) < count {
+        assert!(
+            started.elapsed() < limit,
+            "only {} of {count} deliveries arrived",
+            received.count.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    started.elapsed()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+}
+
+/// One row of the table.
+struct Row {
+    workload: String,
+    events_per_s: Option<f64>,
+    deliveries_per_s: Option<f64>,
+    latencies_us: Vec<u64>,
+    latency_of: &'static str,
+    cpu_per_1000: Option<f64>,
+    peak_rss_mb: f64,
+}
+
+impl Row {
+    fn print(&mut self) {
+        self.latencies_us.sort_unstable();
+        let l = &self.latencies_us;
+        let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+        println!(
+            "| {} | {} | {} | {:.1} / {:.1} / {:.1} ({}) | {} | {:.0} |",
+            self.workload,
+            opt(self.events_per_s, 0),
+            opt(self.deliveries_per_s, 0),
+            percentile(l, 0.5),
+            percentile(l, 0.99),
+            percentile(l, 1.0),
+            self.latency_of,
+            opt(self.cpu_per_1000, 3),
+            self.peak_rss_mb,
+        );
+    }
+}
+
+fn latencies_of(received: &Received, prefix: &str) -> Vec<u64> {
+    let map = received.latencies_us.lock().unwrap();
+    map.iter()
+        .filter(|(path, _)| path.starts_with(prefix))
+        .flat_map(|(_, l)| l.iter().copied())
+        .collect()
+}
+
+async fn fanout(client: &reqwest::Client, seconds: u64, subscriptions: usize) -> Row {
+    let service = Service::start(&["--retry-schedule", "1s,5s"]);
+    let (target, received) = start_receiver().await;
+    let api = Arc::new(Api {
+        client: client.clone(),
+        url: service.url.clone(),
+    });
+    let account = api.account(&target, "t", subscriptions).await;
+    burst(&api, &account, 200, 32).await;
+    wait_for(
+        &received,
+        200 * subscriptions as u64,
+        Duration::from_secs(60),
+    )
+    .await;
+    received.latencies_us.lock().unwrap().clear();
+    let warm = received.count.load(Ordering::Relaxed);
+    let events = 2_000 * seconds;
+    let cpu = service.cpu_seconds();
+    let started = Instant::now();
+    let (ingest, _) = burst(&api, &account, events, 32).await;
+    let deliveries = events * subscriptions as u64;
+    wait_for(&received, warm + deliveries, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    Row {
+        workload: format!("{subscriptions} matching subscription(s), {events} events, end to end"),
+        events_per_s: Some(events as f64 / ingest.as_secs_f64()),
+        deliveries_per_s: Some(deliveries as f64 / elapsed.as_secs_f64()),
+        latencies_us: latencies_of(&received, "t"),
+        latency_of: "publish -> delivery",
+        cpu_per_1000: Some((service.cpu_seconds() - cpu) / deliveries as f64 * 1000.0),
+        peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let seconds = env_number("BENCH_SECONDS", 10);
+    let pending = env_number("BENCH_PENDING", 1_000_000);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "\nHookbridge load benchmark: {cores} cores, SQLite (synchronous=FULL), release build\n"
+    );
+    println!(
+        "| workload | events/s accepted | deliveries/s | latency ms p50 / p99 / max | CPU s per 1,000 deliveries (or events) | peak RSS MB |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+
+    // 1. Ingest only: no subscriptions, 32 concurrent publishers.
+    {
+        let service = Service::start(&[]);
+        let api = Arc::new(Api {
+            client: client.clone(),
+            url: service.url.clone(),
+        });
+        let account = api.account("http://127.0.0.1:9", "unused", 0).await;
+        burst(&api, &account, 500, 32).await;
+        let cpu = service.cpu_seconds();
+        let events = 5_000 * seconds;
+        let (elapsed, latencies) = burst(&api, &account, events, 32).await;
+        Row {
+            workload: format!("ingest only, 32 publishers, {events} events"),
+            events_per_s: Some(events as f64 / elapsed.as_secs_f64()),
+            deliveries_per_s: None,
+            latencies_us: latencies,
+            latency_of: "publish request",
+            cpu_per_1000: Some((service.cpu_seconds() - cpu) / events as f64 * 1000.0),
+            peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
+        }
+        .print();
+    }
+
+    // 2 and 3. End to end with 1 and 10 matching subscriptions.
+    fanout(&client, seconds, 1).await.print();
+    fanout(&client, seconds, 10).await.print();
+
+    // 4. Steady 1,000 events/s, one subscription: publish -> delivery latency.
+    {
+        let service = Service::start(&[]);
+        let (target, received) = start_receiver().await;
+        let api = Arc::new(Api {
+            client: client.clone(),
+            url: service.url.clone(),
+        });
+        let account = api.account(&target, "s", 1).await;
+        let cpu = service.cpu_seconds();
+        paced(&api, &account, 1000, seconds).await;
+        wait_for(&received, 1000 * seconds, Duration::from_secs(60)).await;
+        Row {
+            workload: format!("steady 1,000 events/s for {seconds} s, 1 subscription"),
+            events_per_s: Some(1000.0),
+            deliveries_per_s: Some(1000.0),
+            latencies_us: latencies_of(&received, "s"),
+            latency_of: "publish -> delivery",
+            cpu_per_1000: Some((service.cpu_seconds() - cpu) / (1000 * seconds) as f64 * 1000.0),
+            peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
+        }
+        .print();
+    }
+
+    // 5. One target hangs 10 s per request; the other's latency.
+    {
+        let service = Service::start(&[]);
+        let (target, received) = start_receiver().await;
+        received
+            .hang
+            .lock()
+            .unwrap()
+            .insert("hang0".into(), Duration::from_secs(10));
+        let api = Arc::new(Api {
+            client: client.clone(),
+            url: service.url.clone(),
+        });
+        let hanging = api.account(&target, "hang", 1).await;
+        let healthy = api.account(&target, "ok", 1).await;
+        let rate = 500;
+        let publishers = [hanging, healthy];
+        let mut tasks = Vec::new();
+        for account in publishers {
+            let api = api.clone();
+            tasks.push(tokio::spawn(async move {
+                paced(&api, &account, rate, seconds).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while latencies_of(&received, "ok").len() < (rate * seconds) as usize
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let delivered = latencies_of(&received, "ok").len();
+        Row {
+            workload: format!("one target hanging 10 s, other target at {rate} events/s ({delivered} of {} delivered in time)", rate * seconds),
+            events_per_s: Some(2.0 * rate as f64),
+            deliveries_per_s: None,
+            latencies_us: latencies_of(&received, "ok"),
+            latency_of: "healthy target, publish -> delivery",
+            cpu_per_1000: None,
+            peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
+        }
+        .print();
+    }
+
+    // 6. Memory with many pending deliveries: ten subscriptions to a target
+    //    that is down (connection refused), a long retry schedule.
+    {
+        let service = Service::start(&["--retry-schedule", "1h"]);
+        let api = Arc::new(Api {
+            client: client.clone(),
+            url: service.url.clone(),
+        });
+        let account = api.account("http://127.0.0.1:9", "down", 10).await;
+        let events = pending / 10;
+        let (ingest, _) = burst(&api, &account, events, 32).await;
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            samples.push(service.memory_kb("VmRSS:") / 1024);
+        }
+        Row {
+            workload: format!("{pending} pending deliveries, target down (RSS MB every 2 s after ingest: {samples:?})"),
+            events_per_s: Some(events as f64 / ingest.as_secs_f64()),
+            deliveries_per_s: None,
+            latencies_us: Vec::new(),
+            latency_of: "-",
+            cpu_per_1000: None,
+            peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
+        }
+        .print();
+    }
+}
