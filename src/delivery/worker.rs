@@ -27,6 +27,9 @@ pub struct DispatchSettings {
     pub batch: usize,
     /// Attempts running at once.
     pub max_in_flight: usize,
+    /// Attempts running at once to one subscription, so a slow or hanging
+    /// endpoint cannot take every slot from the others.
+    pub per_target: usize,
     /// The fallback poll interval.
     pub poll: Duration,
     /// How long shutdown waits for running attempts before releasing them.
@@ -41,6 +44,7 @@ impl DispatchSettings {
             lease: ATTEMPT_TIMEOUT * 6,
             batch: 256,
             max_in_flight: 512,
+            per_target: 32,
             poll: Duration::from_secs(1),
             drain_grace: ATTEMPT_TIMEOUT + Duration::from_secs(2),
         }
@@ -90,25 +94,26 @@ impl Dispatcher {
         let (outcomes, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(self.store.clone(), recorded));
         let mut running: JoinSet<()> = JoinSet::new();
-        let mut leases: HashMap<Id, Lease> = HashMap::new();
+        let mut in_flight = InFlight::default();
 
         while !shutdown.is_cancelled() {
             while let Some(Ok((id, ()))) = running.try_join_next_with_id() {
-                leases.remove(&id);
+                in_flight.finished(id);
             }
             let room = self.settings.max_in_flight.saturating_sub(running.len());
             if room == 0 {
                 tokio::select! {
-                    Some(Ok((id, ()))) = running.join_next_with_id() => { leases.remove(&id); }
+                    Some(Ok((id, ()))) = running.join_next_with_id() => in_flight.finished(id),
                     _ = shutdown.cancelled() => {}
                 }
                 continue;
             }
-            let jobs = match self
+            let skip = in_flight.saturated(self.settings.per_target);
+            let claimed = self
                 .store
-                .claim_due(room.min(self.settings.batch), self.settings.lease)
-                .await
-            {
+                .claim_due(room.min(self.settings.batch), self.settings.lease, skip)
+                .await;
+            let jobs = match claimed {
                 Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::warn!(%error, "claiming deliveries failed; retrying shortly");
@@ -133,29 +138,39 @@ impl Dispatcher {
                 }
                 continue;
             }
+            let mut over_limit = Vec::new();
             for job in jobs {
-                let lease = job.lease.clone();
+                if in_flight.to(&job.subscription.id) >= self.settings.per_target {
+                    over_limit.push(job.lease);
+                    continue;
+                }
+                let (lease, target) = (job.lease.clone(), job.subscription.id.clone());
                 let handle = running.spawn(attempt(
                     self.sender.clone(),
                     self.settings.schedule.clone(),
                     job,
                     outcomes.clone(),
                 ));
-                leases.insert(handle.id(), lease);
+                in_flight.started(handle.id(), lease, target);
+            }
+            if !over_limit.is_empty() {
+                if let Err(error) = self.store.release(over_limit).await {
+                    tracing::warn!(%error, "releasing over-limit deliveries failed; their leases expire");
+                }
             }
         }
 
         let drained = tokio::time::timeout(self.settings.drain_grace, async {
             while let Some(joined) = running.join_next_with_id().await {
                 if let Ok((id, ())) = joined {
-                    leases.remove(&id);
+                    in_flight.finished(id);
                 }
             }
         })
         .await;
         if drained.is_err() {
             running.abort_all();
-            let unfinished: Vec<Lease> = leases.into_values().collect();
+            let unfinished = in_flight.into_leases();
             tracing::info!(count = unfinished.len(), "releasing unfinished deliveries");
             if let Err(error) = self.store.release(unfinished).await {
                 tracing::warn!(%error, "releasing leases failed; they expire on their own");
@@ -163,6 +178,48 @@ impl Dispatcher {
         }
         drop(outcomes);
         let _ = recorder.await;
+    }
+}
+
+/// The attempts running now: their leases and how many go to each target.
+#[derive(Default)]
+struct InFlight {
+    tasks: HashMap<Id, (Lease, String)>,
+    per_target: HashMap<String, usize>,
+}
+
+impl InFlight {
+    fn started(&mut self, task: Id, lease: Lease, target: String) {
+        *self.per_target.entry(target.clone()).or_default() += 1;
+        self.tasks.insert(task, (lease, target));
+    }
+
+    fn finished(&mut self, task: Id) {
+        if let Some((_, target)) = self.tasks.remove(&task) {
+            if let Some(count) = self.per_target.get_mut(&target) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_target.remove(&target);
+                }
+            }
+        }
+    }
+
+    fn to(&self, target: &str) -> usize {
+        self.per_target.get(target).copied().unwrap_or(0)
+    }
+
+    /// Targets with `limit` attempts running: the next claim skips them.
+    fn saturated(&self, limit: usize) -> Vec<String> {
+        self.per_target
+            .iter()
+            .filter(|(_, count)| **count >= limit)
+            .map(|(target, _)| target.clone())
+            .collect()
+    }
+
+    fn into_leases(self) -> Vec<Lease> {
+        self.tasks.into_values().map(|(lease, _)| lease).collect()
     }
 }
 

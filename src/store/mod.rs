@@ -80,9 +80,15 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
 
-    /// Lease up to `limit` due deliveries for `lease`; a lease that expires
-    /// makes its delivery due again.
-    async fn claim_due(&self, limit: usize, lease: Duration) -> StoreResult<Vec<DeliveryJob>>;
+    /// Lease up to `limit` due deliveries for `lease`, skipping those to the
+    /// subscriptions in `skip` (targets at their concurrency limit); a lease
+    /// that expires makes its delivery due again.
+    async fn claim_due(
+        &self,
+        limit: usize,
+        lease: Duration,
+        skip: Vec<String>,
+    ) -> StoreResult<Vec<DeliveryJob>>;
     /// Record attempts and apply their outcomes (delivered, retry, failed,
     /// subscription gone). An outcome whose lease was lost is ignored.
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;

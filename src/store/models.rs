@@ -61,13 +61,6 @@ pub struct Subscription {
     pub updated_at: Timestamp,
 }
 
-impl Subscription {
-    /// Whether an event of this type with this data gets a delivery.
-    pub fn matches(&self, event_type: &str, data: &Value) -> bool {
-        self.events.wants(event_type) && self.filter.as_ref().is_none_or(|f| f.matches(data))
-    }
-}
-
 /// An event to store.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

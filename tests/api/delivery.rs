@@ -340,3 +340,35 @@ async fn deleting_a_webhook_stops_its_pending_retries() {
     .await;
     receiver.assert_quiet(1, Duration::from_millis(1500)).await;
 }
+
+/// More deliveries to a hanging target than there are attempt slots in all:
+/// the per-target limit keeps slots for the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_target_does_not_hold_up_the_others() {
+    let app = TestApp::spawn().await;
+    let (slow_account, quick_account) = (app.new_account().await, app.new_account().await);
+    let (slow, quick) = (Receiver::start().await, Receiver::start().await);
+    slow.set_delay(Duration::from_secs(3));
+    app.create_webhook(&slow_account, json!({"url": slow.url}))
+        .await;
+    app.create_webhook(&quick_account, json!({"url": quick.url}))
+        .await;
+    for _ in 0..600 {
+        let accepted = app
+            .publish(&slow_account, "generation_complete", generation("video"))
+            .await;
+        assert_eq!(accepted.status(), 202);
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        app.publish(&quick_account, "generation_complete", generation("image"))
+            .await;
+    }
+    quick.wait_for(20, Duration::from_millis(1500)).await;
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert!(
+        slow.max_concurrent() <= 32,
+        "{} concurrent to one target",
+        slow.max_concurrent()
+    );
+}

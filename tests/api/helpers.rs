@@ -236,6 +236,8 @@ struct ReceiverState {
     default_status: AtomicU16,
     delay_ms: AtomicU64,
     arrived: Notify,
+    concurrent: AtomicU64,
+    max_concurrent: AtomicU64,
 }
 
 /// A real HTTP server on 127.0.0.1:0 that records deliveries and answers
@@ -250,10 +252,13 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    let now = state.concurrent.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_concurrent.fetch_max(now, Ordering::SeqCst);
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    state.concurrent.fetch_sub(1, Ordering::SeqCst);
     let status = state
         .scripted
         .lock()
@@ -297,6 +302,11 @@ impl Receiver {
         self.state
             .delay_ms
             .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The most requests it was answering at one time.
+    pub fn max_concurrent(&self) -> u64 {
+        self.state.max_concurrent.load(Ordering::SeqCst)
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -5,8 +5,9 @@
 
 mod writer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,7 +24,7 @@ use super::{
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
 };
-use writer::Writer;
+use writer::{Durability, Writer};
 
 const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = include_str!("schema.sql");
@@ -32,10 +33,77 @@ const READ_CONNECTIONS: u32 = 4;
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
      s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at";
 
+/// What ingest needs of a subscription to decide whether it gets a delivery.
+struct Matcher {
+    id: String,
+    events: EventSelection,
+    filter: Option<Filter>,
+}
+
+impl Matcher {
+    fn matches(&self, event_type: &str, data: &Value) -> bool {
+        self.events.wants(event_type) && self.filter.as_ref().is_none_or(|f| f.matches(data))
+    }
+}
+
+/// Parsed matchers per account, kept by the writer thread for ingest. Every
+/// subscription write drops its account's entry, and a batch that fails to
+/// commit drops them all, so the cache never holds uncommitted state.
+#[derive(Clone, Default)]
+struct MatcherCache(Arc<Mutex<HashMap<String, Arc<Vec<Matcher>>>>>);
+
+impl MatcherCache {
+    fn forget(&self, account_id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(account_id);
+    }
+
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn for_account(
+        &self,
+        connection: &Connection,
+        account_id: &str,
+    ) -> StoreResult<Arc<Vec<Matcher>>> {
+        if let Some(cached) = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(account_id)
+        {
+            return Ok(cached.clone());
+        }
+        let mut query = connection
+            .prepare_cached("SELECT id, events, filter FROM subscriptions WHERE account_id = ?1")?;
+        let matchers = query
+            .query_map(params![account_id], |row| {
+                let events: Vec<String> = json_column(row, 1)?;
+                let filter = filter_column(row, 2)?;
+                Ok(Matcher {
+                    id: row.get(0)?,
+                    events: EventSelection::from_stored(events),
+                    filter,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let matchers = Arc::new(matchers);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account_id.to_owned(), matchers.clone());
+        Ok(matchers)
+    }
+}
+
 /// The SQLite-backed [`Store`].
 pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    matchers: MatcherCache,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -78,9 +146,15 @@ impl SqliteStore {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
+        let matchers = MatcherCache::default();
+        let on_rollback = {
+            let matchers = matchers.clone();
+            Box::new(move || matchers.clear())
+        };
         Ok(Self {
-            writer: Writer::start(connection),
+            writer: Writer::start(connection, on_rollback),
             readers,
+            matchers,
         })
     }
 
@@ -119,17 +193,20 @@ fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> rusql
     serde_json::from_str(&text).map_err(|_| corrupt("json"))
 }
 
+fn filter_column(row: &Row, index: usize) -> rusqlite::Result<Option<Filter>> {
+    let Some(text) = row.get::<_, Option<String>>(index)? else {
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|_| corrupt("filter"))?;
+    Filter::parse(&value)
+        .map(Some)
+        .map_err(|_| corrupt("filter"))
+}
+
 /// Read a subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
 fn subscription_at(row: &Row, at: usize) -> rusqlite::Result<Subscription> {
     let events: Vec<String> = json_column(row, at + 3)?;
-    let filter: Option<String> = row.get(at + 4)?;
-    let filter = match filter {
-        Some(text) => {
-            let value: Value = serde_json::from_str(&text).map_err(|_| corrupt("filter"))?;
-            Some(Filter::parse(&value).map_err(|_| corrupt("filter"))?)
-        }
-        None => None,
-    };
+    let filter = filter_column(row, at + 4)?;
     let format: String = row.get(at + 5)?;
     let secret: String = row.get(at + 6)?;
     let headers: BTreeMap<String, String> = json_column(row, at + 7)?;
@@ -188,9 +265,11 @@ fn cancel_pending(
 
 fn delete_subscription_in(
     connection: &Connection,
+    matchers: &MatcherCache,
     account_id: &str,
     id: &str,
 ) -> StoreResult<bool> {
+    matchers.forget(account_id);
     let deleted = connection
         .prepare_cached("DELETE FROM subscriptions WHERE id = ?1 AND account_id = ?2")?
         .execute(params![id, account_id])?;
@@ -200,7 +279,11 @@ fn delete_subscription_in(
     Ok(deleted > 0)
 }
 
-fn ingest_in(connection: &Connection, event: &NewEvent) -> StoreResult<IngestOutcome> {
+fn ingest_in(
+    connection: &Connection,
+    matchers: &MatcherCache,
+    event: &NewEvent,
+) -> StoreResult<IngestOutcome> {
     let account_exists = connection
         .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
         .exists(params![event.account_id])?;
@@ -227,12 +310,7 @@ fn ingest_in(connection: &Connection, event: &NewEvent) -> StoreResult<IngestOut
         });
     }
     let event_pk = connection.last_insert_rowid();
-    let mut candidates = connection.prepare_cached(&format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.account_id = ?1"
-    ))?;
-    let subscriptions = candidates
-        .query_map(params![event.account_id], |row| subscription_at(row, 0))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let subscriptions = matchers.for_account(connection, &event.account_id)?;
     let mut insert = connection.prepare_cached(
         "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
              next_attempt_at, created_at, updated_at)
@@ -263,6 +341,7 @@ fn claim_in(
     connection: &Connection,
     limit: usize,
     lease: Duration,
+    skip: &[String],
 ) -> StoreResult<Vec<DeliveryJob>> {
     let now = Timestamp::now();
     let mut due = connection.prepare_cached(&format!(
@@ -271,11 +350,12 @@ fn claim_in(
          JOIN events e ON e.pk = d.event_pk
          JOIN subscriptions s ON s.id = d.subscription_id
          WHERE d.state = 'pending' AND d.next_attempt_at <= ?1
+           AND d.subscription_id NOT IN (SELECT value FROM json_each(?3))
          ORDER BY d.next_attempt_at
          LIMIT ?2"
     ))?;
     let rows = due
-        .query_map(params![now.0, limit as i64], |row| {
+        .query_map(params![now.0, limit as i64, to_json(&skip)], |row| {
             let data: String = row.get(4)?;
             Ok((
                 row.get::<_, String>(0)?,
@@ -308,7 +388,11 @@ fn claim_in(
     Ok(jobs)
 }
 
-fn complete_in(connection: &Connection, completion: &Completion) -> StoreResult<()> {
+fn complete_in(
+    connection: &Connection,
+    matchers: &MatcherCache,
+    completion: &Completion,
+) -> StoreResult<()> {
     let held = connection
         .prepare_cached(
             "SELECT event_pk FROM deliveries
@@ -369,6 +453,7 @@ fn complete_in(connection: &Connection, completion: &Completion) -> StoreResult<
     if completion.next == NextStep::RemoveSubscription {
         delete_subscription_in(
             connection,
+            matchers,
             &completion.account_id,
             &completion.subscription_id,
         )?;
@@ -392,7 +477,7 @@ impl Store for SqliteStore {
 
     async fn set_admin_key_hash(&self, hash: String) -> StoreResult<()> {
         self.writer
-            .write(move |c| {
+            .write(Durability::Full, move |c| {
                 c.execute(
                     "INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?1)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -405,7 +490,7 @@ impl Store for SqliteStore {
 
     async fn create_account(&self, account: Account) -> StoreResult<Account> {
         self.writer
-            .write(move |c| {
+            .write(Durability::Full, move |c| {
                 c.execute(
                     "INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3)",
                     params![account.id, account.name, account.created_at.0],
@@ -429,7 +514,7 @@ impl Store for SqliteStore {
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<ApiKeyRecord> {
         self.writer
-            .write(move |c| {
+            .write(Durability::Full, move |c| {
                 let exists = c
                     .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
                     .exists(params![key.account_id])?;
@@ -466,8 +551,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription> {
+        let matchers = self.matchers.clone();
         self.writer
-            .write(move |c| {
+            .write(Durability::Full, move |c| {
+                matchers.forget(&subscription.account_id);
                 let (events, filter, headers) = subscription_params(&subscription);
                 let s = &subscription;
                 c.prepare_cached(
@@ -540,8 +627,10 @@ impl Store for SqliteStore {
         &self,
         subscription: Subscription,
     ) -> StoreResult<Option<Subscription>> {
+        let matchers = self.matchers.clone();
         self.writer
-            .write(move |c| {
+            .write(Durability::Full, move |c| {
+                matchers.forget(&subscription.account_id);
                 let (events, filter, headers) = subscription_params(&subscription);
                 let s = &subscription;
                 let changed = c
@@ -569,13 +658,21 @@ impl Store for SqliteStore {
 
     async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool> {
         let (account_id, id) = (account_id.to_owned(), id.to_owned());
+        let matchers = self.matchers.clone();
         self.writer
-            .write(move |c| delete_subscription_in(c, &account_id, &id))
+            .write(Durability::Full, move |c| {
+                delete_subscription_in(c, &matchers, &account_id, &id)
+            })
             .await
     }
 
     async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
-        self.writer.write(move |c| ingest_in(c, &event)).await
+        self.writer
+            .write(Durability::Full, {
+                let matchers = self.matchers.clone();
+                move |c| ingest_in(c, &matchers, &event)
+            })
+            .await
     }
 
     async fn recent_events(
@@ -607,19 +704,33 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_due(&self, limit: usize, lease: Duration) -> StoreResult<Vec<DeliveryJob>> {
-        self.writer.write(move |c| claim_in(c, limit, lease)).await
+    async fn claim_due(
+        &self,
+        limit: usize,
+        lease: Duration,
+        skip: Vec<String>,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        self.writer
+            .write(Durability::Relaxed, move |c| {
+                claim_in(c, limit, lease, &skip)
+            })
+            .await
     }
 
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+        let matchers = self.matchers.clone();
         self.writer
-            .write(move |c| completions.iter().try_for_each(|done| complete_in(c, done)))
+            .write(Durability::Relaxed, move |c| {
+                completions
+                    .iter()
+                    .try_for_each(|done| complete_in(c, &matchers, done))
+            })
             .await
     }
 
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
         self.writer
-            .write(move |c| {
+            .write(Durability::Relaxed, move |c| {
                 let now = Timestamp::now();
                 let mut release = c.prepare_cached(
                     "UPDATE deliveries SET next_attempt_at = ?3, lease_token = NULL

@@ -62,7 +62,7 @@ CREATE TABLE deliveries (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
-CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at, subscription_id) WHERE state = 'pending';
 CREATE INDEX deliveries_pending_by_subscription ON deliveries(subscription_id) WHERE state = 'pending';
 CREATE INDEX deliveries_by_event ON deliveries(event_pk);
 
