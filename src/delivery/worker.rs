@@ -3,7 +3,7 @@
 //! them back in batches. Woken at once by ingest; the database is polled
 //! only as a fallback and to catch retries as they fall due.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,25 +93,30 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         let (outcomes, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(self.store.clone(), recorded));
-        let mut running: JoinSet<()> = JoinSet::new();
-        let mut in_flight = InFlight::default();
+        let mut slots = Slots::new(
+            self.sender.clone(),
+            self.settings.schedule.clone(),
+            outcomes,
+            self.settings.per_target,
+        );
 
         while !shutdown.is_cancelled() {
-            while let Some(Ok((id, ()))) = running.try_join_next_with_id() {
-                in_flight.finished(id);
-            }
-            let room = self.settings.max_in_flight.saturating_sub(running.len());
+            slots.reap();
+            let room = self.settings.max_in_flight.saturating_sub(slots.busy());
             if room == 0 {
                 tokio::select! {
-                    Some(Ok((id, ()))) = running.join_next_with_id() => in_flight.finished(id),
+                    _ = slots.next_finished() => {}
                     _ = shutdown.cancelled() => {}
                 }
                 continue;
             }
-            let skip = in_flight.saturated(self.settings.per_target);
             let claimed = self
                 .store
-                .claim_due(room.min(self.settings.batch), self.settings.lease, skip)
+                .claim_due(
+                    room.min(self.settings.batch),
+                    self.settings.lease,
+                    slots.full_targets(),
+                )
                 .await;
             let jobs = match claimed {
                 Ok(jobs) => jobs,
@@ -134,92 +139,184 @@ impl Dispatcher {
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(wait) => {}
+                    _ = slots.next_finished(), if slots.has_queued() => {}
                     _ = shutdown.cancelled() => {}
                 }
                 continue;
             }
-            let mut over_limit = Vec::new();
-            for job in jobs {
-                if in_flight.to(&job.subscription.id) >= self.settings.per_target {
-                    over_limit.push(job.lease);
-                    continue;
-                }
-                let (lease, target) = (job.lease.clone(), job.subscription.id.clone());
-                let handle = running.spawn(attempt(
-                    self.sender.clone(),
-                    self.settings.schedule.clone(),
-                    job,
-                    outcomes.clone(),
-                ));
-                in_flight.started(handle.id(), lease, target);
-            }
-            if !over_limit.is_empty() {
-                if let Err(error) = self.store.release(over_limit).await {
-                    tracing::warn!(%error, "releasing over-limit deliveries failed; their leases expire");
-                }
-            }
+            let refused: Vec<Lease> = jobs
+                .into_iter()
+                .filter_map(|job| slots.admit(job))
+                .collect();
+            self.release(refused).await;
         }
 
-        let drained = tokio::time::timeout(self.settings.drain_grace, async {
-            while let Some(joined) = running.join_next_with_id().await {
-                if let Ok((id, ())) = joined {
-                    in_flight.finished(id);
-                }
-            }
-        })
-        .await;
+        self.release(slots.take_queued()).await;
+        let drained = tokio::time::timeout(self.settings.drain_grace, slots.drain()).await;
         if drained.is_err() {
-            running.abort_all();
-            let unfinished = in_flight.into_leases();
+            let unfinished = slots.abort();
             tracing::info!(count = unfinished.len(), "releasing unfinished deliveries");
-            if let Err(error) = self.store.release(unfinished).await {
-                tracing::warn!(%error, "releasing leases failed; they expire on their own");
-            }
+            self.release(unfinished).await;
         }
-        drop(outcomes);
+        drop(slots);
         let _ = recorder.await;
     }
-}
 
-/// The attempts running now: their leases and how many go to each target.
-#[derive(Default)]
-struct InFlight {
-    tasks: HashMap<Id, (Lease, String)>,
-    per_target: HashMap<String, usize>,
-}
-
-impl InFlight {
-    fn started(&mut self, task: Id, lease: Lease, target: String) {
-        *self.per_target.entry(target.clone()).or_default() += 1;
-        self.tasks.insert(task, (lease, target));
+    async fn release(&self, leases: Vec<Lease>) {
+        if leases.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.release(leases).await {
+            tracing::warn!(%error, "releasing leases failed; they expire on their own");
+        }
     }
+}
 
-    fn finished(&mut self, task: Id) {
-        if let Some((_, target)) = self.tasks.remove(&task) {
-            if let Some(count) = self.per_target.get_mut(&target) {
-                *count -= 1;
-                if *count == 0 {
-                    self.per_target.remove(&target);
-                }
-            }
+/// How many claimed jobs may wait for a busy target, per slot. Each slot
+/// finishes an attempt within the attempt timeout, so a full queue starts
+/// within 4 timeouts (40 s), well inside the lease (60 s): a waiting job's
+/// lease cannot run out and let it be claimed twice.
+const QUEUED_PER_SLOT: usize = 4;
+
+/// One target's attempts: how many run, and the claimed jobs waiting.
+#[derive(Default)]
+struct Target {
+    running: usize,
+    waiting: VecDeque<DeliveryJob>,
+}
+
+/// The attempts running now, at most `per_target` to one subscription, and
+/// the claimed jobs waiting for their target's slots.
+struct Slots {
+    sender: Arc<Sender>,
+    schedule: RetrySchedule,
+    outcomes: mpsc::UnboundedSender<Completion>,
+    per_target: usize,
+    tasks: JoinSet<()>,
+    running: HashMap<Id, (Lease, String)>,
+    targets: HashMap<String, Target>,
+}
+
+impl Slots {
+    fn new(
+        sender: Arc<Sender>,
+        schedule: RetrySchedule,
+        outcomes: mpsc::UnboundedSender<Completion>,
+        per_target: usize,
+    ) -> Self {
+        Self {
+            sender,
+            schedule,
+            outcomes,
+            per_target,
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            targets: HashMap::new(),
         }
     }
 
-    fn to(&self, target: &str) -> usize {
-        self.per_target.get(target).copied().unwrap_or(0)
+    /// Running plus waiting jobs.
+    fn busy(&self) -> usize {
+        self.tasks.len()
+            + self
+                .targets
+                .values()
+                .map(|t| t.waiting.len())
+                .sum::<usize>()
     }
 
-    /// Targets with `limit` attempts running: the next claim skips them.
-    fn saturated(&self, limit: usize) -> Vec<String> {
-        self.per_target
+    fn has_queued(&self) -> bool {
+        self.targets.values().any(|t| !t.waiting.is_empty())
+    }
+
+    /// Targets whose slots and queue are full: the next claim skips them.
+    fn full_targets(&self) -> Vec<String> {
+        let capacity = self.per_target * (1 + QUEUED_PER_SLOT);
+        self.targets
             .iter()
-            .filter(|(_, count)| **count >= limit)
-            .map(|(target, _)| target.clone())
+            .filter(|(_, t)| t.running + t.waiting.len() >= capacity)
+            .map(|(id, _)| id.clone())
             .collect()
     }
 
-    fn into_leases(self) -> Vec<Lease> {
-        self.tasks.into_values().map(|(lease, _)| lease).collect()
+    /// Start `job`, or queue it behind its target; give its lease back when
+    /// the queue is full too.
+    fn admit(&mut self, job: DeliveryJob) -> Option<Lease> {
+        let target = self.targets.entry(job.subscription.id.clone()).or_default();
+        if target.running < self.per_target {
+            self.start(job);
+            None
+        } else if target.waiting.len() < self.per_target * QUEUED_PER_SLOT {
+            target.waiting.push_back(job);
+            None
+        } else {
+            Some(job.lease)
+        }
+    }
+
+    fn start(&mut self, job: DeliveryJob) {
+        let (lease, target) = (job.lease.clone(), job.subscription.id.clone());
+        self.targets.entry(target.clone()).or_default().running += 1;
+        let handle = self.tasks.spawn(attempt(
+            self.sender.clone(),
+            self.schedule.clone(),
+            job,
+            self.outcomes.clone(),
+        ));
+        self.running.insert(handle.id(), (lease, target));
+    }
+
+    /// An attempt ended: free its slot and start the target's next job.
+    fn finished(&mut self, task: Id) {
+        let Some((_, target_id)) = self.running.remove(&task) else {
+            return;
+        };
+        let Some(target) = self.targets.get_mut(&target_id) else {
+            return;
+        };
+        target.running -= 1;
+        match target.waiting.pop_front() {
+            Some(next) => self.start(next),
+            None if target.running == 0 => {
+                self.targets.remove(&target_id);
+            }
+            None => {}
+        }
+    }
+
+    fn reap(&mut self) {
+        while let Some(Ok((id, ()))) = self.tasks.try_join_next_with_id() {
+            self.finished(id);
+        }
+    }
+
+    async fn next_finished(&mut self) {
+        if let Some(Ok((id, ()))) = self.tasks.join_next_with_id().await {
+            self.finished(id);
+        }
+    }
+
+    /// The leases of every waiting job, which will not be started.
+    fn take_queued(&mut self) -> Vec<Lease> {
+        self.targets
+            .values_mut()
+            .flat_map(|t| t.waiting.drain(..).map(|job| job.lease))
+            .collect()
+    }
+
+    /// Wait for every running attempt.
+    async fn drain(&mut self) {
+        while let Some(joined) = self.tasks.join_next_with_id().await {
+            if let Ok((id, ())) = joined {
+                self.running.remove(&id);
+            }
+        }
+    }
+
+    /// Stop the attempts still running; their leases.
+    fn abort(&mut self) -> Vec<Lease> {
+        self.tasks.abort_all();
+        self.running.drain().map(|(_, (lease, _))| lease).collect()
     }
 }
 
