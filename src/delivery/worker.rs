@@ -337,8 +337,8 @@ async fn attempt(
     );
     let _ = outcomes.send(Completion {
         lease: job.lease,
-        account_id: job.subscription.account_id,
-        subscription_id: job.subscription.id,
+        account_id: job.subscription.account_id.clone(),
+        subscription_id: job.subscription.id.clone(),
         attempt: result,
         next,
     });

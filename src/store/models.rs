@@ -1,5 +1,7 @@
 //! The records the store reads and writes.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::domain::{
@@ -116,10 +118,10 @@ pub struct DeliveryJob {
     pub lease: Lease,
     /// Attempts made before this one.
     pub attempts_made: u32,
-    /// The event.
-    pub event: StoredEvent,
+    /// The event (shared by the deliveries of one event in a claim).
+    pub event: Arc<StoredEvent>,
     /// The subscription it goes to.
-    pub subscription: Subscription,
+    pub subscription: Arc<Subscription>,
 }
 
 /// What to do with a delivery after an attempt.

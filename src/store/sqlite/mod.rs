@@ -46,35 +46,34 @@ impl Matcher {
     }
 }
 
-/// Parsed matchers per account, kept by the writer thread for ingest. Every
-/// subscription write drops its account's entry, and a batch that fails to
-/// commit drops them all, so the cache never holds uncommitted state.
+/// What the writer thread keeps parsed between jobs: the matchers of each
+/// account's subscriptions (for ingest) and whole subscriptions by id (for
+/// claims). Every subscription write empties it, and so does a batch that
+/// fails to commit, so it never holds uncommitted or stale state.
 #[derive(Clone, Default)]
-struct MatcherCache(Arc<Mutex<HashMap<String, Arc<Vec<Matcher>>>>>);
+struct SubscriptionCache(Arc<Mutex<CachedSubscriptions>>);
 
-impl MatcherCache {
-    fn forget(&self, account_id: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(account_id);
+#[derive(Default)]
+struct CachedSubscriptions {
+    matchers: HashMap<String, Arc<Vec<Matcher>>>,
+    by_id: HashMap<String, Arc<Subscription>>,
+}
+
+impl SubscriptionCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedSubscriptions> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn clear(&self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        *self.lock() = CachedSubscriptions::default();
     }
 
-    fn for_account(
+    fn matchers_for(
         &self,
         connection: &Connection,
         account_id: &str,
     ) -> StoreResult<Arc<Vec<Matcher>>> {
-        if let Some(cached) = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(account_id)
-        {
+        if let Some(cached) = self.lock().matchers.get(account_id) {
             return Ok(cached.clone());
         }
         let mut query = connection
@@ -82,20 +81,42 @@ impl MatcherCache {
         let matchers = query
             .query_map(params![account_id], |row| {
                 let events: Vec<String> = json_column(row, 1)?;
-                let filter = filter_column(row, 2)?;
                 Ok(Matcher {
                     id: row.get(0)?,
                     events: EventSelection::from_stored(events),
-                    filter,
+                    filter: filter_column(row, 2)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let matchers = Arc::new(matchers);
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.lock()
+            .matchers
             .insert(account_id.to_owned(), matchers.clone());
         Ok(matchers)
+    }
+
+    /// A subscription by id; `None` when it no longer exists.
+    fn subscription(
+        &self,
+        connection: &Connection,
+        id: &str,
+    ) -> StoreResult<Option<Arc<Subscription>>> {
+        if let Some(cached) = self.lock().by_id.get(id) {
+            return Ok(Some(cached.clone()));
+        }
+        let found = connection
+            .prepare_cached(&format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ?1"
+            ))?
+            .query_row(params![id], |r| subscription_at(r, 0))
+            .optional()?
+            .map(Arc::new);
+        if let Some(subscription) = &found {
+            self.lock()
+                .by_id
+                .insert(id.to_owned(), subscription.clone());
+        }
+        Ok(found)
     }
 }
 
@@ -103,7 +124,7 @@ impl MatcherCache {
 pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
-    matchers: MatcherCache,
+    cache: SubscriptionCache,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -146,15 +167,15 @@ impl SqliteStore {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        let matchers = MatcherCache::default();
+        let cache = SubscriptionCache::default();
         let on_rollback = {
-            let matchers = matchers.clone();
-            Box::new(move || matchers.clear())
+            let cache = cache.clone();
+            Box::new(move || cache.clear())
         };
         Ok(Self {
             writer: Writer::start(connection, on_rollback),
             readers,
-            matchers,
+            cache,
         })
     }
 
@@ -265,11 +286,11 @@ fn cancel_pending(
 
 fn delete_subscription_in(
     connection: &Connection,
-    matchers: &MatcherCache,
+    cache: &SubscriptionCache,
     account_id: &str,
     id: &str,
 ) -> StoreResult<bool> {
-    matchers.forget(account_id);
+    cache.clear();
     let deleted = connection
         .prepare_cached("DELETE FROM subscriptions WHERE id = ?1 AND account_id = ?2")?
         .execute(params![id, account_id])?;
@@ -281,7 +302,7 @@ fn delete_subscription_in(
 
 fn ingest_in(
     connection: &Connection,
-    matchers: &MatcherCache,
+    cache: &SubscriptionCache,
     event: &NewEvent,
 ) -> StoreResult<IngestOutcome> {
     let account_exists = connection
@@ -310,7 +331,7 @@ fn ingest_in(
         });
     }
     let event_pk = connection.last_insert_rowid();
-    let subscriptions = matchers.for_account(connection, &event.account_id)?;
+    let subscriptions = cache.matchers_for(connection, &event.account_id)?;
     let mut insert = connection.prepare_cached(
         "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
              next_attempt_at, created_at, updated_at)
@@ -339,43 +360,58 @@ fn ingest_in(
 
 fn claim_in(
     connection: &Connection,
+    cache: &SubscriptionCache,
     limit: usize,
     lease: Duration,
     skip: &[String],
 ) -> StoreResult<Vec<DeliveryJob>> {
     let now = Timestamp::now();
-    let mut due = connection.prepare_cached(&format!(
-        "SELECT d.id, d.attempts, e.id, e.type, e.data, e.created_at, {SUBSCRIPTION_COLUMNS}
+    let mut due = connection.prepare_cached(
+        "SELECT d.id, d.attempts, d.subscription_id, e.pk, e.id, e.type, e.data, e.created_at
          FROM deliveries d
          JOIN events e ON e.pk = d.event_pk
-         JOIN subscriptions s ON s.id = d.subscription_id
          WHERE d.state = 'pending' AND d.next_attempt_at <= ?1
            AND d.subscription_id NOT IN (SELECT value FROM json_each(?3))
          ORDER BY d.next_attempt_at
-         LIMIT ?2"
-    ))?;
-    let rows = due
-        .query_map(params![now.0, limit as i64, to_json(&skip)], |row| {
-            let data: String = row.get(4)?;
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, u32>(1)?,
-                StoredEvent {
-                    id: row.get(2)?,
-                    event_type: row.get(3)?,
+         LIMIT ?2",
+    )?;
+    let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::new();
+    let mut rows = Vec::new();
+    let mut query = due.query(params![now.0, limit as i64, to_json(&skip)])?;
+    while let Some(row) = query.next()? {
+        let event_pk: i64 = row.get(3)?;
+        let event = match events.get(&event_pk) {
+            Some(event) => event.clone(),
+            None => {
+                let data: String = row.get(6)?;
+                let event = Arc::new(StoredEvent {
+                    id: row.get(4)?,
+                    event_type: row.get(5)?,
                     data: serde_json::from_str(&data).map_err(|_| corrupt("event data"))?,
-                    created_at: Timestamp(row.get(5)?),
-                },
-                subscription_at(row, 6)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+                    created_at: Timestamp(row.get(7)?),
+                });
+                events.insert(event_pk, event.clone());
+                event
+            }
+        };
+        rows.push((
+            row.get::<_, String>(0)?,
+            row.get::<_, u32>(1)?,
+            row.get::<_, String>(2)?,
+            event,
+        ));
+    }
+    drop(query);
     let mut take = connection.prepare_cached(
         "UPDATE deliveries SET next_attempt_at = ?2, lease_token = ?3 WHERE id = ?1",
     )?;
     let expiry = now.after(lease);
     let mut jobs = Vec::with_capacity(rows.len());
-    for (delivery_id, attempts_made, event, subscription) in rows {
+    for (delivery_id, attempts_made, subscription_id, event) in rows {
+        let Some(subscription) = cache.subscription(connection, &subscription_id)? else {
+            cancel_pending(connection, &subscription_id, now)?;
+            continue;
+        };
         let token: i64 = rand::rng().random();
         take.execute(params![delivery_id, expiry.0, token])?;
         jobs.push(DeliveryJob {
@@ -390,23 +426,43 @@ fn claim_in(
 
 fn complete_in(
     connection: &Connection,
-    matchers: &MatcherCache,
+    cache: &SubscriptionCache,
     completion: &Completion,
 ) -> StoreResult<()> {
-    let held = connection
+    let attempt = &completion.attempt;
+    let (state, next_at, error) = match &completion.next {
+        NextStep::Delivered => ("delivered", None, None),
+        NextStep::RetryAt(at) => ("pending", Some(at.0), attempt.error.clone()),
+        NextStep::Failed => ("failed", None, attempt.error.clone()),
+        NextStep::RemoveSubscription => (
+            "failed",
+            None,
+            Some("the target answered 410 Gone; the subscription was removed".to_owned()),
+        ),
+    };
+    let applied = connection
         .prepare_cached(
-            "SELECT event_pk FROM deliveries
-             WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+            "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4,
+                 lease_token = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
+             WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'
+             RETURNING event_pk",
         )?
         .query_row(
-            params![completion.lease.delivery_id, completion.lease.token],
+            params![
+                completion.lease.delivery_id,
+                completion.lease.token,
+                state,
+                next_at,
+                attempt.status,
+                error,
+                Timestamp::now().0
+            ],
             |r| r.get::<_, i64>(0),
         )
         .optional()?;
-    let Some(event_pk) = held else {
+    let Some(event_pk) = applied else {
         return Ok(());
     };
-    let attempt = &completion.attempt;
     connection
         .prepare_cached(
             "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
@@ -425,35 +481,10 @@ fn complete_in(
             attempt.response_snippet,
             attempt.error
         ])?;
-    let now = Timestamp::now();
-    let (state, next_at, error) = match &completion.next {
-        NextStep::Delivered => ("delivered", None, None),
-        NextStep::RetryAt(at) => ("pending", Some(at.0), attempt.error.clone()),
-        NextStep::Failed => ("failed", None, attempt.error.clone()),
-        NextStep::RemoveSubscription => (
-            "failed",
-            None,
-            Some("the target answered 410 Gone; the subscription was removed".to_owned()),
-        ),
-    };
-    connection
-        .prepare_cached(
-            "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3,
-                 lease_token = NULL, last_status = ?4, last_error = ?5, updated_at = ?6
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            completion.lease.delivery_id,
-            state,
-            next_at,
-            attempt.status,
-            error,
-            now.0
-        ])?;
     if completion.next == NextStep::RemoveSubscription {
         delete_subscription_in(
             connection,
-            matchers,
+            cache,
             &completion.account_id,
             &completion.subscription_id,
         )?;
@@ -551,10 +582,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription> {
-        let matchers = self.matchers.clone();
+        let cache = self.cache.clone();
         self.writer
             .write(Durability::Full, move |c| {
-                matchers.forget(&subscription.account_id);
+                cache.clear();
                 let (events, filter, headers) = subscription_params(&subscription);
                 let s = &subscription;
                 c.prepare_cached(
@@ -627,10 +658,10 @@ impl Store for SqliteStore {
         &self,
         subscription: Subscription,
     ) -> StoreResult<Option<Subscription>> {
-        let matchers = self.matchers.clone();
+        let cache = self.cache.clone();
         self.writer
             .write(Durability::Full, move |c| {
-                matchers.forget(&subscription.account_id);
+                cache.clear();
                 let (events, filter, headers) = subscription_params(&subscription);
                 let s = &subscription;
                 let changed = c
@@ -658,10 +689,10 @@ impl Store for SqliteStore {
 
     async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool> {
         let (account_id, id) = (account_id.to_owned(), id.to_owned());
-        let matchers = self.matchers.clone();
+        let cache = self.cache.clone();
         self.writer
             .write(Durability::Full, move |c| {
-                delete_subscription_in(c, &matchers, &account_id, &id)
+                delete_subscription_in(c, &cache, &account_id, &id)
             })
             .await
     }
@@ -669,8 +700,8 @@ impl Store for SqliteStore {
     async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
         self.writer
             .write(Durability::Full, {
-                let matchers = self.matchers.clone();
-                move |c| ingest_in(c, &matchers, &event)
+                let cache = self.cache.clone();
+                move |c| ingest_in(c, &cache, &event)
             })
             .await
     }
@@ -710,20 +741,21 @@ impl Store for SqliteStore {
         lease: Duration,
         skip: Vec<String>,
     ) -> StoreResult<Vec<DeliveryJob>> {
+        let cache = self.cache.clone();
         self.writer
             .write(Durability::Relaxed, move |c| {
-                claim_in(c, limit, lease, &skip)
+                claim_in(c, &cache, limit, lease, &skip)
             })
             .await
     }
 
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
-        let matchers = self.matchers.clone();
+        let cache = self.cache.clone();
         self.writer
             .write(Durability::Relaxed, move |c| {
                 completions
                     .iter()
-                    .try_for_each(|done| complete_in(c, &matchers, done))
+                    .try_for_each(|done| complete_in(c, &cache, done))
             })
             .await
     }
