@@ -2,10 +2,12 @@
 //! extractors in [`extract`] and the single [`ApiError`] type.
 
 mod accounts;
+mod deliveries;
 mod error;
 mod event_types;
 mod events;
 pub mod extract;
+mod health;
 mod hooks;
 mod subscriptions;
 mod webhooks;
@@ -58,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(webhooks::routes())
         .merge(hooks::routes())
+        .merge(deliveries::routes())
+        .merge(health::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

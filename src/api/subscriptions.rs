@@ -32,6 +32,8 @@ pub struct Draft {
     pub headers: Option<Value>,
     /// A user-chosen secret.
     pub secret: Option<String>,
+    /// Enable or disable deliveries.
+    pub enabled: Option<bool>,
 }
 
 /// A new subscription for `account_id` from `draft`, which must name a URL.
@@ -62,6 +64,9 @@ pub async fn create(
         source,
         created_at: now,
         updated_at: now,
+        previous_secret: None,
+        enabled: true,
+        disabled_reason: None,
     };
     apply(state, draft, fresh).await
 }
@@ -114,6 +119,12 @@ pub async fn apply(
         match SigningSecret::parse(&secret) {
             Ok(parsed) => base.secret = parsed,
             Err(e) => details.push(Detail::from_invalid("/secret", e)),
+        }
+    }
+    if let Some(enabled) = draft.enabled {
+        base.enabled = enabled;
+        if enabled {
+            base.disabled_reason = None;
         }
     }
     if details.is_empty() {
@@ -209,6 +220,13 @@ pub fn view(subscription: &Subscription, with_secret: bool) -> Value {
         "description": subscription.description,
         "source": subscription.source,
         "header_names": subscription.headers.names(),
+        "enabled": subscription.enabled,
+        "disabled_reason": subscription.disabled_reason,
+        "previous_secret_expires_at": subscription
+            .previous_secret
+            .as_ref()
+            .filter(|p| p.until > Timestamp::now())
+            .map(|p| rfc3339(p.until)),
         "created_at": rfc3339(subscription.created_at),
         "updated_at": rfc3339(subscription.updated_at),
     });

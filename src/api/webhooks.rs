@@ -8,11 +8,13 @@ use axum::{Json, Router};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::extract::{ApiJson, ApiQuery, Caller};
+use std::time::Duration;
+
+use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
 use super::subscriptions::{self, Draft, view};
-use super::{ApiError, AppState};
-use crate::domain::{Format, Source, rfc3339};
-use crate::store::PageRequest;
+use super::{ApiError, AppState, Detail};
+use crate::domain::{Format, SigningSecret, Source, Timestamp, rfc3339};
+use crate::store::{PageRequest, PreviousSecret};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -20,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/webhooks", post(create).get(list))
         .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
         .route("/v1/webhooks/{id}/attempts", get(attempts))
+        .route("/v1/webhooks/{id}/rotate-secret", post(rotate_secret))
 }
 
 /// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -59,6 +62,7 @@ async fn create(
         description: body.description,
         headers: body.headers,
         secret: body.secret,
+        enabled: None,
     };
     let subscription = subscriptions::create(&state, &account.id, Source::Api, draft).await?;
     let subscription = state.store.create_subscription(subscription).await?;
@@ -81,6 +85,8 @@ struct WebhookPatch {
     description: Option<String>,
     #[serde(default)]
     headers: Option<Value>,
+    #[serde(default)]
+    enabled: Option<bool>,
 }
 
 async fn update(
@@ -102,6 +108,7 @@ async fn update(
         description: body.description,
         headers: body.headers,
         secret: None,
+        enabled: body.enabled,
     };
     let changed = subscriptions::apply(&state, draft, existing).await?;
     let saved = state
@@ -198,4 +205,71 @@ async fn attempts(
         })
         .collect();
     Ok(Json(json!({"data": data})))
+}
+
+/// The longest grace period a rotated-out secret may keep signing.
+const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;
+/// The default grace period, as Svix's.
+const DEFAULT_GRACE_SECONDS: u64 = 24 * 3600;
+
+/// `POST /v1/webhooks/{id}/rotate-secret` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotate {
+    /// How long the old secret keeps signing beside the new one.
+    #[serde(default)]
+    grace_seconds: Option<u64>,
+    /// A secret of the caller's choosing instead of a generated one.
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+/// A new secret, shown once; the old one keeps signing for the grace period
+/// (Standard Webhooks carries both signatures; the single-valued `sha256=`
+/// header keeps the old secret until the grace period ends).
+async fn rotate_secret(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<Rotate>,
+) -> Result<Json<Value>, ApiError> {
+    let grace = body.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
+    if grace > MAX_GRACE_SECONDS {
+        return Err(ApiError::invalid(
+            "invalid_request",
+            "the grace period is too long",
+            vec![Detail::at(
+                "/grace_seconds",
+                format!("at most {MAX_GRACE_SECONDS} (7 days)"),
+            )],
+        ));
+    }
+    let secret = match &body.secret {
+        Some(raw) => SigningSecret::parse(raw).map_err(|e| {
+            ApiError::invalid(
+                "invalid_request",
+                "the secret is invalid",
+                vec![Detail::from_invalid("/secret", e)],
+            )
+        })?,
+        None => SigningSecret::generate(),
+    };
+    let mut subscription = state
+        .store
+        .subscription(&account.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let now = Timestamp::now();
+    let old = std::mem::replace(&mut subscription.secret, secret);
+    subscription.previous_secret = (grace > 0).then(|| PreviousSecret {
+        secret: old,
+        until: now.after(Duration::from_secs(grace)),
+    });
+    subscription.updated_at = now;
+    let saved = state
+        .store
+        .update_subscription(subscription)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(Json(view(&saved, true)))
 }

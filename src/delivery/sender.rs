@@ -94,19 +94,26 @@ impl Sender {
         );
         let body =
             serde_json::to_vec(&body).map_err(|e| format!("could not render the body: {e}"))?;
-        let timestamp = Timestamp::now().unix_seconds();
+        let now = Timestamp::now();
+        let timestamp = now.unix_seconds();
         let secret = &subscription.secret;
+        let previous = subscription.previous_secret_in_grace(now);
+        let mut standard = standard_signature(secret, &event.id, timestamp, &body);
+        if let Some(old) = previous {
+            standard.push(' ');
+            standard.push_str(&standard_signature(old, &event.id, timestamp, &body));
+        }
         let mut request = self
             .client
             .post(url)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(&self.signature_header, seed_signature(secret, &body))
+            .header(
+                &self.signature_header,
+                seed_signature(previous.unwrap_or(secret), &body),
+            )
             .header("webhook-id", &event.id)
             .header("webhook-timestamp", timestamp.to_string())
-            .header(
-                "webhook-signature",
-                standard_signature(secret, &event.id, timestamp, &body),
-            );
+            .header("webhook-signature", standard);
         for (name, value) in subscription.headers.iter() {
             request = request.header(name, value);
         }

@@ -130,7 +130,7 @@ impl Dispatcher {
                 }
             };
             if jobs.is_empty() {
-                let wait = match self.store.next_due().await {
+                let wait = match self.store.next_due(slots.full_targets()).await {
                     Ok(Some(at)) => at
                         .until()
                         .clamp(Duration::from_millis(5), self.settings.poll),

@@ -94,8 +94,19 @@ pub trait Store: Send + Sync + 'static {
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;
     /// Give leased deliveries back so they are due now.
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()>;
-    /// When the earliest pending delivery is due, if any is.
-    async fn next_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// When the earliest claimable pending delivery is due (not to a target
+    /// in `skip`, not paused), if any is.
+    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>>;
+    /// Make one of the account's deliveries due now again, whatever its
+    /// state (unless it is being attempted); `None` when the account has no
+    /// such delivery or its subscription is gone.
+    async fn resend(
+        &self,
+        account_id: &str,
+        delivery_id: &str,
+    ) -> StoreResult<Option<DeliveryStatus>>;
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
 
     /// Attempts made for the account's deliveries of one subscription,
     /// newest first.

@@ -61,6 +61,31 @@ pub struct Subscription {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// The secret a rotation replaced, still signing until its expiry.
+    pub previous_secret: Option<PreviousSecret>,
+    /// Whether deliveries flow; a disabled subscription's pending ones pause.
+    pub enabled: bool,
+    /// Why it was disabled, when the service disabled it.
+    pub disabled_reason: Option<String>,
+}
+
+/// A rotated-out secret and when it stops signing.
+#[derive(Debug, Clone)]
+pub struct PreviousSecret {
+    /// The old secret.
+    pub secret: SigningSecret,
+    /// When it stops signing.
+    pub until: Timestamp,
+}
+
+impl Subscription {
+    /// The previous secret, while it still signs.
+    pub fn previous_secret_in_grace(&self, now: Timestamp) -> Option<&SigningSecret> {
+        self.previous_secret
+            .as_ref()
+            .filter(|p| p.until > now)
+            .map(|p| &p.secret)
+    }
 }
 
 /// An event to store.

@@ -9,6 +9,7 @@ mod delivery;
 mod helpers;
 mod ingest;
 mod isolation;
+mod management;
 mod samples;
 mod ssrf;
 mod subscriptions;

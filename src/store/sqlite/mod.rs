@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, Completion, DeliveryJob, DeliveryStatus,
-    IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, Store, StoreError, StoreResult,
-    StoredEvent, Subscription,
+    IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret, Store, StoreError,
+    StoreResult, StoredEvent, Subscription,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -31,7 +31,8 @@ const SCHEMA: &str = include_str!("schema.sql");
 const READ_CONNECTIONS: u32 = 4;
 
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
-     s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at";
+     s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at, \
+     s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason";
 
 /// What ingest needs of a subscription to decide whether it gets a delivery.
 struct Matcher {
@@ -76,8 +77,9 @@ impl SubscriptionCache {
         if let Some(cached) = self.lock().matchers.get(account_id) {
             return Ok(cached.clone());
         }
-        let mut query = connection
-            .prepare_cached("SELECT id, events, filter FROM subscriptions WHERE account_id = ?1")?;
+        let mut query = connection.prepare_cached(
+            "SELECT id, events, filter FROM subscriptions WHERE account_id = ?1 AND enabled = 1",
+        )?;
         let matchers = query
             .query_map(params![account_id], |row| {
                 let events: Vec<String> = json_column(row, 1)?;
@@ -245,6 +247,18 @@ fn subscription_at(row: &Row, at: usize) -> rusqlite::Result<Subscription> {
         source: Source::from_stored(&source).ok_or_else(|| corrupt("source"))?,
         created_at: Timestamp(row.get(at + 10)?),
         updated_at: Timestamp(row.get(at + 11)?),
+        previous_secret: match (
+            row.get::<_, Option<String>>(at + 12)?,
+            row.get::<_, Option<i64>>(at + 13)?,
+        ) {
+            (Some(secret), Some(until)) => Some(PreviousSecret {
+                secret: SigningSecret::parse(&secret).map_err(|_| corrupt("previous secret"))?,
+                until: Timestamp(until),
+            }),
+            _ => None,
+        },
+        enabled: row.get(at + 14)?,
+        disabled_reason: row.get(at + 15)?,
     })
 }
 
@@ -260,12 +274,35 @@ fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-fn subscription_params(s: &Subscription) -> (String, Option<String>, String) {
-    (
-        to_json(&s.events.to_list()),
-        s.filter.as_ref().map(|f| f.to_json().to_string()),
-        to_json(s.headers.as_map()),
-    )
+/// The stored values of a subscription, in the order of `SUBSCRIPTION_WRITE`.
+fn subscription_values(s: &Subscription) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as V;
+    let text = |t: &str| V::Text(t.to_owned());
+    let optional_text = |t: Option<String>| t.map_or(V::Null, V::Text);
+    vec![
+        text(&s.id),
+        text(&s.account_id),
+        text(&s.url),
+        V::Text(to_json(&s.events.to_list())),
+        optional_text(s.filter.as_ref().map(|f| f.to_json().to_string())),
+        text(s.format.as_str()),
+        text(s.secret.shown()),
+        V::Text(to_json(s.headers.as_map())),
+        text(&s.description),
+        text(s.source.as_str()),
+        V::Integer(s.created_at.0),
+        V::Integer(s.updated_at.0),
+        optional_text(
+            s.previous_secret
+                .as_ref()
+                .map(|p| p.secret.shown().to_owned()),
+        ),
+        s.previous_secret
+            .as_ref()
+            .map_or(V::Null, |p| V::Integer(p.until.0)),
+        V::Integer(i64::from(s.enabled)),
+        optional_text(s.disabled_reason.clone()),
+    ]
 }
 
 /// Cancel the pending deliveries of a subscription that no longer exists.
@@ -372,6 +409,7 @@ fn claim_in(
          JOIN events e ON e.pk = d.event_pk
          WHERE d.state = 'pending' AND d.next_attempt_at <= ?1
            AND d.subscription_id NOT IN (SELECT value FROM json_each(?3))
+           AND d.subscription_id NOT IN (SELECT id FROM subscriptions WHERE enabled = 0)
          ORDER BY d.next_attempt_at
          LIMIT ?2",
     )?;
@@ -586,27 +624,16 @@ impl Store for SqliteStore {
         self.writer
             .write(Durability::Full, move |c| {
                 cache.clear();
-                let (events, filter, headers) = subscription_params(&subscription);
-                let s = &subscription;
                 c.prepare_cached(
                     "INSERT INTO subscriptions (id, account_id, url, events, filter, format,
-                         secret, headers, description, source, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                         secret, headers, description, source, created_at, updated_at,
+                         previous_secret, previous_secret_until, enabled, disabled_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                         ?13, ?14, ?15, ?16)",
                 )?
-                .execute(params![
-                    s.id,
-                    s.account_id,
-                    s.url,
-                    events,
-                    filter,
-                    s.format.as_str(),
-                    s.secret.shown(),
-                    headers,
-                    s.description,
-                    s.source.as_str(),
-                    s.created_at.0,
-                    s.updated_at.0
-                ])?;
+                .execute(rusqlite::params_from_iter(subscription_values(
+                    &subscription,
+                )))?;
                 Ok(subscription)
             })
             .await
@@ -662,26 +689,17 @@ impl Store for SqliteStore {
         self.writer
             .write(Durability::Full, move |c| {
                 cache.clear();
-                let (events, filter, headers) = subscription_params(&subscription);
-                let s = &subscription;
                 let changed = c
                     .prepare_cached(
                         "UPDATE subscriptions SET url = ?3, events = ?4, filter = ?5, format = ?6,
-                             secret = ?7, headers = ?8, description = ?9, updated_at = ?10
-                         WHERE id = ?1 AND account_id = ?2",
+                             secret = ?7, headers = ?8, description = ?9, updated_at = ?12,
+                             previous_secret = ?13, previous_secret_until = ?14,
+                             enabled = ?15, disabled_reason = ?16
+                         WHERE id = ?1 AND account_id = ?2 AND source = ?10 AND created_at = ?11",
                     )?
-                    .execute(params![
-                        s.id,
-                        s.account_id,
-                        s.url,
-                        events,
-                        filter,
-                        s.format.as_str(),
-                        s.secret.shown(),
-                        headers,
-                        s.description,
-                        s.updated_at.0
-                    ])?;
+                    .execute(rusqlite::params_from_iter(subscription_values(
+                        &subscription,
+                    )))?;
                 Ok((changed > 0).then_some(subscription))
             })
             .await
@@ -776,16 +794,54 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn next_due(&self) -> StoreResult<Option<Timestamp>> {
-        self.read(|c| {
-            let at: Option<i64> = c.query_row(
-                "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'",
-                [],
-                |r| r.get(0),
-            )?;
+    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
+        self.read(move |c| {
+            let at: Option<i64> = c
+                .prepare_cached(
+                    "SELECT MIN(next_attempt_at) FROM deliveries
+                     WHERE state = 'pending'
+                       AND subscription_id NOT IN (SELECT value FROM json_each(?1))
+                       AND subscription_id NOT IN (SELECT id FROM subscriptions WHERE enabled = 0)",
+                )?
+                .query_row(params![to_json(&skip)], |r| r.get(0))?;
             Ok(at.map(Timestamp))
         })
         .await
+    }
+
+    async fn resend(
+        &self,
+        account_id: &str,
+        delivery_id: &str,
+    ) -> StoreResult<Option<DeliveryStatus>> {
+        let (account_id, delivery_id) = (account_id.to_owned(), delivery_id.to_owned());
+        self.writer
+            .write(Durability::Full, move |c| {
+                let now = Timestamp::now();
+                Ok(c.prepare_cached(
+                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3, updated_at = ?3
+                     WHERE id = ?1 AND account_id = ?2 AND lease_token IS NULL
+                       AND subscription_id IN (SELECT id FROM subscriptions WHERE account_id = ?2)
+                     RETURNING id, subscription_id, state, attempts, last_status, last_error",
+                )?
+                .query_row(params![delivery_id, account_id, now.0], |row| {
+                    Ok(DeliveryStatus {
+                        id: row.get(0)?,
+                        subscription_id: row.get(1)?,
+                        state: row.get(2)?,
+                        attempts: row.get(3)?,
+                        last_status: row.get(4)?,
+                        last_error: row.get(5)?,
+                    })
+                })
+                .optional()?)
+            })
+            .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
     async fn attempts_for_subscription(

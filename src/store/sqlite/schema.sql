@@ -30,7 +30,13 @@ CREATE TABLE subscriptions (
     description TEXT NOT NULL,
     source      TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    -- After a rotation the previous secret keeps signing until this time.
+    previous_secret       TEXT,
+    previous_secret_until INTEGER,
+    -- A disabled subscription gets no new deliveries; its pending ones pause.
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT
 );
 CREATE INDEX subscriptions_by_account ON subscriptions(account_id, id);
 

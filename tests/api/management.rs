@@ -1,0 +1,232 @@
+//! Webhook management: secret rotation, enable/disable, resend, probes.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use standardwebhooks::Webhook;
+
+use crate::helpers::{Received, Receiver, TestApp, client, expect_error, generation};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn verifies(secret: &str, delivery: &Received) -> bool {
+    Webhook::new(secret)
+        .unwrap()
+        .verify(&delivery.body, &delivery.headers)
+        .is_ok()
+}
+
+fn seed_header_is_signed_by(secret: &str, delivery: &Received) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&delivery.body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    delivery
+        .headers
+        .get("x-hookbridge-signature")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        == expected
+}
+
+#[tokio::test]
+async fn rotating_a_secret_keeps_the_old_one_signing_for_the_grace_period() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let (id, first) = (
+        created["id"].as_str().unwrap(),
+        created["secret"].as_str().unwrap().to_owned(),
+    );
+
+    let rotated = app
+        .post_as(
+            &account,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let second = rotated["secret"].as_str().unwrap().to_owned();
+    assert!(second.starts_with("whsec_") && second != first);
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    let shown: Value = app
+        .get_as(&account, &format!("/v1/webhooks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        shown.get("secret").is_none(),
+        "the new secret is shown once"
+    );
+
+    app.publish(&account, "generation_complete", generation("image"))
+        .await;
+    let during = receiver.wait_for(1, WAIT).await;
+    assert!(verifies(&second, &during[0]), "the new secret signs");
+    assert!(
+        verifies(&first, &during[0]),
+        "the old secret signs beside it"
+    );
+    assert!(
+        seed_header_is_signed_by(&first, &during[0]),
+        "sha256= keeps the old secret in the grace period"
+    );
+
+    let third: Value = app
+        .post_as(
+            &account,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &json!({"grace_seconds": 0}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let third = third["secret"].as_str().unwrap().to_owned();
+    app.publish(&account, "generation_complete", generation("video"))
+        .await;
+    let after = receiver.wait_for(2, WAIT).await;
+    assert!(verifies(&third, &after[1]));
+    assert!(
+        !verifies(&second, &after[1]),
+        "no grace: the replaced secret stops at once"
+    );
+    assert!(seed_header_is_signed_by(&third, &after[1]));
+
+    let too_long = app
+        .post_as(
+            &account,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &json!({"grace_seconds": 999_999_999}),
+        )
+        .await;
+    expect_error(too_long, 422, "invalid_request").await;
+    let other = app.new_account().await;
+    let foreign = app
+        .post_as(
+            &other,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &json!({}),
+        )
+        .await;
+    expect_error(foreign, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_disabled_webhook_gets_nothing_new_and_its_retries_pause_until_enabled() {
+    let app = TestApp::spawn_with(|c| c.retry_schedule = Some("1s".parse().unwrap())).await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.script(&[500]);
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let path = format!("/v1/webhooks/{}", created["id"].as_str().unwrap());
+    app.publish(&account, "generation_complete", generation("image"))
+        .await;
+    receiver.wait_for(1, WAIT).await;
+
+    let disabled: Value = app
+        .patch_as(&account, &path, &json!({"enabled": false}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disabled["enabled"], false);
+    let unseen: Value = app
+        .publish(
+            &account,
+            "signup",
+            json!({"email": "a@example.com", "plan": "free"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        unseen["deliveries"], 0,
+        "no delivery for a disabled webhook"
+    );
+    receiver.assert_quiet(1, Duration::from_millis(1600)).await;
+
+    let enabled: Value = app
+        .patch_as(&account, &path, &json!({"enabled": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(enabled["enabled"], true);
+    let got = receiver.wait_for(2, WAIT).await;
+    assert_eq!(got[1].answered, 200);
+    assert_eq!(
+        got[1].json()["event"],
+        "generation_complete",
+        "the paused retry resumed"
+    );
+    receiver.assert_quiet(2, Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn a_failed_delivery_can_be_resent_once_the_target_recovers() {
+    let app = TestApp::spawn_with(|c| c.retry_schedule = Some("100ms".parse().unwrap())).await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_default_status(503);
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let event: Value = app
+        .publish(&account, "generation_complete", generation("image"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    receiver.wait_for(2, WAIT).await;
+    receiver.assert_quiet(2, Duration::from_millis(400)).await;
+    let path = format!("/v1/events/{}/deliveries", event["id"].as_str().unwrap());
+    let deliveries: Value = app.get_as(&account, &path).await.json().await.unwrap();
+    assert_eq!(deliveries["data"][0]["state"], "failed");
+    let delivery_id = deliveries["data"][0]["id"].as_str().unwrap().to_owned();
+
+    let other = app.new_account().await;
+    let resend_path = format!("/v1/deliveries/{delivery_id}/resend");
+    expect_error(
+        app.post_as(&other, &resend_path, &json!({})).await,
+        404,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.post_as(&account, "/v1/deliveries/dlv_nope/resend", &json!({}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    receiver.set_default_status(200);
+    let resent = app.post_as(&account, &resend_path, &json!({})).await;
+    assert_eq!(resent.status(), 202);
+    let got = receiver.wait_for(3, WAIT).await;
+    assert_eq!(got[2].answered, 200);
+    assert_eq!(got[2].json()["id"], event["id"]);
+    let after: Value = app.get_as(&account, &path).await.json().await.unwrap();
+    assert_eq!(after["data"][0]["state"], "delivered");
+}
+
+#[tokio::test]
+async fn health_and_readiness_probes_answer() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["status"].is_string());
+    }
+}
