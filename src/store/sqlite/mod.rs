@@ -262,6 +262,19 @@ fn subscription_at(row: &Row, at: usize) -> rusqlite::Result<Subscription> {
     })
 }
 
+/// A delivery's state from `id, subscription_id, state, attempts,
+/// last_status, last_error`.
+fn delivery_status_from(row: &Row) -> rusqlite::Result<DeliveryStatus> {
+    Ok(DeliveryStatus {
+        id: row.get(0)?,
+        subscription_id: row.get(1)?,
+        state: row.get(2)?,
+        attempts: row.get(3)?,
+        last_status: row.get(4)?,
+        last_error: row.get(5)?,
+    })
+}
+
 fn account_from(row: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
@@ -824,16 +837,10 @@ impl Store for SqliteStore {
                        AND subscription_id IN (SELECT id FROM subscriptions WHERE account_id = ?2)
                      RETURNING id, subscription_id, state, attempts, last_status, last_error",
                 )?
-                .query_row(params![delivery_id, account_id, now.0], |row| {
-                    Ok(DeliveryStatus {
-                        id: row.get(0)?,
-                        subscription_id: row.get(1)?,
-                        state: row.get(2)?,
-                        attempts: row.get(3)?,
-                        last_status: row.get(4)?,
-                        last_error: row.get(5)?,
-                    })
-                })
+                .query_row(
+                    params![delivery_id, account_id, now.0],
+                    delivery_status_from,
+                )
                 .optional()?)
             })
             .await
@@ -901,16 +908,7 @@ impl Store for SqliteStore {
                      FROM deliveries d JOIN events e ON e.pk = d.event_pk
                      WHERE e.account_id = ?1 AND e.id = ?2 ORDER BY d.id",
                 )?
-                .query_map(params![account_id, event_id], |row| {
-                    Ok(DeliveryStatus {
-                        id: row.get(0)?,
-                        subscription_id: row.get(1)?,
-                        state: row.get(2)?,
-                        attempts: row.get(3)?,
-                        last_status: row.get(4)?,
-                        last_error: row.get(5)?,
-                    })
-                })?
+                .query_map(params![account_id, event_id], delivery_status_from)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Some(deliveries))
         })
