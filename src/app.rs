@@ -49,14 +49,14 @@ impl Application {
             settle_admin_key(store.as_ref(), config.admin_key.as_deref()).await?;
         let guard = TargetGuard::new(config.allow_private_targets);
         let wake = Arc::new(Notify::new());
-        let sender = Sender::new(guard, config.signature_header.clone())?;
+        let sender = Arc::new(Sender::new(guard, config.signature_header.clone())?);
         let schedule = config
             .retry_schedule
             .clone()
             .unwrap_or_else(RetrySchedule::production);
         let dispatcher = Dispatcher::new(
             store.clone(),
-            sender,
+            sender.clone(),
             DispatchSettings::new(schedule),
             wake.clone(),
         );
@@ -68,6 +68,7 @@ impl Application {
             admin_key_hash,
             key_prefix: config.key_prefix.clone(),
             signature_header: config.signature_header.clone(),
+            sender,
         });
         let listener = TcpListener::bind(config.listen)
             .await

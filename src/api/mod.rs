@@ -28,6 +28,7 @@ pub use error::{ApiError, Detail};
 
 use crate::catalog::Catalog;
 use crate::delivery::guard::TargetGuard;
+use crate::delivery::sender::Sender;
 use crate::store::Store;
 
 /// The largest request body accepted (1 MiB); larger bodies get 413.
@@ -50,6 +51,8 @@ pub struct AppState {
     pub key_prefix: String,
     /// The `sha256=` signature header's name, reserved against custom headers.
     pub signature_header: HeaderName,
+    /// Makes attempts; the API uses it for test events.
+    pub sender: Arc<Sender>,
 }
 
 /// The complete router.

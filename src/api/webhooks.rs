@@ -13,8 +13,9 @@ use std::time::Duration;
 use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
 use super::subscriptions::{self, Draft, view};
 use super::{ApiError, AppState, Detail};
-use crate::domain::{Format, SigningSecret, Source, Timestamp, rfc3339};
-use crate::store::{PageRequest, PreviousSecret};
+use crate::delivery::sender::ATTEMPT_TIMEOUT;
+use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp, rfc3339};
+use crate::store::{Completion, NewEvent, NextStep, PageRequest, PreviousSecret};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -23,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
         .route("/v1/webhooks/{id}/attempts", get(attempts))
         .route("/v1/webhooks/{id}/rotate-secret", post(rotate_secret))
+        .route("/v1/webhooks/{id}/test", post(send_test))
+        .route("/v1/webhooks/{id}/resend-failed", post(resend_failed))
 }
 
 /// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -272,4 +275,131 @@ async fn rotate_secret(
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(Json(view(&saved, true)))
+}
+
+/// `POST /v1/webhooks/{id}/test` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestEvent {
+    /// The event type whose example is sent; by default the first type the
+    /// webhook wants.
+    #[serde(default)]
+    event_type: Option<String>,
+}
+
+/// Send the example of an event type to the webhook now, signed like any
+/// delivery, and answer with what the endpoint said. The attempt is recorded
+/// (it shows in the attempts list); the test event is never a sample and is
+/// not retried.
+async fn send_test(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<TestEvent>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .store
+        .subscription(&account.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let wanted = match (&body.event_type, &subscription.events) {
+        (Some(name), _) => name.clone(),
+        (None, EventSelection::Only(types)) => types[0].clone(),
+        (None, EventSelection::All) => state
+            .catalog
+            .iter()
+            .next()
+            .map(|t| t.name().to_owned())
+            .unwrap_or_default(),
+    };
+    let event_type = state.catalog.get(&wanted).ok_or_else(|| {
+        ApiError::invalid(
+            "unknown_event_type",
+            format!("unknown event type {wanted:?}"),
+            vec![Detail::at(
+                "/event_type",
+                "not in the catalog (GET /v1/event-types)",
+            )],
+        )
+    })?;
+    let example = event_type
+        .examples()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let event = NewEvent {
+        id: EventId::generate(),
+        account_id: account.id.clone(),
+        event_type: event_type.name().to_owned(),
+        data: example,
+        created_at: Timestamp::now(),
+    };
+    let job = state
+        .store
+        .start_test_delivery(event, &id, ATTEMPT_TIMEOUT * 6)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let attempt = state.sender.attempt(&job).await;
+    let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+    let outcome = json!({
+        "event_id": job.event.id,
+        "event_type": job.event.event_type,
+        "delivery_id": job.lease.delivery_id,
+        "delivered": delivered,
+        "status": attempt.status,
+        "latency_ms": attempt.latency_ms,
+        "response": attempt.response_snippet,
+        "error": attempt.error,
+    });
+    state
+        .store
+        .complete(vec![Completion {
+            lease: job.lease.clone(),
+            account_id: account.id,
+            subscription_id: id,
+            attempt,
+            next: if delivered {
+                NextStep::Delivered
+            } else {
+                NextStep::Failed
+            },
+        }])
+        .await?;
+    Ok(Json(outcome))
+}
+
+/// `POST /v1/webhooks/{id}/resend-failed` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResendFailed {
+    /// RFC 3339 time: deliveries that failed at or after it are resent.
+    since: String,
+}
+
+/// Resend every delivery of the webhook that failed since a time: for an
+/// endpoint that was down.
+async fn resend_failed(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResendFailed>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let since =
+        time::OffsetDateTime::parse(&body.since, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| {
+                ApiError::invalid(
+                    "invalid_request",
+                    "since is not an RFC 3339 time",
+                    vec![Detail::at("/since", e.to_string())],
+                )
+            })?;
+    if state.store.subscription(&account.id, &id).await?.is_none() {
+        return Err(ApiError::not_found("webhook"));
+    }
+    let since = Timestamp((since.unix_timestamp_nanos() / 1_000_000) as i64);
+    let resent = state.store.resend_failed(&account.id, &id, since).await?;
+    if resent > 0 {
+        state.wake.notify_one();
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({"resent": resent}))))
 }

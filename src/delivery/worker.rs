@@ -75,13 +75,13 @@ impl Dispatcher {
     /// A dispatcher; `wake` is notified by ingest when deliveries are stored.
     pub fn new(
         store: Arc<dyn Store>,
-        sender: Sender,
+        sender: Arc<Sender>,
         settings: DispatchSettings,
         wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
-            sender: Arc::new(sender),
+            sender,
             settings,
             wake,
         }

@@ -105,6 +105,23 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         delivery_id: &str,
     ) -> StoreResult<Option<DeliveryStatus>>;
+    /// Make every failed delivery of one of the account's subscriptions
+    /// that failed at or after `since` due now again; how many.
+    async fn resend_failed(
+        &self,
+        account_id: &str,
+        subscription_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<usize>;
+    /// Store a test event (never a sample) with one delivery to the given
+    /// subscription, already leased to the caller for `lease`; `None` when the
+    /// account has no such subscription.
+    async fn start_test_delivery(
+        &self,
+        event: NewEvent,
+        subscription_id: &str,
+        lease_length: Duration,
+    ) -> StoreResult<Option<DeliveryJob>>;
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

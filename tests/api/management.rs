@@ -230,3 +230,134 @@ async fn health_and_readiness_probes_answer() {
         assert!(body["status"].is_string());
     }
 }
+
+#[tokio::test]
+async fn a_test_event_is_sent_now_recorded_and_never_a_sample() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    let created = app
+        .create_webhook(
+            &account,
+            json!({"url": receiver.url, "events": ["zip.completed", "signup"]}),
+        )
+        .await;
+    let (id, secret) = (
+        created["id"].as_str().unwrap(),
+        created["secret"].as_str().unwrap(),
+    );
+    let test_path = format!("/v1/webhooks/{id}/test");
+
+    let outcome: Value = app
+        .post_as(&account, &test_path, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outcome["delivered"], true, "{outcome}");
+    assert_eq!(outcome["status"], 200);
+    assert_eq!(
+        outcome["event_type"], "zip.completed",
+        "the webhook's first type by default"
+    );
+    let got = receiver.wait_for(1, WAIT).await;
+    assert!(verifies(secret, &got[0]));
+    assert_eq!(got[0].json()["object"]["id"], "zip_abc123");
+
+    let signup: Value = app
+        .post_as(&account, &test_path, &json!({"event_type": "signup"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(signup["event_type"], "signup");
+    receiver.set_default_status(500);
+    let failed: Value = app
+        .post_as(&account, &test_path, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failed["delivered"], false);
+    assert_eq!(failed["status"], 500);
+    receiver.assert_quiet(3, Duration::from_millis(800)).await;
+
+    let attempts: Value = app
+        .get_as(&account, &format!("/v1/webhooks/{id}/attempts"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<Value> = attempts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].clone())
+        .collect();
+    assert_eq!(statuses, [json!(500), json!(200), json!(200)]);
+    let samples: Vec<Value> = app
+        .get_as(&account, "/v1/events?type=zip.completed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        samples
+            .iter()
+            .all(|s| s["id"].as_str().unwrap().starts_with("evt_example_"))
+    );
+
+    let unknown = app
+        .post_as(&account, &test_path, &json!({"event_type": "nope"}))
+        .await;
+    expect_error(unknown, 422, "unknown_event_type").await;
+    let other = app.new_account().await;
+    expect_error(
+        app.post_as(&other, &test_path, &json!({})).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn everything_that_failed_since_a_time_can_be_resent() {
+    let app = TestApp::spawn_with(|c| c.retry_schedule = Some("100ms".parse().unwrap())).await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_default_status(503);
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let path = format!(
+        "/v1/webhooks/{}/resend-failed",
+        created["id"].as_str().unwrap()
+    );
+    for kind in ["image", "video", "image"] {
+        app.publish(&account, "generation_complete", generation(kind))
+            .await;
+    }
+    receiver.wait_for(6, WAIT).await;
+    receiver.assert_quiet(6, Duration::from_millis(400)).await;
+
+    let future = app
+        .post_as(&account, &path, &json!({"since": "2999-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(future.json::<Value>().await.unwrap()["resent"], 0);
+    expect_error(
+        app.post_as(&account, &path, &json!({"since": "yesterday"}))
+            .await,
+        422,
+        "invalid_request",
+    )
+    .await;
+
+    receiver.set_default_status(200);
+    let resent = app
+        .post_as(&account, &path, &json!({"since": "2020-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(resent.status(), 202);
+    assert_eq!(resent.json::<Value>().await.unwrap()["resent"], 3);
+    let got = receiver.wait_for(9, WAIT).await;
+    assert!(got[6..].iter().all(|r| r.answered == 200));
+}

@@ -748,7 +748,7 @@ impl Store for SqliteStore {
             let events = c
                 .prepare_cached(
                     "SELECT id, type, data, created_at FROM events
-                     WHERE account_id = ?1 AND (?2 IS NULL OR type = ?2)
+                     WHERE account_id = ?1 AND (?2 IS NULL OR type = ?2) AND test = 0
                      ORDER BY pk DESC LIMIT ?3",
                 )?
                 .query_map(params![account_id, event_type, limit as i64], |row| {
@@ -846,6 +846,87 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn resend_failed(
+        &self,
+        account_id: &str,
+        subscription_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<usize> {
+        let (account_id, subscription_id) = (account_id.to_owned(), subscription_id.to_owned());
+        self.writer
+            .write(Durability::Full, move |c| {
+                let now = Timestamp::now();
+                Ok(c.prepare_cached(
+                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?4, updated_at = ?4
+                     WHERE account_id = ?1 AND subscription_id = ?2 AND state = 'failed'
+                       AND updated_at >= ?3",
+                )?
+                .execute(params![account_id, subscription_id, since.0, now.0])?)
+            })
+            .await
+    }
+
+    async fn start_test_delivery(
+        &self,
+        event: NewEvent,
+        subscription_id: &str,
+        lease_length: Duration,
+    ) -> StoreResult<Option<DeliveryJob>> {
+        let subscription_id = subscription_id.to_owned();
+        let cache = self.cache.clone();
+        self.writer
+            .write(Durability::Full, move |c| {
+                let Some(subscription) = cache.subscription(c, &subscription_id)? else {
+                    return Ok(None);
+                };
+                if subscription.account_id != event.account_id {
+                    return Ok(None);
+                }
+                c.prepare_cached(
+                    "INSERT INTO events (id, account_id, type, data, created_at, test)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                )?
+                .execute(params![
+                    event.id.as_str(),
+                    event.account_id,
+                    event.event_type,
+                    event.data.to_string(),
+                    event.created_at.0
+                ])?;
+                let event_pk = c.last_insert_rowid();
+                let lease = Lease {
+                    delivery_id: new_id("dlv"),
+                    token: rand::rng().random(),
+                };
+                c.prepare_cached(
+                    "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                         next_attempt_at, lease_token, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7)",
+                )?
+                .execute(params![
+                    lease.delivery_id,
+                    event_pk,
+                    subscription.id,
+                    event.account_id,
+                    event.created_at.after(lease_length).0,
+                    lease.token,
+                    event.created_at.0
+                ])?;
+                Ok(Some(DeliveryJob {
+                    lease,
+                    attempts_made: 0,
+                    event: Arc::new(StoredEvent {
+                        id: event.id.as_str().to_owned(),
+                        event_type: event.event_type,
+                        data: event.data,
+                        created_at: event.created_at,
+                    }),
+                    subscription,
+                }))
+            })
+            .await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
@@ -865,7 +946,7 @@ impl Store for SqliteStore {
                          a.status, a.latency_ms, a.response_snippet, a.error
                      FROM attempts a JOIN events e ON e.pk = a.event_pk
                      WHERE a.account_id = ?1 AND a.subscription_id = ?2
-                     ORDER BY a.id DESC LIMIT ?3",
+                     ORDER BY a.started_at DESC, a.id DESC LIMIT ?3",
                 )?
                 .query_map(params![account_id, subscription_id, limit as i64], |row| {
                     Ok(Attempt {

@@ -47,6 +47,7 @@ CREATE TABLE events (
     type       TEXT NOT NULL,
     data       TEXT NOT NULL,
     created_at INTEGER NOT NULL,
+    test       INTEGER NOT NULL DEFAULT 0,  -- sent by "send test event"; not a sample
     UNIQUE (account_id, id)
 );
 CREATE INDEX events_recent ON events(account_id, type, pk);
@@ -84,4 +85,4 @@ CREATE TABLE attempts (
     response_snippet TEXT NOT NULL,
     error            TEXT
 );
-CREATE INDEX attempts_by_subscription ON attempts(account_id, subscription_id, id);
+CREATE INDEX attempts_by_subscription ON attempts(account_id, subscription_id, started_at);
