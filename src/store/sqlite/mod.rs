@@ -350,6 +350,26 @@ fn delete_subscription_in(
     Ok(deleted > 0)
 }
 
+/// Store an event; its row key, or `None` when the account already has an
+/// event with this id (idempotent publishing).
+fn insert_event(connection: &Connection, event: &NewEvent, test: bool) -> StoreResult<Option<i64>> {
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO events (id, account_id, type, data, created_at, test)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (account_id, id) DO NOTHING",
+        )?
+        .execute(params![
+            event.id.as_str(),
+            event.account_id,
+            event.event_type,
+            event.data.to_string(),
+            event.created_at.0,
+            test
+        ])?;
+    Ok((inserted > 0).then(|| connection.last_insert_rowid()))
+}
+
 fn ingest_in(
     connection: &Connection,
     cache: &SubscriptionCache,
@@ -361,26 +381,13 @@ fn ingest_in(
     if !account_exists {
         return Err(StoreError::AccountNotFound(event.account_id.clone()));
     }
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO events (id, account_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (account_id, id) DO NOTHING",
-        )?
-        .execute(params![
-            event.id.as_str(),
-            event.account_id,
-            event.event_type,
-            event.data.to_string(),
-            event.created_at.0
-        ])?;
-    if inserted == 0 {
+    let Some(event_pk) = insert_event(connection, event, false)? else {
         return Ok(IngestOutcome {
             event_id: event.id.as_str().to_owned(),
             duplicate: true,
             deliveries: 0,
         });
-    }
-    let event_pk = connection.last_insert_rowid();
+    };
     let subscriptions = cache.matchers_for(connection, &event.account_id)?;
     let mut insert = connection.prepare_cached(
         "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
@@ -882,18 +889,9 @@ impl Store for SqliteStore {
                 if subscription.account_id != event.account_id {
                     return Ok(None);
                 }
-                c.prepare_cached(
-                    "INSERT INTO events (id, account_id, type, data, created_at, test)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 1)",
-                )?
-                .execute(params![
-                    event.id.as_str(),
-                    event.account_id,
-                    event.event_type,
-                    event.data.to_string(),
-                    event.created_at.0
-                ])?;
-                let event_pk = c.last_insert_rowid();
+                let Some(event_pk) = insert_event(c, &event, true)? else {
+                    return Ok(None);
+                };
                 let lease = Lease {
                     delivery_id: new_id("dlv"),
                     token: rand::rng().random(),
