@@ -2,6 +2,7 @@
 //! extractors in [`extract`] and the single [`ApiError`] type.
 
 mod accounts;
+mod attempts;
 mod deliveries;
 mod error;
 mod event_types;
@@ -9,6 +10,7 @@ mod events;
 pub mod extract;
 mod health;
 mod hooks;
+mod lists;
 mod subscriptions;
 mod webhooks;
 
@@ -64,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(hooks::routes())
         .merge(deliveries::routes())
+        .merge(attempts::routes())
         .merge(health::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })

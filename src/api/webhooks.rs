@@ -11,18 +11,18 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
+use super::lists::{ListQuery, list_json};
 use super::subscriptions::{self, Draft, view};
 use super::{ApiError, AppState, Detail};
 use crate::delivery::sender::ATTEMPT_TIMEOUT;
-use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp, rfc3339};
-use crate::store::{Completion, NewEvent, NextStep, PageRequest, PreviousSecret};
+use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp};
+use crate::store::{Completion, NewEvent, NextStep, PreviousSecret};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/webhooks/register", post(create))
         .route("/v1/webhooks", post(create).get(list))
         .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
-        .route("/v1/webhooks/{id}/attempts", get(attempts))
         .route("/v1/webhooks/{id}/rotate-secret", post(rotate_secret))
         .route("/v1/webhooks/{id}/test", post(send_test))
         .route("/v1/webhooks/{id}/resend-failed", post(resend_failed))
@@ -122,28 +122,16 @@ async fn update(
     Ok(Json(view(&saved, false)))
 }
 
-/// Pagination parameters shared by list endpoints.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    #[serde(default)]
-    limit: Option<usize>,
-    #[serde(default)]
-    cursor: Option<String>,
-}
-
 async fn list(
     Caller(account): Caller,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = PageRequest {
-        limit: query.limit.unwrap_or(50).clamp(1, 250),
-        cursor: query.cursor,
-    };
-    let page = state.store.list_subscriptions(&account.id, page).await?;
-    let data: Vec<Value> = page.items.iter().map(|s| view(s, false)).collect();
-    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor})))
+    let page = state
+        .store
+        .list_subscriptions(&account.id, query.page())
+        .await?;
+    Ok(Json(list_json(&page, |s| view(s, false))))
 }
 
 async fn show(
@@ -167,47 +155,6 @@ async fn remove(
     } else {
         Err(ApiError::not_found("webhook"))
     }
-}
-
-/// `GET /v1/webhooks/{id}/attempts` query.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AttemptsQuery {
-    #[serde(default)]
-    limit: Option<usize>,
-}
-
-async fn attempts(
-    Caller(account): Caller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<AttemptsQuery>,
-) -> Result<Json<Value>, ApiError> {
-    if state.store.subscription(&account.id, &id).await?.is_none() {
-        return Err(ApiError::not_found("webhook"));
-    }
-    let limit = query.limit.unwrap_or(50).clamp(1, 250);
-    let attempts = state
-        .store
-        .attempts_for_subscription(&account.id, &id, limit)
-        .await?;
-    let data: Vec<Value> = attempts
-        .iter()
-        .map(|a| {
-            json!({
-                "id": a.id,
-                "delivery_id": a.delivery_id,
-                "event_id": a.event_id,
-                "event_type": a.event_type,
-                "status": a.result.status,
-                "latency_ms": a.result.latency_ms,
-                "response": a.result.response_snippet,
-                "error": a.result.error,
-                "created_at": rfc3339(a.result.started_at),
-            })
-        })
-        .collect();
-    Ok(Json(json!({"data": data})))
 }
 
 /// The longest grace period a rotated-out secret may keep signing.

@@ -125,14 +125,14 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
-    /// Attempts made for the account's deliveries of one subscription,
-    /// newest first.
-    async fn attempts_for_subscription(
+    /// Attempts made for the account's deliveries of one subscription or of
+    /// one event, newest first.
+    async fn attempts(
         &self,
         account_id: &str,
-        subscription_id: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<Attempt>>;
+        of: AttemptsOf,
+        page: PageRequest,
+    ) -> StoreResult<Page<Attempt>>;
     /// Deliveries of one of the account's events (one per subscription);
     /// `None` when the account has no such event.
     async fn deliveries_for_event(

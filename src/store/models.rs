@@ -209,6 +209,15 @@ pub struct Attempt {
     pub result: AttemptResult,
 }
 
+/// Whose attempts to list.
+#[derive(Debug, Clone)]
+pub enum AttemptsOf {
+    /// Those of one subscription (`sub_...`).
+    Subscription(String),
+    /// Those of one event, to every subscription (its event id).
+    Event(String),
+}
+
 /// The state of one delivery.
 #[derive(Debug, Clone)]
 pub struct DeliveryStatus {

@@ -361,3 +361,56 @@ async fn everything_that_failed_since_a_time_can_be_resent() {
     let got = receiver.wait_for(9, WAIT).await;
     assert!(got[6..].iter().all(|r| r.answered == 200));
 }
+
+#[tokio::test]
+async fn attempts_page_newest_first_per_webhook_and_per_event() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.script(&[500, 502]);
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let event: Value = app
+        .publish(&account, "generation_complete", generation("image"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    receiver.wait_for(3, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let base = format!("/v1/webhooks/{}/attempts", created["id"].as_str().unwrap());
+    let mut statuses = Vec::new();
+    let mut path = format!("{base}?limit=2");
+    loop {
+        let page: Value = app.get_as(&account, &path).await.json().await.unwrap();
+        let items = page["data"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        statuses.extend(items.iter().map(|a| a["status"].clone()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{base}?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(statuses, [json!(200), json!(502), json!(500)]);
+
+    let event_path = format!("/v1/events/{}/attempts", event["id"].as_str().unwrap());
+    let per_event: Value = app
+        .get_as(&account, &event_path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(per_event["data"].as_array().unwrap().len(), 3);
+    assert_eq!(per_event["data"][0]["webhook_id"], created["id"]);
+    let other = app.new_account().await;
+    expect_error(app.get_as(&other, &event_path).await, 404, "not_found").await;
+    expect_error(app.get_as(&other, &base).await, 404, "not_found").await;
+    expect_error(
+        app.get_as(&account, "/v1/events/evt_nope/attempts").await,
+        404,
+        "not_found",
+    )
+    .await;
+}

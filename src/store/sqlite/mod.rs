@@ -17,9 +17,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::{
-    Account, ApiKeyRecord, Attempt, AttemptResult, Completion, DeliveryJob, DeliveryStatus,
-    IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret, Store, StoreError,
-    StoreResult, StoredEvent, Subscription,
+    Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
+    DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
+    Store, StoreError, StoreResult, StoredEvent, Subscription,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -273,6 +273,21 @@ fn delivery_status_from(row: &Row) -> rusqlite::Result<DeliveryStatus> {
         last_status: row.get(4)?,
         last_error: row.get(5)?,
     })
+}
+
+/// A page from `limit + 1` rows read: the extra row only tells whether
+/// there is a next page, whose cursor is the last kept item's id.
+fn page_of<T>(items: &mut Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(&id)
+    } else {
+        None
+    };
+    Page {
+        items: std::mem::take(items),
+        next_cursor,
+    }
 }
 
 fn account_from(row: &Row) -> rusqlite::Result<Account> {
@@ -690,13 +705,7 @@ impl Store for SqliteStore {
                     |r| subscription_at(r, 0),
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            let next_cursor = if items.len() > page.limit {
-                items.truncate(page.limit);
-                items.last().map(|s| s.id.clone())
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
+            Ok(page_of(&mut items, page.limit, |s| s.id.clone()))
         })
         .await
     }
@@ -930,40 +939,57 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn attempts_for_subscription(
+    async fn attempts(
         &self,
         account_id: &str,
-        subscription_id: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<Attempt>> {
-        let (account_id, subscription_id) = (account_id.to_owned(), subscription_id.to_owned());
+        of: AttemptsOf,
+        page: PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        let account_id = account_id.to_owned();
         self.read(move |c| {
-            let attempts = c
+            let (subscription_id, event_id) = match of {
+                AttemptsOf::Subscription(id) => (Some(id), None),
+                AttemptsOf::Event(id) => (None, Some(id)),
+            };
+            let mut items = c
                 .prepare_cached(
                     "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
                          a.status, a.latency_ms, a.response_snippet, a.error
                      FROM attempts a JOIN events e ON e.pk = a.event_pk
-                     WHERE a.account_id = ?1 AND a.subscription_id = ?2
-                     ORDER BY a.started_at DESC, a.id DESC LIMIT ?3",
+                     WHERE a.account_id = ?1
+                       AND (?2 IS NULL OR a.subscription_id = ?2)
+                       AND (?3 IS NULL OR e.id = ?3)
+                       AND (?4 IS NULL OR (a.started_at, a.id) <
+                            (SELECT started_at, id FROM attempts WHERE id = ?4))
+                     ORDER BY a.started_at DESC, a.id DESC LIMIT ?5",
                 )?
-                .query_map(params![account_id, subscription_id, limit as i64], |row| {
-                    Ok(Attempt {
-                        id: row.get(0)?,
-                        delivery_id: row.get(1)?,
-                        event_id: row.get(2)?,
-                        event_type: row.get(3)?,
-                        subscription_id: row.get(4)?,
-                        result: AttemptResult {
-                            started_at: Timestamp(row.get(5)?),
-                            status: row.get(6)?,
-                            latency_ms: row.get::<_, i64>(7)? as u64,
-                            response_snippet: row.get(8)?,
-                            error: row.get(9)?,
-                        },
-                    })
-                })?
+                .query_map(
+                    params![
+                        account_id,
+                        subscription_id,
+                        event_id,
+                        page.cursor,
+                        page.limit as i64 + 1
+                    ],
+                    |row| {
+                        Ok(Attempt {
+                            id: row.get(0)?,
+                            delivery_id: row.get(1)?,
+                            event_id: row.get(2)?,
+                            event_type: row.get(3)?,
+                            subscription_id: row.get(4)?,
+                            result: AttemptResult {
+                                started_at: Timestamp(row.get(5)?),
+                                status: row.get(6)?,
+                                latency_ms: row.get::<_, i64>(7)? as u64,
+                                response_snippet: row.get(8)?,
+                                error: row.get(9)?,
+                            },
+                        })
+                    },
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(attempts)
+            Ok(page_of(&mut items, page.limit, |a| a.id.clone()))
         })
         .await
     }
