@@ -54,12 +54,11 @@ impl Application {
             .retry_schedule
             .clone()
             .unwrap_or_else(RetrySchedule::production);
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            sender.clone(),
-            DispatchSettings::new(schedule),
-            wake.clone(),
-        );
+        let settings = DispatchSettings {
+            auto_disable_after: config.auto_disable_after.0,
+            ..DispatchSettings::new(schedule)
+        };
+        let dispatcher = Dispatcher::new(store.clone(), sender.clone(), settings, wake.clone());
         let router = api::router(AppState {
             store,
             catalog,

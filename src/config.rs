@@ -61,6 +61,23 @@ fn key_prefix(raw: &str) -> Result<String, String> {
     }
 }
 
+/// `--auto-disable-after`: a span such as `5d`, or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoDisable(pub Option<std::time::Duration>);
+
+impl FromStr for AutoDisable {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw.eq_ignore_ascii_case("never") {
+            return Ok(Self(None));
+        }
+        humantime::parse_duration(raw)
+            .map(|span| Self(Some(span)))
+            .map_err(|e| format!("{raw:?} is not a span such as 5d or 12h, or never: {e}"))
+    }
+}
+
 fn header_name(raw: &str) -> Result<HeaderName, String> {
     HeaderName::from_str(raw).map_err(|_| format!("{raw:?} is not a valid HTTP header name"))
 }
@@ -102,6 +119,10 @@ pub struct Config {
     #[arg(long, env = "HOOKBRIDGE_SIGNATURE_HEADER", default_value = "X-Hookbridge-Signature", value_parser = header_name)]
     pub signature_header: HeaderName,
 
+    /// Disable a webhook whose every attempt failed for this long (e.g. 5d), or never.
+    #[arg(long, env = "HOOKBRIDGE_AUTO_DISABLE_AFTER", default_value = "5d")]
+    pub auto_disable_after: AutoDisable,
+
     /// Prefix of account API keys (hb gives hb_...; ZSky uses zsky).
     #[arg(long, env = "HOOKBRIDGE_KEY_PREFIX", default_value = "hb", value_parser = key_prefix)]
     pub key_prefix: String,
@@ -119,6 +140,7 @@ impl Config {
             retry_schedule: Some(schedule),
             signature_header: HeaderName::from_static("x-hookbridge-signature"),
             key_prefix: "hb".into(),
+            auto_disable_after: AutoDisable(Some(std::time::Duration::from_secs(5 * 24 * 3600))),
         }
     }
 }

@@ -67,6 +67,7 @@ pub async fn create(
         previous_secret: None,
         enabled: true,
         disabled_reason: None,
+        failing_since: None,
     };
     apply(state, draft, fresh).await
 }
@@ -125,6 +126,7 @@ pub async fn apply(
         base.enabled = enabled;
         if enabled {
             base.disabled_reason = None;
+            base.failing_since = None;
         }
     }
     if details.is_empty() {

@@ -310,6 +310,7 @@ async fn send_test(
             } else {
                 NextStep::Failed
             },
+            disable_if_failing_since: None,
         }])
         .await?;
     Ok(Json(outcome))

@@ -34,6 +34,8 @@ pub struct DispatchSettings {
     pub poll: Duration,
     /// How long shutdown waits for running attempts before releasing them.
     pub drain_grace: Duration,
+    /// Disable a subscription whose every attempt failed for this long.
+    pub auto_disable_after: Option<Duration>,
 }
 
 impl DispatchSettings {
@@ -47,6 +49,7 @@ impl DispatchSettings {
             per_target: 32,
             poll: Duration::from_secs(1),
             drain_grace: ATTEMPT_TIMEOUT + Duration::from_secs(2),
+            auto_disable_after: Some(Duration::from_secs(5 * 24 * 3600)),
         }
     }
 }
@@ -92,13 +95,8 @@ impl Dispatcher {
     /// once every outcome is recorded.
     pub async fn run(self, shutdown: CancellationToken) {
         let (outcomes, recorded) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record(self.store.clone(), recorded));
-        let mut slots = Slots::new(
-            self.sender.clone(),
-            self.settings.schedule.clone(),
-            outcomes,
-            self.settings.per_target,
-        );
+        let recorder = tokio::spawn(record(self.store.clone(), recorded, self.wake.clone()));
+        let mut slots = Slots::new(self.sender.clone(), &self.settings, outcomes);
 
         while !shutdown.is_cancelled() {
             slots.reap();
@@ -192,6 +190,7 @@ struct Slots {
     schedule: RetrySchedule,
     outcomes: mpsc::UnboundedSender<Completion>,
     per_target: usize,
+    auto_disable_after: Option<Duration>,
     tasks: JoinSet<()>,
     running: HashMap<Id, (Lease, String)>,
     targets: HashMap<String, Target>,
@@ -200,15 +199,15 @@ struct Slots {
 impl Slots {
     fn new(
         sender: Arc<Sender>,
-        schedule: RetrySchedule,
+        settings: &DispatchSettings,
         outcomes: mpsc::UnboundedSender<Completion>,
-        per_target: usize,
     ) -> Self {
         Self {
             sender,
-            schedule,
+            schedule: settings.schedule.clone(),
             outcomes,
-            per_target,
+            per_target: settings.per_target,
+            auto_disable_after: settings.auto_disable_after,
             tasks: JoinSet::new(),
             running: HashMap::new(),
             targets: HashMap::new(),
@@ -260,6 +259,7 @@ impl Slots {
         let handle = self.tasks.spawn(attempt(
             self.sender.clone(),
             self.schedule.clone(),
+            self.auto_disable_after,
             job,
             self.outcomes.clone(),
         ));
@@ -323,6 +323,7 @@ impl Slots {
 async fn attempt(
     sender: Arc<Sender>,
     schedule: RetrySchedule,
+    auto_disable_after: Option<Duration>,
     job: DeliveryJob,
     outcomes: mpsc::UnboundedSender<Completion>,
 ) {
@@ -339,19 +340,30 @@ async fn attempt(
         lease: job.lease,
         account_id: job.subscription.account_id.clone(),
         subscription_id: job.subscription.id.clone(),
+        disable_if_failing_since: auto_disable_after.map(|span| result.started_at.before(span)),
         attempt: result,
         next,
     });
 }
 
 /// Write outcomes back in batches: whatever has arrived while the previous
-/// batch was being written goes in the next one.
-async fn record(store: Arc<dyn Store>, mut outcomes: mpsc::UnboundedReceiver<Completion>) {
+/// batch was being written goes in the next one. A recorded retry wakes the
+/// dispatcher, whose wait was computed before the retry time existed.
+async fn record(
+    store: Arc<dyn Store>,
+    mut outcomes: mpsc::UnboundedReceiver<Completion>,
+    wake: Arc<Notify>,
+) {
     const MAX_BATCH: usize = 512;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while outcomes.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let count = batch.len();
-        if let Err(error) = store.complete(std::mem::take(&mut batch)).await {
+        let retries = batch.iter().any(|c| matches!(c.next, NextStep::RetryAt(_)));
+        let recorded = store.complete(std::mem::take(&mut batch)).await;
+        if retries {
+            wake.notify_one();
+        }
+        if let Err(error) = recorded {
             tracing::error!(%error, count, "recording attempts failed; their leases will expire and they will be retried");
         }
     }

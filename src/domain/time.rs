@@ -20,6 +20,11 @@ impl Timestamp {
         Self(self.0.saturating_add(delay.as_millis() as i64))
     }
 
+    /// This instant minus `span`.
+    pub fn before(self, span: Duration) -> Self {
+        Self(self.0.saturating_sub(span.as_millis() as i64))
+    }
+
     /// Whole unix seconds, as delivered payloads carry them.
     pub fn unix_seconds(self) -> i64 {
         self.0.div_euclid(1000)

@@ -67,6 +67,8 @@ pub struct Subscription {
     pub enabled: bool,
     /// Why it was disabled, when the service disabled it.
     pub disabled_reason: Option<String>,
+    /// When its current run of failed attempts began (none after a success).
+    pub failing_since: Option<Timestamp>,
 }
 
 /// A rotated-out secret and when it stops signing.
@@ -175,6 +177,9 @@ pub struct Completion {
     pub attempt: AttemptResult,
     /// What happens next.
     pub next: NextStep,
+    /// Disable the subscription when this attempt failed and every attempt
+    /// has failed since before this time (auto-disable); `None`: never.
+    pub disable_if_failing_since: Option<Timestamp>,
 }
 
 /// What one HTTP attempt saw.

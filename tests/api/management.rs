@@ -414,3 +414,64 @@ async fn attempts_page_newest_first_per_webhook_and_per_event() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_webhook_failing_for_the_span_is_disabled_and_resumes_when_enabled() {
+    let app = TestApp::spawn_with(|c| {
+        c.retry_schedule = Some(
+            "150ms,150ms,150ms,150ms,150ms,150ms,150ms,150ms"
+                .parse()
+                .unwrap(),
+        );
+        c.auto_disable_after = "400ms".parse().unwrap();
+    })
+    .await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_default_status(500);
+    let created = app
+        .create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let path = format!("/v1/webhooks/{}", created["id"].as_str().unwrap());
+    app.publish(&account, "generation_complete", generation("image"))
+        .await;
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let disabled = loop {
+        let shown: Value = app.get_as(&account, &path).await.json().await.unwrap();
+        if shown["enabled"] == false {
+            break shown;
+        }
+        assert!(std::time::Instant::now() < deadline, "never auto-disabled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("every attempt failed")
+    );
+    let attempts_when_disabled = receiver.received().len();
+    assert!(
+        (3..=6).contains(&attempts_when_disabled),
+        "{attempts_when_disabled} attempts"
+    );
+    receiver
+        .assert_quiet(attempts_when_disabled, Duration::from_millis(600))
+        .await;
+
+    receiver.set_default_status(200);
+    let enabled: Value = app
+        .patch_as(&account, &path, &json!({"enabled": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(enabled["disabled_reason"], Value::Null);
+    let got = receiver.wait_for(attempts_when_disabled + 1, WAIT).await;
+    assert_eq!(
+        got.last().unwrap().answered,
+        200,
+        "the pending delivery resumed"
+    );
+}

@@ -32,7 +32,7 @@ const READ_CONNECTIONS: u32 = 4;
 
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
      s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at, \
-     s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason";
+     s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason, s.failing_since";
 
 /// What ingest needs of a subscription to decide whether it gets a delivery.
 struct Matcher {
@@ -259,6 +259,7 @@ fn subscription_at(row: &Row, at: usize) -> rusqlite::Result<Subscription> {
         },
         enabled: row.get(at + 14)?,
         disabled_reason: row.get(at + 15)?,
+        failing_since: row.get::<_, Option<i64>>(at + 16)?.map(Timestamp),
     })
 }
 
@@ -330,6 +331,7 @@ fn subscription_values(s: &Subscription) -> Vec<rusqlite::types::Value> {
             .map_or(V::Null, |p| V::Integer(p.until.0)),
         V::Integer(i64::from(s.enabled)),
         optional_text(s.disabled_reason.clone()),
+        s.failing_since.map_or(V::Null, |t| V::Integer(t.0)),
     ]
 }
 
@@ -554,6 +556,7 @@ fn complete_in(
             attempt.response_snippet,
             attempt.error
         ])?;
+    track_failures(connection, cache, completion)?;
     if completion.next == NextStep::RemoveSubscription {
         delete_subscription_in(
             connection,
@@ -561,6 +564,46 @@ fn complete_in(
             &completion.account_id,
             &completion.subscription_id,
         )?;
+    }
+    Ok(())
+}
+
+/// Keep a subscription's run of failures: a success ends it; a failure
+/// starts it, or, once it began before the auto-disable cutoff, disables the
+/// subscription with the reason recorded.
+fn track_failures(
+    connection: &Connection,
+    cache: &SubscriptionCache,
+    completion: &Completion,
+) -> StoreResult<()> {
+    let id = &completion.subscription_id;
+    if completion.next == NextStep::Delivered {
+        connection
+            .prepare_cached(
+                "UPDATE subscriptions SET failing_since = NULL
+                 WHERE id = ?1 AND failing_since IS NOT NULL",
+            )?
+            .execute(params![id])?;
+        return Ok(());
+    }
+    connection
+        .prepare_cached(
+            "UPDATE subscriptions SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+        )?
+        .execute(params![id, completion.attempt.started_at.0])?;
+    let Some(cutoff) = completion.disable_if_failing_since else {
+        return Ok(());
+    };
+    let disabled = connection
+        .prepare_cached(
+            "UPDATE subscriptions SET enabled = 0,
+                 disabled_reason = 'every attempt failed since ' || ?3
+             WHERE id = ?1 AND enabled = 1 AND failing_since <= ?2",
+        )?
+        .execute(params![id, cutoff.0, crate::domain::rfc3339(cutoff)])?;
+    if disabled > 0 {
+        cache.clear();
+        tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
     }
     Ok(())
 }
@@ -662,9 +705,10 @@ impl Store for SqliteStore {
                 c.prepare_cached(
                     "INSERT INTO subscriptions (id, account_id, url, events, filter, format,
                          secret, headers, description, source, created_at, updated_at,
-                         previous_secret, previous_secret_until, enabled, disabled_reason)
+                         previous_secret, previous_secret_until, enabled, disabled_reason,
+                         failing_since)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                         ?13, ?14, ?15, ?16)",
+                         ?13, ?14, ?15, ?16, ?17)",
                 )?
                 .execute(rusqlite::params_from_iter(subscription_values(
                     &subscription,
@@ -723,7 +767,7 @@ impl Store for SqliteStore {
                         "UPDATE subscriptions SET url = ?3, events = ?4, filter = ?5, format = ?6,
                              secret = ?7, headers = ?8, description = ?9, updated_at = ?12,
                              previous_secret = ?13, previous_secret_until = ?14,
-                             enabled = ?15, disabled_reason = ?16
+                             enabled = ?15, disabled_reason = ?16, failing_since = ?17
                          WHERE id = ?1 AND account_id = ?2 AND source = ?10 AND created_at = ?11",
                     )?
                     .execute(rusqlite::params_from_iter(subscription_values(

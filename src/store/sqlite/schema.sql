@@ -36,7 +36,9 @@ CREATE TABLE subscriptions (
     previous_secret_until INTEGER,
     -- A disabled subscription gets no new deliveries; its pending ones pause.
     enabled         INTEGER NOT NULL DEFAULT 1,
-    disabled_reason TEXT
+    disabled_reason TEXT,
+    -- Start of the current run of failed attempts; NULL after a success.
+    failing_since   INTEGER
 );
 CREATE INDEX subscriptions_by_account ON subscriptions(account_id, id);
 
