@@ -21,6 +21,7 @@ use crate::delivery::guard::TargetGuard;
 use crate::delivery::retry::RetrySchedule;
 use crate::delivery::sender::Sender;
 use crate::delivery::worker::{DispatchSettings, Dispatcher};
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -58,7 +59,14 @@ impl Application {
             auto_disable_after: config.auto_disable_after.0,
             ..DispatchSettings::new(schedule)
         };
-        let dispatcher = Dispatcher::new(store.clone(), sender.clone(), settings, wake.clone());
+        let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            sender.clone(),
+            settings,
+            wake.clone(),
+            metrics.clone(),
+        );
         let router = api::router(AppState {
             store,
             catalog,
@@ -68,6 +76,7 @@ impl Application {
             key_prefix: config.key_prefix.clone(),
             signature_header: config.signature_header.clone(),
             sender,
+            metrics,
         });
         let listener = TcpListener::bind(config.listen)
             .await

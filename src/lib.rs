@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod metrics;
 pub mod store;
 
 pub use app::Application;

@@ -44,6 +44,7 @@ async fn publish(
     ApiJson(body): ApiJson<Publish>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Some(event_type) = state.catalog.get(&body.event_type) else {
+        state.metrics.rejected(&body.event_type, "unknown_type");
         let known: Vec<&str> = state.catalog.iter().map(|t| t.name()).collect();
         return Err(ApiError::invalid(
             "unknown_event_type",
@@ -66,6 +67,7 @@ async fn publish(
     };
     let violations = event_type.violations(&body.data);
     if !violations.is_empty() {
+        state.metrics.rejected(event_type.name(), "schema");
         let details = violations
             .into_iter()
             .map(|v| Detail {
@@ -92,6 +94,9 @@ async fn publish(
         .await?;
     if outcome.deliveries > 0 {
         state.wake.notify_one();
+    }
+    if !outcome.duplicate {
+        state.metrics.accepted(event_type.name());
     }
     Ok((
         StatusCode::ACCEPTED,

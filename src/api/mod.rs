@@ -31,6 +31,7 @@ pub use error::{ApiError, Detail};
 use crate::catalog::Catalog;
 use crate::delivery::guard::TargetGuard;
 use crate::delivery::sender::Sender;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// The largest request body accepted (1 MiB); larger bodies get 413.
@@ -55,6 +56,8 @@ pub struct AppState {
     pub signature_header: HeaderName,
     /// Makes attempts; the API uses it for test events.
     pub sender: Arc<Sender>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The complete router.

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::retry::RetrySchedule;
 use super::sender::{ATTEMPT_TIMEOUT, Sender};
 use crate::domain::Timestamp;
+use crate::metrics::Metrics;
 use crate::store::{AttemptResult, Completion, DeliveryJob, Lease, NextStep, Store};
 
 /// Tunables of the dispatcher.
@@ -72,6 +73,7 @@ pub struct Dispatcher {
     sender: Arc<Sender>,
     settings: DispatchSettings,
     wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
@@ -81,12 +83,14 @@ impl Dispatcher {
         sender: Arc<Sender>,
         settings: DispatchSettings,
         wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
             sender,
             settings,
             wake,
+            metrics,
         }
     }
 
@@ -96,7 +100,12 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         let (outcomes, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(self.store.clone(), recorded, self.wake.clone()));
-        let mut slots = Slots::new(self.sender.clone(), &self.settings, outcomes);
+        let mut slots = Slots::new(
+            self.sender.clone(),
+            &self.settings,
+            outcomes,
+            self.metrics.clone(),
+        );
 
         while !shutdown.is_cancelled() {
             slots.reap();
@@ -191,6 +200,7 @@ struct Slots {
     outcomes: mpsc::UnboundedSender<Completion>,
     per_target: usize,
     auto_disable_after: Option<Duration>,
+    metrics: Arc<Metrics>,
     tasks: JoinSet<()>,
     running: HashMap<Id, (Lease, String)>,
     targets: HashMap<String, Target>,
@@ -201,6 +211,7 @@ impl Slots {
         sender: Arc<Sender>,
         settings: &DispatchSettings,
         outcomes: mpsc::UnboundedSender<Completion>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             sender,
@@ -208,6 +219,7 @@ impl Slots {
             outcomes,
             per_target: settings.per_target,
             auto_disable_after: settings.auto_disable_after,
+            metrics,
             tasks: JoinSet::new(),
             running: HashMap::new(),
             targets: HashMap::new(),
@@ -260,6 +272,7 @@ impl Slots {
             self.sender.clone(),
             self.schedule.clone(),
             self.auto_disable_after,
+            self.metrics.clone(),
             job,
             self.outcomes.clone(),
         ));
@@ -324,11 +337,13 @@ async fn attempt(
     sender: Arc<Sender>,
     schedule: RetrySchedule,
     auto_disable_after: Option<Duration>,
+    metrics: Arc<Metrics>,
     job: DeliveryJob,
     outcomes: mpsc::UnboundedSender<Completion>,
 ) {
     let result = sender.attempt(&job).await;
     let next = next_step(&schedule, &job, &result);
+    metrics.attempted(&next, result.latency_ms);
     tracing::debug!(
         delivery = %job.lease.delivery_id,
         status = ?result.status,

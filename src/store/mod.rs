@@ -122,6 +122,8 @@ pub trait Store: Send + Sync + 'static {
         subscription_id: &str,
         lease_length: Duration,
     ) -> StoreResult<Option<DeliveryJob>>;
+    /// Pending deliveries, and when the oldest of them was created.
+    async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

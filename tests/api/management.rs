@@ -475,3 +475,43 @@ async fn a_webhook_failing_for_the_span_is_disabled_and_resumes_when_enabled() {
         "the pending delivery resumed"
     );
 }
+
+#[tokio::test]
+async fn prometheus_metrics_count_events_attempts_and_the_queue() {
+    let app = TestApp::spawn_with(|c| c.retry_schedule = Some("1h".parse().unwrap())).await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_default_status(500);
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    app.publish(&account, "generation_complete", generation("image"))
+        .await;
+    app.publish(&account, "generation_complete", json!({"type": "gif"}))
+        .await;
+    receiver.wait_for(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let as_account = app.get_as(&account, "/metrics").await;
+    expect_error(as_account, 401, "unauthorized").await;
+    let text = client()
+        .get(app.url("/metrics"))
+        .bearer_auth(crate::helpers::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"hookbridge_events_accepted_total{type="generation_complete"} 1"#,
+        r#"hookbridge_events_rejected_total{reason="schema",type="generation_complete"} 1"#,
+        r#"hookbridge_delivery_attempts_total{outcome="retry"} 1"#,
+        "hookbridge_delivery_attempt_seconds_count 1",
+        "hookbridge_queue_depth 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}

@@ -978,6 +978,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        self.read(|c| {
+            let (count, oldest): (i64, Option<i64>) = c.query_row(
+                "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((count as u64, oldest.map(Timestamp)))
+        })
+        .await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await

@@ -1,0 +1,101 @@
+//! Prometheus metrics: what was accepted, refused and delivered, how long
+//! attempts took, and how deep and old the queue is (read at scrape time).
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::store::NextStep;
+
+/// The service's metrics and the registry that renders them.
+pub struct Metrics {
+    registry: Registry,
+    events_accepted: IntCounterVec,
+    events_rejected: IntCounterVec,
+    attempts: IntCounterVec,
+    attempt_seconds: Histogram,
+    queue_depth: IntGauge,
+    oldest_pending_seconds: IntGauge,
+}
+
+impl Metrics {
+    /// Fresh metrics, registered.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("hookbridge".into()), None)?;
+        let events_accepted = IntCounterVec::new(
+            Opts::new("events_accepted_total", "Events accepted (202), by type"),
+            &["type"],
+        )?;
+        let events_rejected = IntCounterVec::new(
+            Opts::new(
+                "events_rejected_total",
+                "Events refused, by type and reason",
+            ),
+            &["type", "reason"],
+        )?;
+        let attempts = IntCounterVec::new(
+            Opts::new("delivery_attempts_total", "Delivery attempts, by outcome"),
+            &["outcome"],
+        )?;
+        let attempt_seconds = Histogram::with_opts(
+            HistogramOpts::new("delivery_attempt_seconds", "Time from request to response")
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+        )?;
+        let queue_depth = IntGauge::new("queue_depth", "Pending deliveries")?;
+        let oldest_pending_seconds = IntGauge::new(
+            "oldest_pending_seconds",
+            "Age of the oldest pending delivery, in seconds",
+        )?;
+        registry.register(Box::new(events_accepted.clone()))?;
+        registry.register(Box::new(events_rejected.clone()))?;
+        registry.register(Box::new(attempts.clone()))?;
+        registry.register(Box::new(attempt_seconds.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        registry.register(Box::new(oldest_pending_seconds.clone()))?;
+        Ok(Self {
+            registry,
+            events_accepted,
+            events_rejected,
+            attempts,
+            attempt_seconds,
+            queue_depth,
+            oldest_pending_seconds,
+        })
+    }
+
+    /// An event of `event_type` was accepted.
+    pub fn accepted(&self, event_type: &str) {
+        self.events_accepted.with_label_values(&[event_type]).inc();
+    }
+
+    /// An event was refused (`reason`: `schema`, `unknown_type`, ...).
+    pub fn rejected(&self, event_type: &str, reason: &str) {
+        self.events_rejected
+            .with_label_values(&[event_type, reason])
+            .inc();
+    }
+
+    /// An attempt ended with `next` after `latency_ms`.
+    pub fn attempted(&self, next: &NextStep, latency_ms: u64) {
+        let outcome = match next {
+            NextStep::Delivered => "delivered",
+            NextStep::RetryAt(_) => "retry",
+            NextStep::Failed => "failed",
+            NextStep::RemoveSubscription => "gone",
+        };
+        self.attempts.with_label_values(&[outcome]).inc();
+        self.attempt_seconds.observe(latency_ms as f64 / 1000.0);
+    }
+
+    /// The Prometheus text exposition, with the queue as it is now.
+    pub fn render(&self, queue_depth: u64, oldest_pending_seconds: u64) -> String {
+        self.queue_depth.set(queue_depth as i64);
+        self.oldest_pending_seconds
+            .set(oldest_pending_seconds as i64);
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
