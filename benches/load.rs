@@ -283,9 +283,6 @@ async fn wait_for(received: &Received, count: u64, limit: Duration) -> Duration 
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
 }
 
@@ -305,15 +302,22 @@ impl Row {
         self.latencies_us.sort_unstable();
         let l = &self.latencies_us;
         let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+        let latency = if l.is_empty() {
+            "-".to_owned()
+        } else {
+            format!(
+                "{:.1} / {:.1} / {:.1} ({})",
+                percentile(l, 0.5),
+                percentile(l, 0.99),
+                percentile(l, 1.0),
+                self.latency_of
+            )
+        };
         println!(
-            "| {} | {} | {} | {:.1} / {:.1} / {:.1} ({}) | {} | {:.0} |",
+            "| {} | {} | {} | {latency} | {} | {:.0} |",
             self.workload,
             opt(self.events_per_s, 0),
             opt(self.deliveries_per_s, 0),
-            percentile(l, 0.5),
-            percentile(l, 0.99),
-            percentile(l, 1.0),
-            self.latency_of,
             opt(self.cpu_per_1000, 3),
             self.peak_rss_mb,
         );
