@@ -57,11 +57,8 @@ async fn the_seed_flow_delivers_the_seed_shape_signed_both_ways() {
         .await;
     assert_eq!(registered.status(), 201);
     let published: Value = app
-        .publish(&account, "generation_complete", generation("image"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .publish_accepted(&account, "generation_complete", generation("image"))
+        .await;
     let got = receiver.wait_for(1, WAIT).await;
     let delivery = &got[0];
     assert_eq!(header(delivery, "content-type"), "application/json");
@@ -134,11 +131,8 @@ async fn the_envelope_format_has_the_zipkit_shape() {
         "metadata": {"user_id": "user_123", "order_id": "order_456"}},
         "error": {"type": "bucket_error", "code": "upload_failed", "message": "Failed to upload zip to bucket"}});
     let published: Value = app
-        .publish(&account, "zip.completed", data.clone())
-        .await
-        .json()
-        .await
-        .unwrap();
+        .publish_accepted(&account, "zip.completed", data.clone())
+        .await;
     let body = receiver.wait_for(1, WAIT).await[0].json();
     assert_eq!(body["id"], published["id"]);
     assert_eq!(body["object"], "event");
@@ -225,11 +219,8 @@ async fn a_delivery_whose_retries_run_out_is_marked_failed() {
     app.create_webhook(&account, json!({"url": receiver.url}))
         .await;
     let published: Value = app
-        .publish(&account, "generation_complete", generation("image"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .publish_accepted(&account, "generation_complete", generation("image"))
+        .await;
     receiver.wait_for(4, WAIT).await;
     receiver.assert_quiet(4, Duration::from_millis(700)).await;
     let path = format!(

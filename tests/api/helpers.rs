@@ -123,6 +123,18 @@ impl TestApp {
         .await
     }
 
+    /// Publish an event that must be accepted; the 202 body.
+    pub async fn publish_accepted(
+        &self,
+        account: &TestAccount,
+        event_type: &str,
+        data: Value,
+    ) -> Value {
+        let response = self.publish(account, event_type, data).await;
+        assert_eq!(response.status(), 202, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
     pub async fn get_as(&self, account: &TestAccount, path: &str) -> Response {
         self.client
             .get(self.url(path))

@@ -162,11 +162,8 @@ async fn generated_event_ids_are_evt_prefixed_and_bad_ids_refused() {
     let app = TestApp::spawn().await;
     let account = app.new_account().await;
     let accepted: Value = app
-        .publish(&account, "generation_complete", generation("video"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .publish_accepted(&account, "generation_complete", generation("video"))
+        .await;
     assert!(accepted["id"].as_str().unwrap().starts_with("evt_"));
     let response = app
         .admin_post(

@@ -24,11 +24,8 @@ async fn another_accounts_objects_answer_404_and_stay_untouched() {
     app.create_webhook(&bob, json!({"url": bob_receiver.url}))
         .await;
     let event: Value = app
-        .publish(&alice, "generation_complete", generation("image"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .publish_accepted(&alice, "generation_complete", generation("image"))
+        .await;
 
     let webhook_path = format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap());
     let event_path = format!("/v1/events/{}/deliveries", event["id"].as_str().unwrap());

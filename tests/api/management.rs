@@ -141,15 +141,12 @@ async fn a_disabled_webhook_gets_nothing_new_and_its_retries_pause_until_enabled
         .unwrap();
     assert_eq!(disabled["enabled"], false);
     let unseen: Value = app
-        .publish(
+        .publish_accepted(
             &account,
             "signup",
             json!({"email": "a@example.com", "plan": "free"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         unseen["deliveries"], 0,
         "no delivery for a disabled webhook"
@@ -182,11 +179,8 @@ async fn a_failed_delivery_can_be_resent_once_the_target_recovers() {
     app.create_webhook(&account, json!({"url": receiver.url}))
         .await;
     let event: Value = app
-        .publish(&account, "generation_complete", generation("image"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .publish_accepted(&account, "generation_complete", generation("image"))
+        .await;
     receiver.wait_for(2, WAIT).await;
     receiver.assert_quiet(2, Duration::from_millis(400)).await;
     let path = format!("/v1/events/{}/deliveries", event["id"].as_str().unwrap());
@@ -372,11 +366,8 @@ async fn attempts_page_newest_first_per_webhook_and_per_event() {
         .create_webhook(&account, json!({"url": receiver.url}))
         .await;
     let event: Value = app
-        .publish(&account, "generation_complete", generation("image"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .publish_accepted(&account, "generation_complete", generation("image"))
+        .await;
     receiver.wait_for(3, WAIT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 

@@ -37,11 +37,8 @@ async fn recent_events_come_newest_first_exactly_as_delivered() {
         let mut data = generation("image");
         data["credits_used"] = json!(i);
         let accepted: Value = app
-            .publish(&account, "generation_complete", data)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .publish_accepted(&account, "generation_complete", data)
+            .await;
         ids.push(accepted["id"].clone());
     }
     app.publish(
