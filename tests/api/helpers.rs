@@ -370,6 +370,16 @@ pub struct BinaryApp {
 impl BinaryApp {
     /// Start `hookbridge serve` on `database` with extra arguments.
     pub fn start(database: &Path, extra: &[&str]) -> Self {
+        Self::spawn(database, extra, "warn", Stdio::inherit())
+    }
+
+    /// Start with debug logging written to `log`.
+    pub fn start_logging_to(database: &Path, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        Self::spawn(database, &[], "debug", Stdio::from(file))
+    }
+
+    fn spawn(database: &Path, extra: &[&str], level: &str, stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
@@ -377,9 +387,9 @@ impl BinaryApp {
             .arg(format!("sqlite://{}", database.display()))
             .args(extra)
             .env("HOOKBRIDGE_ALLOW_PRIVATE_TARGETS", "1")
-            .env("HOOKBRIDGE_LOG", "warn")
+            .env("HOOKBRIDGE_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start the hookbridge binary");
         let stdout = child.stdout.take().unwrap();

@@ -11,5 +11,6 @@ mod ingest;
 mod isolation;
 mod management;
 mod samples;
+mod secrets;
 mod ssrf;
 mod subscriptions;
