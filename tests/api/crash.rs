@@ -9,39 +9,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, client, generation, temp_database};
 
-/// Create an account, a key and a webhook to `target` on a running binary.
-async fn setup(app: &BinaryApp, target: &str) -> (String, String) {
-    let http = client();
-    let account: Value = http
-        .post(app.url("/v1/accounts"))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account_id = account["id"].as_str().unwrap().to_owned();
-    let key: Value = http
-        .post(app.url(&format!("/v1/accounts/{account_id}/api-keys")))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["key"].as_str().unwrap().to_owned();
-    let created = http
-        .post(app.url("/v1/webhooks"))
-        .header("X-Api-Key", &key)
-        .json(&json!({"url": target}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    (account_id, key)
+/// An account with a webhook to `target` on a running binary; its id.
+async fn setup(app: &BinaryApp, target: &str) -> String {
+    let api = app.api();
+    let account = api.new_account().await;
+    api.create_webhook(&account, json!({"url": target})).await;
+    account.id
 }
 
 /// kill -9 while 1,000 events are being published against a failing target,
@@ -58,7 +31,7 @@ async fn kill_9_during_ingest_and_retries_loses_no_accepted_event() {
         "300ms,300ms,500ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
     ];
     let mut first = BinaryApp::start(&database, &schedule);
-    let (account_id, _) = setup(&first, &receiver.url).await;
+    let account_id = setup(&first, &receiver.url).await;
 
     let http = client();
     let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -148,7 +121,7 @@ async fn sigterm_drains_in_flight_deliveries_and_exits_zero() {
     receiver.set_delay(Duration::from_millis(1500));
     let (_dir, database) = temp_database();
     let mut app = BinaryApp::start(&database, &[]);
-    let (account_id, _) = setup(&app, &receiver.url).await;
+    let account_id = setup(&app, &receiver.url).await;
     let published = client()
         .post(app.url("/v1/events"))
         .bearer_auth(ADMIN_KEY)

@@ -39,12 +39,26 @@ pub struct TestAccount {
     pub key: String,
 }
 
-/// The service running in-process on a random port over a temporary SQLite file.
-pub struct TestApp {
+/// A client of a running service (in-process or the real binary).
+pub struct Api {
     pub address: String,
     pub client: reqwest::Client,
+}
+
+/// The service running in-process on a random port over a temporary SQLite
+/// file; it derefs to its [`Api`].
+pub struct TestApp {
+    api: Api,
     /// Dropping it (with the TestApp) stops the service.
     _stop: oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
@@ -72,12 +86,16 @@ impl TestApp {
             served
         });
         Self {
-            address,
-            client: client(),
+            api: Api {
+                address,
+                client: client(),
+            },
             _stop: stop,
         }
     }
+}
 
+impl Api {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -181,7 +199,7 @@ impl TestApp {
     }
 }
 
-impl TestApp {
+impl Api {
     /// Subscribe a REST hook through `/v1/hooks`; returns the created body.
     pub async fn create_hook(&self, account: &TestAccount, body: Value) -> Value {
         let response = self.post_as(account, "/v1/hooks", &body).await;
@@ -405,6 +423,14 @@ impl BinaryApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// A client of this process.
+    pub fn api(&self) -> Api {
+        Api {
+            address: self.address.clone(),
+            client: client(),
+        }
     }
 
     /// SIGKILL: no chance to clean up.

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, client, generation, temp_database};
+use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, generation, temp_database};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_secrets_and_custom_headers_never_reach_the_logs() {
@@ -11,57 +11,34 @@ async fn keys_secrets_and_custom_headers_never_reach_the_logs() {
     let log = dir.path().join("hookbridge.log");
     let mut app = BinaryApp::start_logging_to(&database, &log);
     let receiver = Receiver::start().await;
-    let http = client();
-    let admin = |path: &str| http.post(app.url(path)).bearer_auth(ADMIN_KEY);
-
-    let account: Value = admin("/v1/accounts")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account_id = account["id"].as_str().unwrap();
-    let key: Value = admin(&format!("/v1/accounts/{account_id}/api-keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["key"].as_str().unwrap();
+    let api = app.api();
+    let account = api.new_account().await;
     let header_value = "Bearer custom-header-value-7f3a9c";
-    let created: Value = http
-        .post(app.url("/v1/webhooks"))
-        .header("X-Api-Key", key)
-        .json(&json!({"url": receiver.url, "secret": "chosen-signing-secret-41b2", "headers": {"Authorization": header_value}}))
-        .send()
+    let created = api
+        .create_webhook(
+            &account,
+            json!({"url": receiver.url, "secret": "chosen-signing-secret-41b2",
+                   "headers": {"Authorization": header_value}}),
+        )
+        .await;
+    let rotate = format!(
+        "/v1/webhooks/{}/rotate-secret",
+        created["id"].as_str().unwrap()
+    );
+    let rotated: Value = api
+        .post_as(&account, &rotate, &json!({}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let id = created["id"].as_str().unwrap();
-    let rotated: Value = http
-        .post(app.url(&format!("/v1/webhooks/{id}/rotate-secret")))
-        .header("X-Api-Key", key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let published = admin("/v1/events")
-        .json(&json!({"type": "generation_complete", "account_id": account_id, "data": generation("image")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(published.status(), 202);
+    api.publish_accepted(&account, "generation_complete", generation("image"))
+        .await;
     receiver
         .wait_for(1, std::time::Duration::from_secs(10))
         .await;
-    let wrong = http
-        .get(app.url("/v1/me"))
+    let wrong = api
+        .client
+        .get(api.url("/v1/me"))
         .header("X-Api-Key", "hb_wrong-key-value-5d1e")
         .send()
         .await
@@ -76,7 +53,7 @@ async fn keys_secrets_and_custom_headers_never_reach_the_logs() {
     );
     for secret in [
         ADMIN_KEY,
-        key,
+        account.key.as_str(),
         "chosen-signing-secret-41b2",
         rotated["secret"].as_str().unwrap(),
         "custom-header-value-7f3a9c",
