@@ -762,6 +762,8 @@ impl Store for SqliteStore {
         self.writer
             .write(Durability::Full, move |c| {
                 cache.clear();
+                // The values are `subscription_values` in full: `source` and
+                // `created_at` never change, so they only narrow the WHERE.
                 let changed = c
                     .prepare_cached(
                         "UPDATE subscriptions SET url = ?3, events = ?4, filter = ?5, format = ?6,
