@@ -120,6 +120,7 @@ pub struct Config {
     pub signature_header: HeaderName,
 
     /// Disable a webhook whose every attempt failed for this long (e.g. 5d), or never.
+    /// (The default is `DEFAULT_AUTO_DISABLE`, spelled for clap.)
     #[arg(long, env = "HOOKBRIDGE_AUTO_DISABLE_AFTER", default_value = "5d")]
     pub auto_disable_after: AutoDisable,
 
@@ -140,7 +141,7 @@ impl Config {
             retry_schedule: Some(schedule),
             signature_header: HeaderName::from_static("x-hookbridge-signature"),
             key_prefix: "hb".into(),
-            auto_disable_after: AutoDisable(Some(std::time::Duration::from_secs(5 * 24 * 3600))),
+            auto_disable_after: AutoDisable(Some(crate::delivery::worker::DEFAULT_AUTO_DISABLE)),
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::extract::{ApiQuery, Caller};
 use super::lists::{ListQuery, list_json};
+use super::webhooks::owned_webhook;
 use super::{ApiError, AppState};
 use crate::domain::rfc3339;
 use crate::store::{Attempt, AttemptsOf};
@@ -39,9 +40,7 @@ async fn of_webhook(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    if state.store.subscription(&account.id, &id).await?.is_none() {
-        return Err(ApiError::not_found("webhook"));
-    }
+    owned_webhook(&state, &account.id, &id).await?;
     let page = state
         .store
         .attempts(&account.id, AttemptsOf::Subscription(id), query.page())

@@ -14,9 +14,9 @@ use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
 use super::lists::{ListQuery, list_json};
 use super::subscriptions::{self, Draft, view};
 use super::{ApiError, AppState, Detail};
-use crate::delivery::sender::ATTEMPT_TIMEOUT;
+use crate::delivery::worker::LEASE;
 use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp};
-use crate::store::{Completion, NewEvent, NextStep, PreviousSecret};
+use crate::store::{Completion, NewEvent, NextStep, PreviousSecret, Subscription};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,6 +26,31 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/webhooks/{id}/rotate-secret", post(rotate_secret))
         .route("/v1/webhooks/{id}/test", post(send_test))
         .route("/v1/webhooks/{id}/resend-failed", post(resend_failed))
+}
+
+/// One of the account's webhooks, or 404 (also for another account's id).
+pub(super) async fn owned_webhook(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+) -> Result<Subscription, ApiError> {
+    state
+        .store
+        .subscription(account_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))
+}
+
+/// Save a changed webhook; 404 when it was deleted meanwhile.
+async fn save_webhook(
+    state: &AppState,
+    subscription: Subscription,
+) -> Result<Subscription, ApiError> {
+    state
+        .store
+        .update_subscription(subscription)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
 /// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -98,11 +123,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<WebhookPatch>,
 ) -> Result<Json<Value>, ApiError> {
-    let existing = state
-        .store
-        .subscription(&account.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let existing = owned_webhook(&state, &account.id, &id).await?;
     let draft = Draft {
         url: body.url.map(|url| ("/url", url)),
         events: body.events,
@@ -114,11 +135,7 @@ async fn update(
         enabled: body.enabled,
     };
     let changed = subscriptions::apply(&state, draft, existing).await?;
-    let saved = state
-        .store
-        .update_subscription(changed)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let saved = save_webhook(&state, changed).await?;
     Ok(Json(view(&saved, false)))
 }
 
@@ -139,10 +156,8 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state.store.subscription(&account.id, &id).await?;
-    subscription
-        .map(|s| Json(view(&s, false)))
-        .ok_or_else(|| ApiError::not_found("webhook"))
+    let subscription = owned_webhook(&state, &account.id, &id).await?;
+    Ok(Json(view(&subscription, false)))
 }
 
 async fn remove(
@@ -204,11 +219,7 @@ async fn rotate_secret(
         })?,
         None => SigningSecret::generate(),
     };
-    let mut subscription = state
-        .store
-        .subscription(&account.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let mut subscription = owned_webhook(&state, &account.id, &id).await?;
     let now = Timestamp::now();
     let old = std::mem::replace(&mut subscription.secret, secret);
     subscription.previous_secret = (grace > 0).then(|| PreviousSecret {
@@ -216,11 +227,7 @@ async fn rotate_secret(
         until: now.after(Duration::from_secs(grace)),
     });
     subscription.updated_at = now;
-    let saved = state
-        .store
-        .update_subscription(subscription)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let saved = save_webhook(&state, subscription).await?;
     Ok(Json(view(&saved, true)))
 }
 
@@ -244,11 +251,7 @@ async fn send_test(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<TestEvent>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .store
-        .subscription(&account.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let subscription = owned_webhook(&state, &account.id, &id).await?;
     let wanted = match (&body.event_type, &subscription.events) {
         (Some(name), _) => name.clone(),
         (None, EventSelection::Only(types)) => types[0].clone(),
@@ -283,7 +286,7 @@ async fn send_test(
     };
     let job = state
         .store
-        .start_test_delivery(event, &id, ATTEMPT_TIMEOUT * 6)
+        .start_test_delivery(event, &id, LEASE)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     let attempt = state.sender.attempt(&job).await;
@@ -341,9 +344,7 @@ async fn resend_failed(
                     vec![Detail::at("/since", e.to_string())],
                 )
             })?;
-    if state.store.subscription(&account.id, &id).await?.is_none() {
-        return Err(ApiError::not_found("webhook"));
-    }
+    owned_webhook(&state, &account.id, &id).await?;
     let since = Timestamp((since.unix_timestamp_nanos() / 1_000_000) as i64);
     let resent = state.store.resend_failed(&account.id, &id, since).await?;
     if resent > 0 {

@@ -17,6 +17,11 @@ use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{AttemptResult, Completion, DeliveryJob, Lease, NextStep, Store};
 
+/// How long a claim holds a delivery: several times what an attempt may take.
+pub const LEASE: Duration = Duration::from_secs(ATTEMPT_TIMEOUT.as_secs() * 6);
+/// Disable a subscription whose every attempt failed this long (as Svix).
+pub const DEFAULT_AUTO_DISABLE: Duration = Duration::from_secs(5 * 24 * 3600);
+
 /// Tunables of the dispatcher.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -44,13 +49,13 @@ impl DispatchSettings {
     pub fn new(schedule: RetrySchedule) -> Self {
         Self {
             schedule,
-            lease: ATTEMPT_TIMEOUT * 6,
+            lease: LEASE,
             batch: 256,
             max_in_flight: 512,
             per_target: 32,
             poll: Duration::from_secs(1),
             drain_grace: ATTEMPT_TIMEOUT + Duration::from_secs(2),
-            auto_disable_after: Some(Duration::from_secs(5 * 24 * 3600)),
+            auto_disable_after: Some(DEFAULT_AUTO_DISABLE),
         }
     }
 }
