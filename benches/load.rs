@@ -180,6 +180,19 @@ impl Api {
         response.json().await.unwrap()
     }
 
+    /// Publish one event for `account`; it must be accepted.
+    async fn publish(&self, account: &str) {
+        let response = self
+            .client
+            .post(format!("{}/v1/events", self.url))
+            .bearer_auth(ADMIN_KEY)
+            .json(&event(account))
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(response.status(), 202);
+    }
+
     /// An account with `subscriptions` webhooks to `target/<prefix><i>`.
     async fn account(&self, target: &str, prefix: &str, subscriptions: usize) -> String {
         let account = self.post("/v1/accounts", None, json!({})).await["id"]
@@ -226,15 +239,7 @@ async fn burst(
             let mut latencies = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < total {
                 let t = Instant::now();
-                let response = api
-                    .client
-                    .post(format!("{}/v1/events", api.url))
-                    .bearer_auth(ADMIN_KEY)
-                    .json(&event(&account))
-                    .send()
-                    .await
-                    .expect("publish");
-                assert_eq!(response.status(), 202);
+                api.publish(&account).await;
                 latencies.push(t.elapsed().as_micros() as u64);
             }
             latencies
@@ -254,17 +259,7 @@ async fn paced(api: &Arc<Api>, account: &str, rate: u64, seconds: u64) {
     for _ in 0..rate * seconds {
         ticker.tick().await;
         let (api, account) = (api.clone(), account.to_owned());
-        tasks.spawn(async move {
-            let response = api
-                .client
-                .post(format!("{}/v1/events", api.url))
-                .bearer_auth(ADMIN_KEY)
-                .json(&event(&account))
-                .send()
-                .await
-                .expect("publish");
-            assert_eq!(response.status(), 202);
-        });
+        tasks.spawn(async move { api.publish(&account).await });
     }
     while tasks.join_next().await.is_some() {}
 }
