@@ -221,6 +221,26 @@ pub fn pointers(error: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Poll `check` until it gives a value, for state the service writes after
+/// a receiver has already seen the request; panics after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Assert an error response's status and code; returns the error object.
 pub async fn expect_error(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status);

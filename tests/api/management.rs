@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use standardwebhooks::Webhook;
 
-use crate::helpers::{Received, Receiver, TestApp, client, expect_error, generation};
+use crate::helpers::{Received, Receiver, TestApp, client, eventually, expect_error, generation};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -210,8 +210,11 @@ async fn a_failed_delivery_can_be_resent_once_the_target_recovers() {
     let got = receiver.wait_for(3, WAIT).await;
     assert_eq!(got[2].answered, 200);
     assert_eq!(got[2].json()["id"], event["id"]);
-    let after: Value = app.get_as(&account, &path).await.json().await.unwrap();
-    assert_eq!(after["data"][0]["state"], "delivered");
+    eventually(WAIT, || async {
+        let after: Value = app.get_as(&account, &path).await.json().await.unwrap();
+        (after["data"][0]["state"] == "delivered").then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -369,9 +372,13 @@ async fn attempts_page_newest_first_per_webhook_and_per_event() {
         .publish_accepted(&account, "generation_complete", generation("image"))
         .await;
     receiver.wait_for(3, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
     let base = format!("/v1/webhooks/{}/attempts", created["id"].as_str().unwrap());
+    eventually(WAIT, || async {
+        let all: Value = app.get_as(&account, &base).await.json().await.unwrap();
+        (all["data"].as_array().unwrap().len() == 3).then_some(())
+    })
+    .await;
+
     let mut statuses = Vec::new();
     let mut path = format!("{base}?limit=2");
     loop {
@@ -480,19 +487,26 @@ async fn prometheus_metrics_count_events_attempts_and_the_queue() {
     app.publish(&account, "generation_complete", json!({"type": "gif"}))
         .await;
     receiver.wait_for(1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let as_account = app.get_as(&account, "/metrics").await;
     expect_error(as_account, 401, "unauthorized").await;
-    let text = client()
-        .get(app.url("/metrics"))
-        .bearer_auth(crate::helpers::ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = || async {
+        client()
+            .get(app.url("/metrics"))
+            .bearer_auth(crate::helpers::ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let attempt_recorded = r#"hookbridge_delivery_attempts_total{outcome="retry"} 1"#;
+    let text = eventually(WAIT, || async {
+        let text = scrape().await;
+        text.lines().any(|l| l == attempt_recorded).then_some(text)
+    })
+    .await;
     for line in [
         r#"hookbridge_events_accepted_total{type="generation_complete"} 1"#,
         r#"hookbridge_events_rejected_total{reason="schema",type="generation_complete"} 1"#,
