@@ -46,6 +46,12 @@ impl Application {
             ),
         };
         let catalog = Catalog::builtin().context("building the event catalog")?;
+        catalog.load(
+            &store
+                .event_types()
+                .await
+                .context("reading the registered event types")?,
+        );
         let (admin_key_hash, generated_admin_key) =
             settle_admin_key(store.as_ref(), config.admin_key.as_deref()).await?;
         let guard = TargetGuard::new(config.allow_private_targets);

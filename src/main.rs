@@ -1,11 +1,13 @@
 //! The `hookbridge` command: `serve` runs the service, `schemas export`
-//! writes the catalog's JSON Schemas to `schemas/`.
+//! writes the catalog's JSON Schemas to `schemas/` (the built-in types, or
+//! every type a running service knows, registered ones included).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookbridge::catalog::{Catalog, schema_files};
+use hookbridge::domain::EventTypeName;
 use hookbridge::{Application, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -38,6 +40,11 @@ enum SchemasCommand {
         /// The folder to write into.
         #[arg(long, default_value = "schemas")]
         dir: PathBuf,
+        /// A running service's base URL: export every type it knows
+        /// (`GET /v1/event-types`), the producer's registered types included,
+        /// instead of the built-in ones.
+        #[arg(long, value_name = "URL")]
+        from: Option<url::Url>,
     },
 }
 
@@ -46,8 +53,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => serve(config),
         Command::Schemas {
-            command: SchemasCommand::Export { dir },
-        } => export_schemas(&dir),
+            command: SchemasCommand::Export { dir, from },
+        } => export_schemas(&dir, from),
     }
 }
 
@@ -88,13 +95,49 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining deliveries");
 }
 
-fn export_schemas(dir: &PathBuf) -> anyhow::Result<()> {
-    let catalog = Catalog::builtin()?;
+fn export_schemas(dir: &PathBuf, from: Option<url::Url>) -> anyhow::Result<()> {
+    let files = match from {
+        None => schema_files(&Catalog::builtin()?),
+        Some(base) => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(fetch_schema_files(base))?
+        }
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (name, text) in schema_files(&catalog) {
+    for (name, text) in files {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The schema files of every type a running service lists.
+async fn fetch_schema_files(base: url::Url) -> anyhow::Result<Vec<(String, String)>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = base
+        .join("/v1/event-types")
+        .context("building the catalog URL")?;
+    let body = reqwest::get(url.clone())
+        .await
+        .and_then(|r| r.error_for_status())
+        .with_context(|| format!("fetching {url}"))?
+        .bytes()
+        .await
+        .with_context(|| format!("reading {url}"))?;
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_slice(&body).with_context(|| format!("{url} is not a list of types"))?;
+    listed
+        .into_iter()
+        .map(|entry| {
+            let name = entry["type"]
+                .as_str()
+                .with_context(|| format!("{url} listed a type without a name"))?
+                .to_owned();
+            EventTypeName::parse(&name)
+                .with_context(|| format!("{url} listed an unusable type name {name:?}"))?;
+            let text = serde_json::to_string_pretty(&entry["schema"])? + "\n";
+            Ok((format!("{name}.json"), text))
+        })
+        .collect()
 }

@@ -14,15 +14,20 @@ const words = (text) => text.split(/[^A-Za-z0-9]+/).filter(Boolean);
 const capitalize = (word) => word.charAt(0).toUpperCase() + word.slice(1);
 const titleCase = (text) => words(text).map(capitalize).join(' ');
 
-/** Every event type's schema, sorted by file name. */
-const readSchemas = () =>
+/**
+ * Every event type's schema in `dir`, sorted by file name. The default is the
+ * repository's `schemas/` (the built-in types); `HOOKBRIDGE_SCHEMAS` or the
+ * argument points at a folder `hookbridge schemas export --from URL` wrote,
+ * which holds a deployment's registered types too.
+ */
+const readSchemas = (dir = process.env.HOOKBRIDGE_SCHEMAS || SCHEMAS) =>
   fs
-    .readdirSync(SCHEMAS)
+    .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((file) => {
-      const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS, file), 'utf8'));
-      if (!schema['x-event-type']) throw new Error(`schemas/${file} has no x-event-type`);
+      const schema = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+      if (!schema['x-event-type']) throw new Error(`${path.join(dir, file)} has no x-event-type`);
       return schema;
     });
 

@@ -126,8 +126,9 @@ const FILE_SUFFIX = {
 };
 
 // Every generated file: relative path -> JSON value; plus the manifest.
-const build = () => {
-  const schemas = catalog.readSchemas();
+// `schemasDir`: see tools/catalog.js readSchemas (default: ../schemas).
+const build = (schemasDir) => {
+  const schemas = catalog.readSchemas(schemasDir);
   const components = [
     ...schemas.map((schema) => componentsOf(schema, schema['x-event-type'])),
     componentsOf({}, '*', schemas[0]),

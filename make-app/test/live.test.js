@@ -6,8 +6,14 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { startHookbridge, startReceiver, admin } = require('../../tools/e2e/service');
+const fs = require('fs');
+
+const {
+  startHookbridge, startReceiver, admin, exportSchemas, INVOICE_PAID,
+} = require('../../tools/e2e/service');
+const generator = require('../scripts/generate');
 const { manifest, load, execute, processIncoming } = require('./make-runtime');
+const { ajv, schemaFor } = require('./make-schemas');
 
 let service;
 let receiver;
@@ -112,4 +118,35 @@ test('the webhook filter receives only videos: the router recipe', async () => {
   assert.equal(JSON.parse(delivery.body).id, video.id);
   const noFilter = await execute(webhook.attach, { ...context, parameters: {} }, { useBase: true });
   assert.equal(noFilter.body.filter, null, 'nothing selected means no filter');
+});
+
+test('a registered event type gets a valid webhook and Watch module that deliver and filter', async () => {
+  await producer.registerEventType(INVOICE_PAID);
+  const dir = exportSchemas(service);
+  const built = generator.build(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const module = built['makecomapp.json'].components.module.watchInvoicePaid;
+  assert.equal(module.webhook, 'invoicePaid');
+  for (const file of Object.values(module.codeFiles).concat(
+    Object.values(built['makecomapp.json'].components.webhook.invoicePaid.codeFiles)
+  )) {
+    assert.ok(ajv.validate(schemaFor(file), built[file]), `${file}: ${ajv.errorsText(ajv.errors)}`);
+  }
+  const generatedFiles = (component) =>
+    Object.fromEntries(Object.entries(component.codeFiles).map(([kind, file]) => [kind, built[file]]));
+  const webhook = generatedFiles(built['makecomapp.json'].components.webhook.invoicePaid);
+  const { interface: spec } = generatedFiles(module);
+
+  const hookPath = '/make/refunds';
+  const context = { connection, webhook: { url: `${receiver.url}${hookPath}` }, parameters: { status: ['refunded'] } };
+  const attached = await execute(webhook.attach, context, { useBase: true });
+  assert.equal(attached.body.event, 'invoice.paid');
+  await producer.publish(account.id, 'invoice.paid', { invoice_id: 'inv_2', amount: 5, status: 'paid' });
+  const refund = await producer.publish(account.id, 'invoice.paid', { invoice_id: 'inv_3', amount: 5, status: 'refunded' });
+  const [delivery] = await receiver.waitFor(hookPath, 1);
+  const { output } = processIncoming(webhook.communication, delivery);
+  assert.equal(output.id, refund.id);
+  assert.deepEqual(missingFields(spec, output), []);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(receiver.at(hookPath).length, 1, 'the paid invoice was filtered out');
 });

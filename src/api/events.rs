@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::event_types::lookup;
 use super::extract::{Admin, ApiJson, ApiQuery, Caller};
 use super::{ApiError, AppState, Detail};
 use crate::catalog::EventType;
@@ -43,9 +44,9 @@ async fn publish(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Publish>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Some(event_type) = state.catalog.get(&body.event_type) else {
+    let Some(event_type) = lookup(&state, &body.event_type).await? else {
         state.metrics.rejected(&body.event_type, "unknown_type");
-        let known: Vec<&str> = state.catalog.iter().map(|t| t.name()).collect();
+        let known = state.catalog.names();
         return Err(ApiError::invalid(
             "unknown_event_type",
             format!("unknown event type {:?}", body.event_type),
@@ -127,7 +128,7 @@ async fn recent(
     ApiQuery(query): ApiQuery<RecentQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let wanted = match &query.event_type {
-        Some(name) => Some(state.catalog.get(name).ok_or_else(|| {
+        Some(name) => Some(lookup(&state, name).await?.ok_or_else(|| {
             ApiError::invalid(
                 "unknown_event_type",
                 format!("unknown event type {name:?}"),
@@ -142,7 +143,7 @@ async fn recent(
     let limit = query.limit.unwrap_or(3).clamp(1, 100);
     let events = state
         .store
-        .recent_events(&account.id, wanted.map(|t| t.name()), limit)
+        .recent_events(&account.id, wanted.as_ref().map(|t| t.name()), limit)
         .await?;
     if !events.is_empty() {
         let bodies = events.iter().map(|e| {
@@ -155,11 +156,11 @@ async fn recent(
         });
         return Ok(Json(Value::Array(bodies.collect())));
     }
-    let types: Vec<&Arc<EventType>> = match wanted {
+    let types: Vec<Arc<EventType>> = match wanted {
         Some(one) => vec![one],
-        None => state.catalog.iter().collect(),
+        None => state.catalog.all(),
     };
-    let samples = types.into_iter().flat_map(|event_type| {
+    let samples = types.iter().flat_map(|event_type| {
         event_type
             .examples()
             .iter()

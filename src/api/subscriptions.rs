@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::event_types::refresh_unless_known;
 use super::{ApiError, AppState, Detail};
 use crate::catalog::{Catalog, enum_values};
 use crate::domain::{
@@ -87,6 +88,7 @@ pub async fn apply(
         }
     }
     if let Some(events) = draft.events {
+        refresh_unless_known(state, &events).await?;
         match event_selection(&state.catalog, events) {
             Ok(selection) => base.events = selection,
             Err(mut problems) => details.append(&mut problems),
@@ -152,7 +154,7 @@ fn event_selection(catalog: &Catalog, events: Vec<String>) -> Result<EventSelect
         .enumerate()
         .filter(|(_, name)| catalog.get(name).is_none())
         .map(|(i, name)| {
-            let known: Vec<&str> = catalog.iter().map(|t| t.name()).collect();
+            let known = catalog.names();
             Detail::at(
                 format!("/events/{i}"),
                 format!(
@@ -178,12 +180,13 @@ fn filter_against_schemas(catalog: &Catalog, subscription: &Subscription) -> Vec
     else {
         return Vec::new();
     };
+    let selected: Vec<_> = types.iter().filter_map(|t| catalog.get(t)).collect();
     let mut details = Vec::new();
     for (field, values) in filter.fields() {
         let pointer = format!("/filter/{}", field.replace('~', "~0").replace('/', "~1"));
-        let schemas: Vec<&Value> = types
+        let schemas: Vec<&Value> = selected
             .iter()
-            .filter_map(|t| catalog.get(t)?.field_schema(field))
+            .filter_map(|t| t.field_schema(field))
             .collect();
         if schemas.is_empty() {
             details.push(Detail::at(

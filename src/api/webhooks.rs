@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use std::time::Duration;
 
+use super::event_types::lookup;
 use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
 use super::lists::{ListQuery, list_json};
 use super::subscriptions::{self, Draft, view};
@@ -255,14 +256,9 @@ async fn send_test(
     let wanted = match (&body.event_type, &subscription.events) {
         (Some(name), _) => name.clone(),
         (None, EventSelection::Only(types)) => types[0].clone(),
-        (None, EventSelection::All) => state
-            .catalog
-            .iter()
-            .next()
-            .map(|t| t.name().to_owned())
-            .unwrap_or_default(),
+        (None, EventSelection::All) => state.catalog.names().into_iter().next().unwrap_or_default(),
     };
-    let event_type = state.catalog.get(&wanted).ok_or_else(|| {
+    let event_type = lookup(&state, &wanted).await?.ok_or_else(|| {
         ApiError::invalid(
             "unknown_event_type",
             format!("unknown event type {wanted:?}"),

@@ -1,17 +1,20 @@
 //! The event catalog: which event types exist, their JSON Schemas (generated
-//! from the Rust types in [`builtin`]), their examples, and validation of
-//! published payloads against validators compiled once at start.
+//! from the Rust types in [`builtin`], or registered by the producer at run
+//! time), their examples, and validation of published payloads against
+//! validators compiled once per type.
 
 pub mod builtin;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use jsonschema::error::ValidationErrorKind;
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 use builtin::BuiltinEvent;
+
+use crate::store::RegisteredEventType;
 
 /// One violation of an event type's schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,17 +28,48 @@ pub struct Violation {
     pub message: String,
 }
 
-/// Errors building the catalog.
+/// Errors building an event type.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    /// A schema does not compile.
-    #[error("event type {name}: invalid JSON Schema: {reason}")]
+    /// A schema is not a valid JSON Schema, or does not describe an object.
+    #[error("event type {name}: invalid JSON Schema at {pointer:?}: {reason}")]
     InvalidSchema {
         /// The event type.
         name: String,
-        /// The compiler's message.
+        /// Where in the schema the problem is (a JSON pointer).
+        pointer: String,
+        /// What is wrong.
         reason: String,
     },
+    /// An example does not satisfy the type's own schema.
+    #[error("event type {name}: example {index} violates the schema")]
+    InvalidExample {
+        /// The event type.
+        name: String,
+        /// Which example (0-based).
+        index: usize,
+        /// How it violates the schema.
+        violations: Vec<Violation>,
+    },
+}
+
+/// Where an event type comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Defined in Rust in [`builtin`]; cannot be changed at run time.
+    Builtin,
+    /// Registered by the producer through `POST /v1/event-types`.
+    Registered,
+}
+
+impl Origin {
+    /// `builtin` or `registered`, as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Builtin => "builtin",
+            Origin::Registered => "registered",
+        }
+    }
 }
 
 /// An event type with its schema, examples and compiled validator.
@@ -44,34 +78,91 @@ pub struct EventType {
     description: String,
     schema: Value,
     examples: Vec<Value>,
+    origin: Origin,
+    revision: i64,
     validator: jsonschema::Validator,
 }
 
 impl EventType {
-    /// Build from a schema, compiling its validator.
+    /// Build a type from its schema document, compiling its validator and
+    /// checking each example against it. The schema must describe a JSON
+    /// object (event data is always one). The name, description and examples
+    /// are embedded into the stored document (`x-event-type`, `description`,
+    /// `examples`), so a schema file alone drives the app generators.
     pub fn new(
         name: &str,
         description: &str,
         schema: Value,
         examples: Vec<Value>,
+        origin: Origin,
     ) -> Result<Self, CatalogError> {
-        let validator =
-            jsonschema::validator_for(&schema).map_err(|e| CatalogError::InvalidSchema {
-                name: name.to_owned(),
-                reason: e.to_string(),
-            })?;
-        Ok(Self {
+        let invalid = |pointer: String, reason: String| CatalogError::InvalidSchema {
+            name: name.to_owned(),
+            pointer,
+            reason,
+        };
+        let Value::Object(mut document) = schema else {
+            return Err(invalid(
+                String::new(),
+                "a schema must be a JSON object".into(),
+            ));
+        };
+        if document.get("type") != Some(&Value::String("object".into())) {
+            return Err(invalid(
+                "/type".into(),
+                "event data is a JSON object: the schema must say \"type\": \"object\"".into(),
+            ));
+        }
+        document
+            .entry("$id")
+            .or_insert_with(|| Value::String(format!("{name}.json")));
+        document.insert("description".into(), Value::String(description.into()));
+        document.insert("x-event-type".into(), Value::String(name.into()));
+        document.insert("examples".into(), Value::Array(examples.clone()));
+        let schema = Value::Object(document);
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| invalid(e.instance_path().to_string(), e.to_string()))?;
+        let event_type = Self {
             name: name.to_owned(),
             description: description.to_owned(),
             schema,
             examples,
+            origin,
+            revision: 0,
             validator,
-        })
+        };
+        for (index, example) in event_type.examples.iter().enumerate() {
+            let violations = event_type.violations(example);
+            if !violations.is_empty() {
+                return Err(CatalogError::InvalidExample {
+                    name: name.to_owned(),
+                    index,
+                    violations,
+                });
+            }
+        }
+        Ok(event_type)
     }
 
     /// The type's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Built in, or registered at run time.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Which definition of a registered type this is: its last change in the
+    /// store (unix milliseconds); 0 for built-in types.
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    /// The same type, marked as the stored definition of `revision`.
+    pub fn at_revision(self, revision: i64) -> Self {
+        Self { revision, ..self }
     }
 
     /// One-sentence description.
@@ -124,10 +215,14 @@ impl EventType {
     }
 }
 
-/// The set of event types this deployment knows.
+type TypeMap = BTreeMap<String, Arc<EventType>>;
+
+/// The set of event types this deployment knows: the built-in ones and those
+/// registered at run time. Clones share one set; readers take a snapshot, so
+/// a registration never blocks publishing for longer than a map swap.
 #[derive(Clone)]
 pub struct Catalog {
-    types: Arc<BTreeMap<String, Arc<EventType>>>,
+    types: Arc<RwLock<Arc<TypeMap>>>,
 }
 
 impl Catalog {
@@ -139,41 +234,94 @@ impl Catalog {
             builtin_type::<builtin::Subscription>()?,
             builtin_type::<builtin::ZipCompleted>()?,
         ];
+        let map: TypeMap = types
+            .into_iter()
+            .map(|t| (t.name.clone(), Arc::new(t)))
+            .collect();
         Ok(Self {
-            types: Arc::new(
-                types
-                    .into_iter()
-                    .map(|t| (t.name.clone(), Arc::new(t)))
-                    .collect(),
-            ),
+            types: Arc::new(RwLock::new(Arc::new(map))),
         })
     }
 
+    fn snapshot(&self) -> Arc<TypeMap> {
+        self.types
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     /// Look up a type by name.
-    pub fn get(&self, name: &str) -> Option<&Arc<EventType>> {
-        self.types.get(name)
+    pub fn get(&self, name: &str) -> Option<Arc<EventType>> {
+        self.snapshot().get(name).cloned()
     }
 
     /// Every type, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<EventType>> {
-        self.types.values()
+    pub fn all(&self) -> Vec<Arc<EventType>> {
+        self.snapshot().values().cloned().collect()
+    }
+
+    /// Every type's name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.snapshot().keys().cloned().collect()
+    }
+
+    /// Add or replace a registered type. A built-in type is never replaced:
+    /// the call is ignored and returns false.
+    pub fn register(&self, event_type: EventType) -> bool {
+        let mut types = self
+            .types
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if types
+            .get(&event_type.name)
+            .is_some_and(|t| t.origin == Origin::Builtin)
+        {
+            return false;
+        }
+        let mut next = TypeMap::clone(&types);
+        next.insert(event_type.name.clone(), Arc::new(event_type));
+        *types = Arc::new(next);
+        true
+    }
+
+    /// Register every stored type not already loaded at its revision. A
+    /// stored type that no longer compiles (a validator upgrade tightened
+    /// something) is logged and left out rather than stopping the service.
+    pub fn load(&self, stored: &[RegisteredEventType]) {
+        for record in stored {
+            let revision = record.updated_at.0;
+            if self
+                .get(&record.name)
+                .is_some_and(|t| t.revision >= revision)
+            {
+                continue;
+            }
+            let compiled = EventType::new(
+                &record.name,
+                &record.description,
+                record.schema.clone(),
+                record.examples.clone(),
+                Origin::Registered,
+            );
+            match compiled {
+                Ok(event_type) => {
+                    self.register(event_type.at_revision(revision));
+                }
+                Err(error) => tracing::error!(%error, "a registered event type was not loaded"),
+            }
+        }
     }
 }
 
-/// The generated JSON Schema of a built-in type, with its name, description
-/// and examples embedded so `schemas/` alone drives the app generators.
+/// The JSON Schema schemars generates for a built-in type (subschemas
+/// inlined, so field schemas are found without resolving references).
 pub fn builtin_schema<T: BuiltinEvent>() -> Value {
     let mut settings = SchemaSettings::draft2020_12();
     settings.inline_subschemas = true;
-    let schema = settings.into_generator().into_root_schema_for::<T>();
-    let mut schema = schema.to_value();
-    if let Value::Object(map) = &mut schema {
-        map.insert("$id".into(), Value::String(format!("{}.json", T::NAME)));
-        map.insert("description".into(), Value::String(T::DESCRIPTION.into()));
-        map.insert("x-event-type".into(), Value::String(T::NAME.into()));
-        map.insert("examples".into(), Value::Array(T::examples()));
-    }
-    schema
+    settings
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
 }
 
 fn builtin_type<T: BuiltinEvent>() -> Result<EventType, CatalogError> {
@@ -182,6 +330,7 @@ fn builtin_type<T: BuiltinEvent>() -> Result<EventType, CatalogError> {
         T::DESCRIPTION,
         builtin_schema::<T>(),
         T::examples(),
+        Origin::Builtin,
     )
 }
 
@@ -202,6 +351,7 @@ pub fn enum_values(schema: &Value) -> Option<Vec<Value>> {
 /// The schema files `hookbridge schemas export` writes: `(file name, pretty JSON)`.
 pub fn schema_files(catalog: &Catalog) -> Vec<(String, String)> {
     catalog
+        .all()
         .iter()
         .map(|t| {
             let text = serde_json::to_string_pretty(t.schema()).unwrap_or_default() + "\n";
@@ -218,7 +368,7 @@ mod tests {
     #[test]
     fn every_example_is_valid_against_its_own_schema() {
         let catalog = Catalog::builtin().unwrap();
-        for event_type in catalog.iter() {
+        for event_type in catalog.all() {
             for example in event_type.examples() {
                 assert_eq!(
                     event_type.violations(example),

@@ -1,6 +1,7 @@
 //! Typed domain values: each type here can only hold a valid value, so the
 //! API validates once at the edge and the rest of the code trusts the types.
 
+mod event_type;
 mod filter;
 mod headers;
 mod ids;
@@ -8,6 +9,7 @@ mod secret;
 mod subscription;
 mod time;
 
+pub use event_type::EventTypeName;
 pub use filter::Filter;
 pub use headers::CustomHeaders;
 pub use ids::{EventId, new_id};

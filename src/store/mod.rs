@@ -40,6 +40,15 @@ pub trait Store: Send + Sync + 'static {
     /// Store the admin key hash.
     async fn set_admin_key_hash(&self, hash: String) -> StoreResult<()>;
 
+    /// Register a new event type; false (and nothing stored) when the name
+    /// is taken.
+    async fn create_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool>;
+    /// Replace a registered event type's description, schema and examples;
+    /// false when no such type is registered.
+    async fn replace_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool>;
+    /// Every registered event type, by name.
+    async fn event_types(&self) -> StoreResult<Vec<RegisteredEventType>>;
+
     /// Create an account.
     async fn create_account(&self, account: Account) -> StoreResult<Account>;
     /// An account by id.

@@ -257,3 +257,21 @@ pub struct Page<T> {
     /// Pass as `cursor` to get the next page; `None` on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// An event type a producer registered at run time (built-in types live in
+/// code, not in the store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredEventType {
+    /// The type's name (`invoice.paid`).
+    pub name: String,
+    /// One-sentence description.
+    pub description: String,
+    /// The JSON Schema of the event's `data`, as the producer sent it.
+    pub schema: Value,
+    /// Example payloads (valid against the schema).
+    pub examples: Vec<Value>,
+    /// First registration.
+    pub created_at: Timestamp,
+    /// Last replacement (equal to `created_at` until replaced).
+    pub updated_at: Timestamp,
+}

@@ -102,13 +102,34 @@ impl Api {
 
     /// A POST with the admin key.
     pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+        self.admin_send(reqwest::Method::POST, path, body).await
+    }
+
+    /// A PUT with the admin key.
+    pub async fn admin_put(&self, path: &str, body: &Value) -> Response {
+        self.admin_send(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn admin_send(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
         self.client
-            .post(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(ADMIN_KEY)
             .json(body)
             .send()
             .await
             .expect("request")
+    }
+
+    /// An unauthenticated GET, as integrations read the catalog.
+    pub async fn get_public(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON body")
     }
 
     /// A new account with one API key.

@@ -6,6 +6,7 @@ mod accounts;
 mod catalog;
 mod crash;
 mod delivery;
+mod event_types;
 mod helpers;
 mod ingest;
 mod isolation;

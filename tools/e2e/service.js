@@ -4,7 +4,7 @@
 // calls a product would make.
 'use strict';
 
-const { spawn } = require('child_process');
+const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
 const http = require('http');
 const os = require('os');
@@ -93,7 +93,32 @@ const admin = (service) => {
       return { ...account, key: key.key };
     },
     publish: (accountId, type, data) => call('POST', '/v1/events', { type, account_id: accountId, data }),
+    registerEventType: (definition) => call('POST', '/v1/event-types', definition),
   };
 };
 
-module.exports = { startHookbridge, startReceiver, admin };
+// `hookbridge schemas export --from` the running service into a fresh temporary
+// folder: every type it knows, registered ones included. Returns the folder.
+const exportSchemas = (service) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookbridge-schemas-'));
+  execFileSync(BINARY, ['schemas', 'export', '--from', service.url, '--dir', dir], { stdio: 'ignore' });
+  return dir;
+};
+
+// A producer's own event type, as the tests of both apps register it.
+const INVOICE_PAID = {
+  name: 'invoice.paid',
+  description: 'An invoice was paid or refunded.',
+  schema: {
+    type: 'object',
+    required: ['invoice_id', 'amount', 'status'],
+    properties: {
+      invoice_id: { type: 'string', title: 'Invoice ID' },
+      amount: { type: 'integer', minimum: 0 },
+      status: { type: 'string', enum: ['paid', 'refunded'] },
+    },
+  },
+  examples: [{ invoice_id: 'inv_1', amount: 1200, status: 'paid' }],
+};
+
+module.exports = { startHookbridge, startReceiver, admin, exportSchemas, INVOICE_PAID };

@@ -49,8 +49,9 @@ const filterFieldsOf = (schema) =>
     choices: values.map((value) => ({ value, label: String(value), sample: String(value) })),
   }));
 
-const build = () => {
-  const eventTypes = catalog.readSchemas().map((schema) => {
+// `schemasDir`: see tools/catalog.js readSchemas (default: ../schemas).
+const build = (schemasDir) => {
+  const eventTypes = catalog.readSchemas(schemasDir).map((schema) => {
     const eventType = schema['x-event-type'];
     const title = catalog.titleCase(schema.title || eventType);
     return {

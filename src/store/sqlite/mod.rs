@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
     DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
-    Store, StoreError, StoreResult, StoredEvent, Subscription,
+    RegisteredEventType, Store, StoreError, StoreResult, StoredEvent, Subscription,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -296,6 +296,19 @@ fn account_from(row: &Row) -> rusqlite::Result<Account> {
         id: row.get(0)?,
         name: row.get(1)?,
         created_at: Timestamp(row.get(2)?),
+    })
+}
+
+fn event_type_from(row: &Row) -> rusqlite::Result<RegisteredEventType> {
+    let schema: String = row.get(2)?;
+    let examples: String = row.get(3)?;
+    Ok(RegisteredEventType {
+        name: row.get(0)?,
+        description: row.get(1)?,
+        schema: serde_json::from_str(&schema).unwrap_or(Value::Null),
+        examples: serde_json::from_str(&examples).unwrap_or_default(),
+        created_at: Timestamp(row.get(4)?),
+        updated_at: Timestamp(row.get(5)?),
     })
 }
 
@@ -633,6 +646,58 @@ impl Store for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn create_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool> {
+        self.writer
+            .write(Durability::Full, move |c| {
+                let created = c.execute(
+                    "INSERT INTO event_types
+                       (name, description, schema, examples, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
+                    params![
+                        event_type.name,
+                        event_type.description,
+                        to_json(&event_type.schema),
+                        to_json(&event_type.examples),
+                        event_type.created_at.0,
+                        event_type.updated_at.0
+                    ],
+                )?;
+                Ok(created == 1)
+            })
+            .await
+    }
+
+    async fn replace_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool> {
+        self.writer
+            .write(Durability::Full, move |c| {
+                let replaced = c.execute(
+                    "UPDATE event_types SET description = ?2, schema = ?3, examples = ?4,
+                       updated_at = ?5 WHERE name = ?1",
+                    params![
+                        event_type.name,
+                        event_type.description,
+                        to_json(&event_type.schema),
+                        to_json(&event_type.examples),
+                        event_type.updated_at.0
+                    ],
+                )?;
+                Ok(replaced == 1)
+            })
+            .await
+    }
+
+    async fn event_types(&self) -> StoreResult<Vec<RegisteredEventType>> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT name, description, schema, examples, created_at, updated_at
+                 FROM event_types ORDER BY name",
+            )?;
+            let rows = statement.query_map([], event_type_from)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
     }
 
     async fn create_account(&self, account: Account) -> StoreResult<Account> {

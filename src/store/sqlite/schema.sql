@@ -4,6 +4,16 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 );
 
+-- Event types registered at run time (built-in types live in code).
+CREATE TABLE event_types (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    schema      TEXT NOT NULL,  -- JSON Schema of the event data
+    examples    TEXT NOT NULL,  -- JSON array
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
 CREATE TABLE accounts (
     id         TEXT PRIMARY KEY,
     name       TEXT NOT NULL,
