@@ -1,30 +1,32 @@
 //! Accounts and their API keys (admin), and `GET /v1/me` (account).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Admin, Caller, OptionalJson, key_hash};
-use super::{ApiError, AppState, Detail};
+use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::domain::{Timestamp, new_id, rfc3339};
 use crate::store::{Account, ApiKeyRecord};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/accounts", post(create_account))
-        .route("/v1/accounts/{id}", get(get_account))
-        .route("/v1/accounts/{id}/api-keys", post(create_api_key))
-        .route("/v1/me", get(me))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_account))
+        .routes(routes!(get_account))
+        .routes(routes!(create_api_key))
+        .routes(routes!(me))
 }
 
 /// `POST /v1/accounts` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
     #[serde(default)]
@@ -35,6 +37,20 @@ fn account_json(account: &Account) -> Value {
     json!({"id": account.id, "name": account.name, "created_at": rfc3339(account.created_at)})
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "accounts",
+    summary = "Create an account",
+    request_body = Option<NewAccount>,
+    responses(
+        (status = 201, description = "The account", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("admin_key" = []))
+)]
 async fn create_account(
     _: Admin,
     State(state): State<AppState>,
@@ -57,6 +73,19 @@ async fn create_account(
     Ok((StatusCode::CREATED, Json(account_json(&account))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}",
+    tag = "accounts",
+    summary = "One account",
+    params(("id" = String, Path, description = "The resource id")),
+    responses(
+        (status = 200, description = "The account", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody)
+    ),
+    security(("admin_key" = []))
+)]
 async fn get_account(
     _: Admin,
     State(state): State<AppState>,
@@ -73,6 +102,19 @@ async fn get_account(
 #[serde(deny_unknown_fields)]
 struct NewApiKey {}
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{id}/api-keys",
+    tag = "accounts",
+    summary = "Create an API key for an account (shown once)",
+    params(("id" = String, Path, description = "The resource id")),
+    responses(
+        (status = 201, description = "The key, shown only now", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody)
+    ),
+    security(("admin_key" = []))
+)]
 async fn create_api_key(
     _: Admin,
     State(state): State<AppState>,
@@ -101,6 +143,17 @@ async fn create_api_key(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "accounts",
+    summary = "The account the key belongs to",
+    responses(
+        (status = 200, description = "The account", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn me(Caller(account): Caller) -> Json<Value> {
     Json(account_json(&account))
 }

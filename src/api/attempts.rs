@@ -1,22 +1,23 @@
 //! Delivery attempts: `GET /v1/webhooks/{id}/attempts` and
 //! `GET /v1/events/{id}/attempts`, newest first, cursor-paginated.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, Caller};
 use super::lists::{ListQuery, list_json};
 use super::webhooks::owned_webhook;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorBody};
 use crate::domain::rfc3339;
 use crate::store::{Attempt, AttemptsOf};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/webhooks/{id}/attempts", get(of_webhook))
-        .route("/v1/events/{id}/attempts", get(of_event))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(of_webhook))
+        .routes(routes!(of_event))
 }
 
 fn attempt_json(a: &Attempt) -> Value {
@@ -34,6 +35,20 @@ fn attempt_json(a: &Attempt) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{id}/attempts",
+    tag = "attempts",
+    summary = "Attempts to one webhook, newest first",
+    params(("id" = String, Path, description = "The resource id"), ListQuery),
+    responses(
+        (status = 200, description = "`{data, next_cursor}`", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn of_webhook(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -48,6 +63,20 @@ async fn of_webhook(
     Ok(Json(list_json(&page, attempt_json)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/attempts",
+    tag = "attempts",
+    summary = "Attempts for one event, newest first",
+    params(("id" = String, Path, description = "The resource id"), ListQuery),
+    responses(
+        (status = 200, description = "`{data, next_cursor}`", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn of_event(
     Caller(account): Caller,
     State(state): State<AppState>,

@@ -1,19 +1,33 @@
 //! Deliveries: `POST /v1/deliveries/{id}/resend` makes one of the account's
 //! deliveries due now again (a delivery that failed, or one to send twice).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::Caller;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorBody};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/deliveries/{id}/resend", post(resend))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(resend))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/deliveries/{id}/resend",
+    tag = "deliveries",
+    summary = "Make a delivery due now again",
+    params(("id" = String, Path, description = "The resource id")),
+    responses(
+        (status = 202, description = "The delivery, pending", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn resend(
     Caller(account): Caller,
     State(state): State<AppState>,

@@ -5,13 +5,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
 /// One problem with a request, located by a JSON pointer into its body.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Detail {
     /// JSON pointer into the request body (e.g. `/data/type`).
     pub pointer: String,
@@ -170,13 +170,33 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The body of every 4xx and 5xx answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorObject,
+}
+
+/// The error inside [`ErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// A stable machine-readable code (`schema_violation`, `not_found`, ...).
+    pub code: &'static str,
+    /// What went wrong, in words.
+    pub message: String,
+    /// One entry per problem, each located by a JSON pointer.
+    pub details: Vec<Detail>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {
-            "code": self.code,
-            "message": self.message,
-            "details": self.details,
-        }});
+        let body = ErrorBody {
+            error: ErrorObject {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

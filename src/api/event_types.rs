@@ -6,15 +6,17 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiJson};
-use super::{ApiError, AppState, Detail};
+use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::{CatalogError, EventType, Origin};
 use crate::domain::{EventTypeName, Timestamp};
 use crate::store::RegisteredEventType;
@@ -22,10 +24,10 @@ use crate::store::RegisteredEventType;
 /// The longest description accepted.
 const MAX_DESCRIPTION: usize = 500;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/event-types", get(list).post(register))
-        .route("/v1/event-types/{name}", get(one).put(replace))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, register))
+        .routes(routes!(one, replace))
 }
 
 /// The catalog's type called `name`. A name this node does not know may have
@@ -66,12 +68,34 @@ fn view(event_type: &EventType) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/event-types",
+    tag = "event-types",
+    operation_id = "list_event_types",
+    summary = "Every event type with its schema and examples",
+    responses(
+        (status = 200, description = "`[{type, description, schema, examples, origin}]`", body = Value)
+    )
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     reload(&state).await?;
     let types = state.catalog.all();
     Ok(Json(Value::Array(types.iter().map(|t| view(t)).collect())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/event-types/{name}",
+    tag = "event-types",
+    operation_id = "get_event_type",
+    summary = "One event type",
+    params(("name" = String, Path, description = "The event type")),
+    responses(
+        (status = 200, description = "The type", body = Value),
+        (status = 404, description = "No such resource in this account", body = ErrorBody)
+    )
+)]
 async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -84,15 +108,22 @@ async fn one(
 
 /// A type's definition as the producer sends it. `description` and
 /// `examples` may instead sit inside the schema, as JSON Schema allows.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Definition {
+    /// The type's name (`invoice.paid`); required to register, optional
+    /// (and unchangeable) when replacing.
     #[serde(default)]
     name: Option<String>,
+    /// One sentence; Zapier and Make show it.
     #[serde(default)]
     description: Option<String>,
+    /// The JSON Schema of the event's `data` (`"type": "object"`).
+    #[schema(value_type = Object)]
     schema: Value,
+    /// Example payloads, each valid against the schema.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     examples: Option<Vec<Value>>,
 }
 
@@ -175,6 +206,21 @@ fn builtin_conflict(name: &str) -> ApiError {
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/event-types",
+    tag = "event-types",
+    summary = "Register an event type with its JSON Schema",
+    request_body = Definition,
+    responses(
+        (status = 201, description = "The type as stored", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("admin_key" = []))
+)]
 async fn register(
     _: Admin,
     State(state): State<AppState>,
@@ -212,6 +258,23 @@ fn already_registered(name: &str) -> ApiError {
     )
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/event-types/{name}",
+    tag = "event-types",
+    summary = "Replace a registered event type",
+    params(("name" = String, Path, description = "The event type")),
+    request_body = Definition,
+    responses(
+        (status = 200, description = "The type as stored", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("admin_key" = []))
+)]
 async fn replace(
     _: Admin,
     State(state): State<AppState>,

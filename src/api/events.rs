@@ -3,42 +3,64 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::event_types::lookup;
 use super::extract::{Admin, ApiJson, ApiQuery, Caller};
-use super::{ApiError, AppState, Detail};
+use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::EventType;
 use crate::delivery::payload::{EventParts, flat};
 use crate::domain::{EventId, Timestamp};
 use crate::store::NewEvent;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events", get(recent).post(publish))
-        .route("/v1/events/{id}/deliveries", get(deliveries))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(recent, publish))
+        .routes(routes!(deliveries))
 }
 
 /// The timestamp sample payloads carry (the seed's example time).
 const SAMPLE_TIMESTAMP: i64 = 1_710_000_000;
 
 /// `POST /v1/events` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Publish {
+    /// The event type (`GET /v1/event-types`).
     #[serde(rename = "type")]
     event_type: String,
+    /// The account whose subscribers receive it.
     account_id: String,
+    /// The payload, valid against the type's schema.
+    #[schema(value_type = Object)]
     data: Value,
+    /// Your id for the event: publishing it again is a no-op (idempotency).
     #[serde(default)]
     id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    summary = "Publish an event (stored durably before 202)",
+    request_body = Publish,
+    responses(
+        (status = 202, description = "`{id, duplicate, deliveries}`", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("admin_key" = []))
+)]
 async fn publish(
     _: Admin,
     State(state): State<AppState>,
@@ -110,11 +132,15 @@ async fn publish(
 }
 
 /// `GET /v1/events` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RecentQuery {
+    /// Only events of this type.
     #[serde(default, rename = "type")]
+    #[param(rename = "type")]
     event_type: Option<String>,
+    /// How many (default 3, at most 100).
     #[serde(default)]
     limit: Option<usize>,
 }
@@ -122,6 +148,20 @@ struct RecentQuery {
 /// The account's latest events (of one type, or of any), newest first, each
 /// exactly as a flat delivery would carry it; the examples of the type (or
 /// of every type) while there are none.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    summary = "Sample polling: the latest events as flat deliveries, or the examples",
+    params(RecentQuery),
+    responses(
+        (status = 200, description = "Flat event bodies, newest first", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn recent(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -178,6 +218,19 @@ async fn recent(
 }
 
 /// `GET /v1/events/{id}/deliveries`: one row per subscription the event went to.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/deliveries",
+    tag = "events",
+    summary = "One event's deliveries",
+    params(("id" = String, Path, description = "The resource id")),
+    responses(
+        (status = 200, description = "`{data}`", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn deliveries(
     Caller(account): Caller,
     State(state): State<AppState>,

@@ -1,25 +1,50 @@
 //! Probes and metrics: `GET /healthz` (the process answers), `GET /readyz`
 //! (the database answers too) and `GET /metrics` (Prometheus, admin key).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
 use super::extract::Admin;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorBody};
 use crate::domain::Timestamp;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "The process answers",
+    responses(
+        (status = 200, description = "`{status: ok}`", body = Value)
+    )
+)]
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody)
+    ),
+    security(("admin_key" = []))
+)]
 async fn metrics(_: Admin, State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let (depth, oldest) = state.store.queue_stats().await?;
     let age = oldest.map_or(0, |at| {
@@ -31,6 +56,16 @@ async fn metrics(_: Admin, State(state): State<AppState>) -> Result<impl IntoRes
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "The process and its database answer",
+    responses(
+        (status = 200, description = "`{status: ready}`", body = Value),
+        (status = 503, description = "The database does not answer", body = ErrorBody)
+    )
+)]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");

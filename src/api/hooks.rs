@@ -1,23 +1,25 @@
 //! REST hooks for Zapier and Make: `POST /v1/hooks` subscribes a hook URL to
 //! one event type, `DELETE /v1/hooks/{id}` unsubscribes and never fails twice.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, Caller};
 use super::subscriptions::{self, Draft, view};
-use super::{ApiError, AppState, Detail};
+use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::domain::Source;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/hooks", post(subscribe))
-        .route("/v1/hooks/{id}", delete(unsubscribe))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(subscribe))
+        .routes(routes!(unsubscribe))
 }
 
 /// The subscribe body: the URL under Zapier's (`hookUrl`), Make's
@@ -25,19 +27,27 @@ pub fn routes() -> Router<AppState> {
 /// `source`, else the platform the URL's host belongs to, else Zapier for
 /// `hookUrl` and a raw webhook otherwise. Make is never inferred from the
 /// field name alone, because a Make subscription survives `410 Gone`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Subscribe {
+    /// The hook URL, as Zapier names it.
     #[serde(default, rename = "hookUrl")]
     hook_url: Option<String>,
+    /// The hook URL, as Make names it.
     #[serde(default)]
     target_url: Option<String>,
+    /// The hook URL.
     #[serde(default)]
     url: Option<String>,
+    /// One event type, or `*` for all.
     event: String,
+    /// `{field: value | [values]}`: deliver only matching events.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     filter: Option<Value>,
+    /// `api`, `zapier` or `make`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     source: Option<Source>,
 }
 
@@ -54,6 +64,20 @@ fn source_of_host(url: &str) -> Option<Source> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/hooks",
+    tag = "hooks",
+    summary = "REST hook subscribe (Zapier, Make)",
+    request_body = Subscribe,
+    responses(
+        (status = 201, description = "The subscription with its secret", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn subscribe(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -98,6 +122,18 @@ async fn subscribe(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/hooks/{id}",
+    tag = "hooks",
+    summary = "REST hook unsubscribe; 200 also when already gone",
+    params(("id" = String, Path, description = "The resource id")),
+    responses(
+        (status = 200, description = "`{id, deleted}`", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn unsubscribe(
     Caller(account): Caller,
     State(state): State<AppState>,

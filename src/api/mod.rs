@@ -11,6 +11,7 @@ pub mod extract;
 mod health;
 mod hooks;
 mod lists;
+mod openapi;
 mod subscriptions;
 mod webhooks;
 
@@ -25,8 +26,10 @@ use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
-pub use error::{ApiError, Detail};
+pub use error::{ApiError, Detail, ErrorBody};
+pub use openapi::document as openapi_document;
 
 use crate::catalog::Catalog;
 use crate::delivery::guard::TargetGuard;
@@ -60,9 +63,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-/// The complete router.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route with its OpenAPI description: the only place routes are
+/// added, so the document at `/openapi.json` covers each of them.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(accounts::routes())
         .merge(event_types::routes())
         .merge(events::routes())
@@ -71,6 +75,13 @@ pub fn router(state: AppState) -> Router {
         .merge(deliveries::routes())
         .merge(attempts::routes())
         .merge(health::routes())
+        .merge(openapi::routes())
+}
+
+/// The complete router.
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = documented_routes().split_for_parts();
+    routes
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

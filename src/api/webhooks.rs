@@ -1,12 +1,14 @@
 //! Raw webhooks for developers: `/v1/webhooks` CRUD, the seed-compatible
 //! `POST /api/webhooks/register`, and the attempts made for a webhook.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use std::time::Duration;
 
@@ -14,19 +16,19 @@ use super::event_types::lookup;
 use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
 use super::lists::{ListQuery, list_json};
 use super::subscriptions::{self, Draft, view};
-use super::{ApiError, AppState, Detail};
+use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::delivery::worker::LEASE;
 use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp};
 use crate::store::{Completion, NewEvent, NextStep, PreviousSecret, Subscription};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/webhooks/register", post(create))
-        .route("/v1/webhooks", post(create).get(list))
-        .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
-        .route("/v1/webhooks/{id}/rotate-secret", post(rotate_secret))
-        .route("/v1/webhooks/{id}/test", post(send_test))
-        .route("/v1/webhooks/{id}/resend-failed", post(resend_failed))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_compat))
+        .routes(routes!(create, list))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(send_test))
+        .routes(routes!(resend_failed))
 }
 
 /// One of the account's webhooks, or 404 (also for another account's id).
@@ -60,24 +62,72 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::
 }
 
 /// The body of `POST /v1/webhooks` and of the seed's register call.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewWebhook {
+    /// Where deliveries go (HTTPS, public).
     url: String,
+    /// Event types; empty or `["*"]` for all.
     #[serde(default)]
     events: Option<Vec<String>>,
+    /// A `whsec_` secret of your choosing; generated when absent.
     #[serde(default)]
     secret: Option<String>,
+    /// `{field: value | [values]}`: deliver only matching events.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     filter: Option<Value>,
+    /// `flat` (default) or `envelope`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     format: Option<Format>,
+    /// Free text.
     #[serde(default)]
     description: Option<String>,
+    /// Headers sent with every delivery (write-only).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     headers: Option<Value>,
 }
 
+/// The seed page's `POST /api/webhooks/register`: the same as
+/// `POST /v1/webhooks`.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/register",
+    tag = "webhooks",
+    summary = "Register a webhook (the seed page's call)",
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "The webhook with its secret", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
+async fn register_compat(
+    caller: Caller,
+    state: State<AppState>,
+    body: ApiJson<NewWebhook>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    create(caller, state, body).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    summary = "Register a webhook",
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "The webhook with its secret", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn create(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -99,25 +149,51 @@ async fn create(
 }
 
 /// `PATCH /v1/webhooks/{id}` body: every field optional; `filter: null` clears.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WebhookPatch {
+    /// Where deliveries go.
     #[serde(default)]
     url: Option<String>,
+    /// Event types; empty or `["*"]` for all.
     #[serde(default)]
     events: Option<Vec<String>>,
+    /// A new filter; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
     filter: Option<Option<Value>>,
+    /// `flat` or `envelope`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     format: Option<Format>,
+    /// Free text.
     #[serde(default)]
     description: Option<String>,
+    /// Replaces the custom headers (write-only).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     headers: Option<Value>,
+    /// Disable or re-enable deliveries.
     #[serde(default)]
     enabled: Option<bool>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Change a webhook",
+    params(("id" = String, Path, description = "The resource id")),
+    request_body = WebhookPatch,
+    responses(
+        (status = 200, description = "The webhook", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn update(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -140,6 +216,20 @@ async fn update(
     Ok(Json(view(&saved, false)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "list_webhooks",
+    summary = "The account's webhooks, newest first",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{data, next_cursor}`", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn list(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -152,6 +242,19 @@ async fn list(
     Ok(Json(list_json(&page, |s| view(s, false))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{id}",
+    tag = "webhooks",
+    summary = "One webhook",
+    params(("id" = String, Path, description = "The resource id")),
+    responses(
+        (status = 200, description = "The webhook", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn show(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -161,6 +264,19 @@ async fn show(
     Ok(Json(view(&subscription, false)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Delete a webhook and cancel its pending deliveries",
+    params(("id" = String, Path, description = "The resource id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn remove(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -179,7 +295,7 @@ const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;
 const DEFAULT_GRACE_SECONDS: u64 = 24 * 3600;
 
 /// `POST /v1/webhooks/{id}/rotate-secret` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Rotate {
     /// How long the old secret keeps signing beside the new one.
@@ -193,6 +309,22 @@ struct Rotate {
 /// A new secret, shown once; the old one keeps signing for the grace period
 /// (Standard Webhooks carries both signatures; the single-valued `sha256=`
 /// header keeps the old secret until the grace period ends).
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/rotate-secret",
+    tag = "webhooks",
+    summary = "Rotate the signing secret, keeping the old one for a grace period",
+    params(("id" = String, Path, description = "The resource id")),
+    request_body = Option<Rotate>,
+    responses(
+        (status = 200, description = "The new secret, shown once", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn rotate_secret(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -233,7 +365,7 @@ async fn rotate_secret(
 }
 
 /// `POST /v1/webhooks/{id}/test` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TestEvent {
     /// The event type whose example is sent; by default the first type the
@@ -246,6 +378,22 @@ struct TestEvent {
 /// delivery, and answer with what the endpoint said. The attempt is recorded
 /// (it shows in the attempts list); the test event is never a sample and is
 /// not retried.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/test",
+    tag = "webhooks",
+    summary = "Send a signed example event now",
+    params(("id" = String, Path, description = "The resource id")),
+    request_body = Option<TestEvent>,
+    responses(
+        (status = 200, description = "The attempt's outcome", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn send_test(
     Caller(account): Caller,
     State(state): State<AppState>,
@@ -316,7 +464,7 @@ async fn send_test(
 }
 
 /// `POST /v1/webhooks/{id}/resend-failed` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResendFailed {
     /// RFC 3339 time: deliveries that failed at or after it are resent.
@@ -325,6 +473,22 @@ struct ResendFailed {
 
 /// Resend every delivery of the webhook that failed since a time: for an
 /// endpoint that was down.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/resend-failed",
+    tag = "webhooks",
+    summary = "Resend every delivery that failed since a time",
+    params(("id" = String, Path, description = "The resource id")),
+    request_body = ResendFailed,
+    responses(
+        (status = 202, description = "`{resent}`", body = Value),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
 async fn resend_failed(
     Caller(account): Caller,
     State(state): State<AppState>,

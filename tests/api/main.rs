@@ -11,6 +11,7 @@ mod helpers;
 mod ingest;
 mod isolation;
 mod management;
+mod openapi;
 mod samples;
 mod secrets;
 mod ssrf;
