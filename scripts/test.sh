@@ -18,6 +18,11 @@ command -v python3 >/dev/null 2>&1 || apt_install python3
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
+# The Rust suite runs a second time on real PostgreSQL servers it starts
+# itself (initdb, pg_ctl) from the system's packages.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  apt_install postgresql
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
@@ -27,6 +32,9 @@ cargo clippy --all-targets --locked -- -D warnings
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 cargo nextest run --locked --no-fail-fast 2>&1 | tee "$reports/nextest.log"
+# The same black-box suite, every test on a PostgreSQL server of its own.
+HOOKBRIDGE_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast 2>&1 \
+  | tee "$reports/nextest-postgres.log"
 
 # The Zapier app, with Zapier's own zapier-platform-core, against the real
 # binary (built above by nextest; built again here in case of a filter).
@@ -45,15 +53,19 @@ cargo build --locked --bin hookbridge
 python3 - "$reports" <<'PY'
 import json, re, sys
 reports = sys.argv[1]
-log = open(f"{reports}/nextest.log").read()
-run = re.findall(r"(\d+) tests? run: (\d+) passed(?:.*?(\d+) failed)?", log)[-1]
+def nextest(name):
+    log = open(f"{reports}/{name}").read()
+    return re.findall(r"(\d+) tests? run: (\d+) passed(?:.*?(\d+) failed)?", log)[-1]
+run = nextest("nextest.log")
+pg = nextest("nextest-postgres.log")
 zapier = json.load(open(f"{reports}/zapier.json"))
 make = open(f"{reports}/make.log").read()
 make_passed = int(re.findall(r"^# pass (\d+)$", make, re.M)[-1])
 make_failed = int(re.findall(r"^# fail (\d+)$", make, re.M)[-1])
-passed = int(run[1]) + zapier["numPassedTests"] + make_passed
-failed = int(run[2] or 0) + zapier["numFailedTests"] + make_failed
-print(f"rust (nextest): {run[1]} passed; zapier-app (jest): {zapier['numPassedTests']} passed; "
+passed = int(run[1]) + int(pg[1]) + zapier["numPassedTests"] + make_passed
+failed = int(run[2] or 0) + int(pg[2] or 0) + zapier["numFailedTests"] + make_failed
+print(f"rust on SQLite (nextest): {run[1]} passed; rust on PostgreSQL: {pg[1]} passed; "
+      f"zapier-app (jest): {zapier['numPassedTests']} passed; "
       f"make-app (node --test): {make_passed} passed")
 print(f"all: {passed} passed, {failed} failed")
 PY

@@ -16,14 +16,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
-use crate::config::{Config, DatabaseUrl};
+use crate::config::Config;
 use crate::delivery::guard::TargetGuard;
 use crate::delivery::retry::RetrySchedule;
 use crate::delivery::sender::Sender;
 use crate::delivery::worker::{DispatchSettings, Dispatcher};
 use crate::metrics::Metrics;
-use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
+use crate::store::{self, Store};
 
 /// A built service, bound to its address, not yet serving.
 pub struct Application {
@@ -36,15 +35,9 @@ pub struct Application {
 impl Application {
     /// Open the store, settle the admin key, bind the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store: Arc<dyn Store> = match &config.database_url {
-            DatabaseUrl::Sqlite(path) => Arc::new(
-                SqliteStore::open(path)
-                    .with_context(|| format!("opening the SQLite database {}", path.display()))?,
-            ),
-            DatabaseUrl::Postgres(_) => anyhow::bail!(
-                "the PostgreSQL backend is not available in this version yet; use sqlite://PATH"
-            ),
-        };
+        let store = store::open(&config.database_url)
+            .await
+            .with_context(|| format!("opening the database {}", config.database_url))?;
         let catalog = Catalog::builtin().context("building the event catalog")?;
         catalog.load(
             &store
@@ -56,6 +49,7 @@ impl Application {
             settle_admin_key(store.as_ref(), config.admin_key.as_deref()).await?;
         let guard = TargetGuard::new(config.allow_private_targets);
         let wake = Arc::new(Notify::new());
+        store.listen_for_work(wake.clone());
         let sender = Arc::new(Sender::new(guard, config.signature_header.clone())?);
         let schedule = config
             .retry_schedule
@@ -63,6 +57,7 @@ impl Application {
             .unwrap_or_else(RetrySchedule::production);
         let settings = DispatchSettings {
             auto_disable_after: config.auto_disable_after.0,
+            lease: config.lease.0,
             ..DispatchSettings::new(schedule)
         };
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);

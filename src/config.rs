@@ -42,6 +42,24 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+impl std::fmt::Display for DatabaseUrl {
+    /// The URL without any password, fit for logs and error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(raw) => match url::Url::parse(raw) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    write!(f, "{parsed}")
+                }
+                Err(_) => f.write_str("postgres://(unparsable URL)"),
+            },
+        }
+    }
+}
+
 fn admin_key(raw: &str) -> Result<String, String> {
     if raw.len() < 16 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("the admin key needs at least 16 printable characters without spaces".into());
@@ -75,6 +93,22 @@ impl FromStr for AutoDisable {
         humantime::parse_duration(raw)
             .map(|span| Self(Some(span)))
             .map_err(|e| format!("{raw:?} is not a span such as 5d or 12h, or never: {e}"))
+    }
+}
+
+/// `--lease`: how long a claim holds a delivery (at least one second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseSpan(pub std::time::Duration);
+
+impl FromStr for LeaseSpan {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match humantime::parse_duration(raw) {
+            Ok(span) if span >= std::time::Duration::from_secs(1) => Ok(Self(span)),
+            Ok(_) => Err("the lease is at least 1s".into()),
+            Err(e) => Err(format!("{raw:?} is not a span such as 90s: {e}")),
+        }
     }
 }
 
@@ -127,21 +161,28 @@ pub struct Config {
     /// Prefix of account API keys (hb gives hb_...; ZSky uses zsky).
     #[arg(long, env = "HOOKBRIDGE_KEY_PREFIX", default_value = "hb", value_parser = key_prefix)]
     pub key_prefix: String,
+
+    /// How long a node's claim holds a delivery; when a node dies, others take
+    /// its deliveries over once this runs out. Keep it well above the 15 s
+    /// attempt timeout (the default, 90s, is six times it).
+    #[arg(long, env = "HOOKBRIDGE_LEASE", default_value = "90s")]
+    pub lease: LeaseSpan,
 }
 
 impl Config {
-    /// Settings for tests and embedding: a SQLite file, a free loopback port,
+    /// Settings for tests and embedding: the given database, a free loopback port,
     /// private targets allowed, and the given admin key and retry schedule.
-    pub fn for_tests(database: PathBuf, admin_key: &str, schedule: RetrySchedule) -> Self {
+    pub fn for_tests(database: DatabaseUrl, admin_key: &str, schedule: RetrySchedule) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: DatabaseUrl::Sqlite(database),
+            database_url: database,
             admin_key: Some(admin_key.to_owned()),
             allow_private_targets: true,
             retry_schedule: Some(schedule),
             signature_header: HeaderName::from_static("x-hookbridge-signature"),
             key_prefix: "hb".into(),
             auto_disable_after: AutoDisable(Some(crate::delivery::worker::DEFAULT_AUTO_DISABLE)),
+            lease: LeaseSpan(crate::delivery::worker::LEASE),
         }
     }
 }

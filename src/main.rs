@@ -61,9 +61,7 @@ fn main() -> anyhow::Result<()> {
 fn serve(config: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_env("HOOKBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter())
         .init();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
@@ -76,6 +74,18 @@ fn serve(config: Config) -> anyhow::Result<()> {
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `HOOKBRIDGE_LOG` (default `info`), except that the PostgreSQL driver
+/// never logs below `info`: its debug lines carry query parameters, which
+/// include signing secrets and key hashes.
+fn log_filter() -> EnvFilter {
+    let filter =
+        EnvFilter::try_from_env("HOOKBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    match "tokio_postgres=info".parse() {
+        Ok(quiet_driver) => filter.add_directive(quiet_driver),
+        Err(_) => filter,
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -1,18 +1,54 @@
 //! Persistence: one [`Store`] trait that the API and the delivery engine use,
-//! with the embedded SQLite implementation behind it. The store is also the
-//! delivery queue: an event and its delivery rows are written in one
+//! with the embedded SQLite store (the single-node default) and the
+//! PostgreSQL store (several nodes on one database) behind it. The store is
+//! also the delivery queue: an event and its delivery rows are written in one
 //! transaction, and workers claim due rows with a lease.
 
 mod models;
+pub mod postgres;
 pub mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 
 pub use models::*;
 
+use crate::config::DatabaseUrl;
 use crate::domain::Timestamp;
+
+/// The columns both stores read a subscription from, in the order their
+/// row readers expect (`s` is the subscriptions table).
+const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
+     s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at, \
+     s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason, s.failing_since";
+
+/// A page from `limit + 1` rows read: the extra row only tells whether
+/// there is a next page, whose cursor is the last kept item's id.
+fn page_of<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(&id)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// A value as the JSON text both stores keep in TEXT columns.
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+/// Open the store a database URL names, migrating its schema.
+pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path)?),
+        DatabaseUrl::Postgres(url) => Arc::new(postgres::PostgresStore::connect(url).await?),
+    })
+}
 
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +71,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// id, so one account can never reach another's rows.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Wake `wake` when another node stores deliveries that are due now.
+    /// A single-node store has no other nodes: its default does nothing.
+    fn listen_for_work(&self, wake: Arc<Notify>) {
+        drop(wake);
+    }
+
     /// The stored admin key hash, if one was generated earlier.
     async fn admin_key_hash(&self) -> StoreResult<Option<String>>;
     /// Store the admin key hash.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, client, generation, temp_database};
+use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, TestDatabase, client, generation};
 
 /// An account with a webhook to `target` on a running binary; its id.
 async fn setup(app: &BinaryApp, target: &str) -> String {
@@ -25,7 +25,7 @@ async fn kill_9_during_ingest_and_retries_loses_no_accepted_event() {
     const EVENTS: usize = 1000;
     let receiver = Receiver::start().await;
     receiver.set_default_status(500);
-    let (_dir, database) = temp_database();
+    let database = TestDatabase::new();
     let schedule = [
         "--retry-schedule",
         "300ms,300ms,500ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
@@ -119,7 +119,7 @@ async fn kill_9_during_ingest_and_retries_loses_no_accepted_event() {
 async fn sigterm_drains_in_flight_deliveries_and_exits_zero() {
     let receiver = Receiver::start().await;
     receiver.set_delay(Duration::from_millis(1500));
-    let (_dir, database) = temp_database();
+    let database = TestDatabase::new();
     let mut app = BinaryApp::start(&database, &[]);
     let account_id = setup(&app, &receiver.url).await;
     let published = client()

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{BinaryApp, Receiver, TestApp, client, expect_error, pointers, temp_database};
+use crate::helpers::{BinaryApp, Receiver, TestApp, TestDatabase, client, expect_error, pointers};
 
 fn invoice_paid() -> Value {
     json!({
@@ -219,7 +219,7 @@ async fn replacing_a_type_changes_what_is_accepted() {
 
 #[tokio::test]
 async fn registered_types_survive_a_restart_and_export_for_the_generators() {
-    let (dir, database) = temp_database();
+    let database = TestDatabase::new();
     let mut first = BinaryApp::start(&database, &[]);
     let created = first
         .api()
@@ -236,7 +236,7 @@ async fn registered_types_survive_a_restart_and_export_for_the_generators() {
         .await;
     expect_error(invalid, 422, "schema_violation").await;
 
-    let out = dir.path().join("schemas");
+    let out = database.dir.path().join("schemas");
     let exported = std::process::Command::new(env!("CARGO_BIN_EXE_hookbridge"))
         .args(["schemas", "export", "--from", &second.address, "--dir"])
         .arg(&out)

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,44 @@ use hookbridge::{Application, Config};
 use reqwest::Response;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use crate::postgres_server::PostgresServer;
 use tokio::sync::{Notify, oneshot};
+
+/// Which database the suite runs on: `HOOKBRIDGE_TEST_BACKEND=postgres`
+/// runs every test against a real PostgreSQL server of its own; SQLite
+/// otherwise. The test command runs the suite once with each.
+pub fn postgres_backend() -> bool {
+    std::env::var("HOOKBRIDGE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A test's database on the suite's backend, removed with it.
+pub struct TestDatabase {
+    /// The `--database-url` of the database.
+    pub url: String,
+    /// A folder the test may use; holds the SQLite file.
+    pub dir: TempDir,
+    _server: Option<PostgresServer>,
+}
+
+impl TestDatabase {
+    /// A new, empty database.
+    pub fn new() -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let (url, server) = if postgres_backend() {
+            let server = PostgresServer::start();
+            (server.url(), Some(server))
+        } else {
+            let path = dir.path().join("hookbridge.db");
+            (format!("sqlite://{}", path.display()), None)
+        };
+        Self {
+            url,
+            dir,
+            _server: server,
+        }
+    }
+}
 
 /// The admin key every test service uses.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
@@ -69,9 +106,9 @@ impl TestApp {
 
     /// Start after `adjust` has changed the test configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = TempDir::new().expect("temp dir");
+        let database = TestDatabase::new();
         let schedule: RetrySchedule = "200ms,200ms,200ms".parse().unwrap();
-        let mut config = Config::for_tests(dir.path().join("hookbridge.db"), ADMIN_KEY, schedule);
+        let mut config = Config::for_tests(database.url.parse().unwrap(), ADMIN_KEY, schedule);
         adjust(&mut config);
         let app = Application::build(config).await.expect("build the app");
         let address = format!("http://{}", app.local_addr());
@@ -82,7 +119,7 @@ impl TestApp {
                     let _ = stopped.await;
                 })
                 .await;
-            drop(dir);
+            drop(database);
             served
         });
         Self {
@@ -427,23 +464,23 @@ pub struct BinaryApp {
 }
 
 impl BinaryApp {
-    /// Start `hookbridge serve` on `database` with extra arguments.
-    pub fn start(database: &Path, extra: &[&str]) -> Self {
+    /// Start `hookbridge serve` on `database` with extra arguments. Leases
+    /// last 5 s, so deliveries a killed node held are taken over quickly.
+    pub fn start(database: &TestDatabase, extra: &[&str]) -> Self {
         Self::spawn(database, extra, "warn", Stdio::inherit())
     }
 
     /// Start with debug logging written to `log`.
-    pub fn start_logging_to(database: &Path, log: &Path) -> Self {
+    pub fn start_logging_to(database: &TestDatabase, log: &Path) -> Self {
         let file = std::fs::File::create(log).expect("log file");
         Self::spawn(database, &[], "debug", Stdio::from(file))
     }
 
-    fn spawn(database: &Path, extra: &[&str], level: &str, stderr: Stdio) -> Self {
+    fn spawn(database: &TestDatabase, extra: &[&str], level: &str, stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
-            .arg("--database-url")
-            .arg(format!("sqlite://{}", database.display()))
+            .args(["--database-url", &database.url, "--lease", "5s"])
             .args(extra)
             .env("HOOKBRIDGE_ALLOW_PRIVATE_TARGETS", "1")
             .env("HOOKBRIDGE_LOG", level)
@@ -496,11 +533,4 @@ impl Drop for BinaryApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A temporary folder holding a database path for binary tests.
-pub fn temp_database() -> (TempDir, PathBuf) {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("hookbridge.db");
-    (dir, path)
 }

@@ -12,6 +12,7 @@ mod ingest;
 mod isolation;
 mod management;
 mod openapi;
+mod postgres_server;
 mod samples;
 mod secrets;
 mod ssrf;

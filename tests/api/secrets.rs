@@ -3,12 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, generation, temp_database};
+use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, TestDatabase, generation};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_secrets_and_custom_headers_never_reach_the_logs() {
-    let (dir, database) = temp_database();
-    let log = dir.path().join("hookbridge.log");
+    let database = TestDatabase::new();
+    let log = database.dir.path().join("hookbridge.log");
     let mut app = BinaryApp::start_logging_to(&database, &log);
     let receiver = Receiver::start().await;
     let api = app.api();

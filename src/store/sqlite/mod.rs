@@ -19,7 +19,8 @@ use serde_json::Value;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
     DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
-    RegisteredEventType, Store, StoreError, StoreResult, StoredEvent, Subscription,
+    RegisteredEventType, SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent,
+    Subscription, page_of, to_json,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -29,10 +30,6 @@ use writer::{Durability, Writer};
 const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = include_str!("schema.sql");
 const READ_CONNECTIONS: u32 = 4;
-
-const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
-     s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at, \
-     s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason, s.failing_since";
 
 /// What ingest needs of a subscription to decide whether it gets a delivery.
 struct Matcher {
@@ -276,21 +273,6 @@ fn delivery_status_from(row: &Row) -> rusqlite::Result<DeliveryStatus> {
     })
 }
 
-/// A page from `limit + 1` rows read: the extra row only tells whether
-/// there is a next page, whose cursor is the last kept item's id.
-fn page_of<T>(items: &mut Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(&id)
-    } else {
-        None
-    };
-    Page {
-        items: std::mem::take(items),
-        next_cursor,
-    }
-}
-
 fn account_from(row: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
@@ -310,10 +292,6 @@ fn event_type_from(row: &Row) -> rusqlite::Result<RegisteredEventType> {
         created_at: Timestamp(row.get(4)?),
         updated_at: Timestamp(row.get(5)?),
     })
-}
-
-fn to_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
 /// The stored values of a subscription, in the order of `SUBSCRIPTION_WRITE`.
@@ -803,7 +781,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Page<Subscription>> {
         let account_id = account_id.to_owned();
         self.read(move |c| {
-            let mut items = c
+            let items = c
                 .prepare_cached(&format!(
                     "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
                      WHERE s.account_id = ?1 AND (?2 IS NULL OR s.id < ?2)
@@ -814,7 +792,7 @@ impl Store for SqliteStore {
                     |r| subscription_at(r, 0),
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(&mut items, page.limit, |s| s.id.clone()))
+            Ok(page_of(items, page.limit, |s| s.id.clone()))
         })
         .await
     }
@@ -1074,7 +1052,7 @@ impl Store for SqliteStore {
                 AttemptsOf::Subscription(id) => (Some(id), None),
                 AttemptsOf::Event(id) => (None, Some(id)),
             };
-            let mut items = c
+            let items = c
                 .prepare_cached(
                     "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
                          a.status, a.latency_ms, a.response_snippet, a.error
@@ -1112,7 +1090,7 @@ impl Store for SqliteStore {
                     },
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(&mut items, page.limit, |a| a.id.clone()))
+            Ok(page_of(items, page.limit, |a| a.id.clone()))
         })
         .await
     }

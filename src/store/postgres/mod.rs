@@ -1,0 +1,1066 @@
+//! The PostgreSQL store: the multi-node backend. Several Hookbridge nodes
+//! share one database: workers claim due deliveries with
+//! `FOR UPDATE SKIP LOCKED` and a lease (a node that dies leaves leases that
+//! simply fall due again when they expire), and ingest wakes every node's
+//! workers with `NOTIFY` (each node `LISTEN`s; polling is only the fallback).
+//! Nothing is cached between calls, since another node may change any row.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Pool, Runtime};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio_postgres::{NoTls, Row};
+
+use super::{
+    Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
+    DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
+    RegisteredEventType, SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent,
+    Subscription, page_of, to_json,
+};
+use crate::domain::{
+    CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
+    rfc3339,
+};
+
+const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("schema.sql");
+/// The channel ingest notifies when deliveries are due now.
+const CHANNEL: &str = "hookbridge_due";
+/// Connections per node.
+const POOL_SIZE: usize = 16;
+
+/// The PostgreSQL-backed [`Store`].
+pub struct PostgresStore {
+    pool: Pool,
+    url: String,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Database(format!("a stored {what} could not be read"))
+}
+
+impl PostgresStore {
+    /// Connect to `url` and bring the schema up to date. Nodes starting at
+    /// once serialise on an advisory lock, so the schema is created once.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let mut config = deadpool_postgres::Config::new();
+        config.url = Some(url.to_owned());
+        config.pool = Some(deadpool_postgres::PoolConfig::new(POOL_SIZE));
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1), NoTls)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL settings: {e}")))?;
+        let mut client = pool.get().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock(7262652)", &[])
+            .await?;
+        transaction
+            .batch_execute("CREATE TABLE IF NOT EXISTS hookbridge_schema (version BIGINT NOT NULL)")
+            .await?;
+        let version: Option<i64> = transaction
+            .query_opt("SELECT version FROM hookbridge_schema", &[])
+            .await?
+            .map(|r| r.get(0));
+        match version {
+            None => {
+                transaction.batch_execute(SCHEMA).await?;
+                transaction
+                    .execute(
+                        "INSERT INTO hookbridge_schema (version) VALUES ($1)",
+                        &[&SCHEMA_VERSION],
+                    )
+                    .await?;
+            }
+            Some(found) if found > SCHEMA_VERSION => {
+                return Err(StoreError::Database(format!(
+                    "the database has schema version {found}, newer than this binary's {SCHEMA_VERSION}"
+                )));
+            }
+            Some(_) => {}
+        }
+        transaction.commit().await?;
+        drop(client);
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+        })
+    }
+}
+
+/// Wake `wake` whenever any node notifies [`CHANNEL`]; reconnects after a
+/// lost connection (waking once, in case a notification was missed).
+async fn listen(url: String, wake: Arc<Notify>) {
+    loop {
+        match tokio_postgres::connect(&url, NoTls).await {
+            Ok((client, mut connection)) => {
+                let mut messages =
+                    futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                let listening = async {
+                    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+                    Ok::<_, tokio_postgres::Error>(())
+                };
+                let (listened, _) = tokio::join!(listening, async {
+                    while let Some(Ok(message)) = messages.next().await {
+                        if let tokio_postgres::AsyncMessage::Notification(_) = message {
+                            wake.notify_one();
+                        }
+                    }
+                });
+                if let Err(error) = listened {
+                    tracing::warn!(%error, "LISTEN failed");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "the notification connection failed"),
+        }
+        wake.notify_one();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn json_text<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+/// A subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
+fn subscription_at(row: &Row, at: usize) -> StoreResult<Subscription> {
+    let events: Vec<String> = json_text(row.get(at + 3), "event list")?;
+    let filter = match row.get::<_, Option<&str>>(at + 4) {
+        None => None,
+        Some(text) => {
+            let value: Value = json_text(text, "filter")?;
+            Some(Filter::parse(&value).map_err(|_| corrupt("filter"))?)
+        }
+    };
+    let headers: BTreeMap<String, String> = json_text(row.get(at + 7), "header set")?;
+    let previous_secret = match (
+        row.get::<_, Option<&str>>(at + 12),
+        row.get::<_, Option<i64>>(at + 13),
+    ) {
+        (Some(secret), Some(until)) => Some(PreviousSecret {
+            secret: SigningSecret::parse(secret).map_err(|_| corrupt("previous secret"))?,
+            until: Timestamp(until),
+        }),
+        _ => None,
+    };
+    Ok(Subscription {
+        id: row.get(at),
+        account_id: row.get(at + 1),
+        url: row.get(at + 2),
+        events: EventSelection::from_stored(events),
+        filter,
+        format: Format::from_stored(row.get(at + 5)).ok_or_else(|| corrupt("format"))?,
+        secret: SigningSecret::parse(row.get(at + 6)).map_err(|_| corrupt("secret"))?,
+        headers: CustomHeaders::from_stored(headers),
+        description: row.get(at + 8),
+        source: Source::from_stored(row.get(at + 9)).ok_or_else(|| corrupt("source"))?,
+        created_at: Timestamp(row.get(at + 10)),
+        updated_at: Timestamp(row.get(at + 11)),
+        previous_secret,
+        enabled: row.get(at + 14),
+        disabled_reason: row.get(at + 15),
+        failing_since: row.get::<_, Option<i64>>(at + 16).map(Timestamp),
+    })
+}
+
+fn account_from(row: &Row) -> Account {
+    Account {
+        id: row.get(0),
+        name: row.get(1),
+        created_at: Timestamp(row.get(2)),
+    }
+}
+
+/// A delivery's state from `id, subscription_id, state, attempts,
+/// last_status, last_error`.
+fn delivery_status_from(row: &Row) -> DeliveryStatus {
+    DeliveryStatus {
+        id: row.get(0),
+        subscription_id: row.get(1),
+        state: row.get(2),
+        attempts: row.get::<_, i32>(3).max(0) as u32,
+        last_status: row.get::<_, Option<i32>>(4).map(|s| s as u16),
+        last_error: row.get(5),
+    }
+}
+
+fn event_from(row: &Row, at: usize) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        id: row.get(at),
+        event_type: row.get(at + 1),
+        data: json_text(row.get(at + 2), "event")?,
+        created_at: Timestamp(row.get(at + 3)),
+    })
+}
+
+/// The values of a subscription in `SUBSCRIPTION_COLUMNS` order.
+struct SubscriptionValues {
+    events: String,
+    filter: Option<String>,
+    headers: String,
+    previous_secret: Option<String>,
+    previous_until: Option<i64>,
+    failing_since: Option<i64>,
+}
+
+impl SubscriptionValues {
+    fn of(s: &Subscription) -> Self {
+        Self {
+            events: to_json(&s.events.to_list()),
+            filter: s.filter.as_ref().map(|f| f.to_json().to_string()),
+            headers: to_json(s.headers.as_map()),
+            previous_secret: s
+                .previous_secret
+                .as_ref()
+                .map(|p| p.secret.shown().to_owned()),
+            previous_until: s.previous_secret.as_ref().map(|p| p.until.0),
+            failing_since: s.failing_since.map(|t| t.0),
+        }
+    }
+}
+
+async fn cancel_pending(
+    client: &impl GenericClient,
+    subscription_id: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    client
+        .execute(
+            "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL,
+                 lease_token = NULL, updated_at = $2
+             WHERE subscription_id = $1 AND state = 'pending'",
+            &[&subscription_id, &now.0],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn delete_subscription_in(
+    client: &impl GenericClient,
+    account_id: &str,
+    id: &str,
+) -> StoreResult<bool> {
+    let deleted = client
+        .execute(
+            "DELETE FROM subscriptions WHERE id = $1 AND account_id = $2",
+            &[&id, &account_id],
+        )
+        .await?;
+    if deleted > 0 {
+        cancel_pending(client, id, Timestamp::now()).await?;
+    }
+    Ok(deleted > 0)
+}
+
+async fn insert_event(
+    client: &impl GenericClient,
+    event: &NewEvent,
+    test: bool,
+) -> StoreResult<Option<i64>> {
+    let row = client
+        .query_opt(
+            "INSERT INTO events (id, account_id, type, data, created_at, test)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (account_id, id) DO NOTHING RETURNING pk",
+            &[
+                &event.id.as_str(),
+                &event.account_id,
+                &event.event_type,
+                &event.data.to_string(),
+                &event.created_at.0,
+                &test,
+            ],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn notify_due(client: &impl GenericClient) -> StoreResult<()> {
+    client
+        .execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+        .await?;
+    Ok(())
+}
+
+async fn complete_in(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
+    let attempt = &completion.attempt;
+    let (state, next_at, error) = match &completion.next {
+        NextStep::Delivered => ("delivered", None, None),
+        NextStep::RetryAt(at) => ("pending", Some(at.0), attempt.error.clone()),
+        NextStep::Failed => ("failed", None, attempt.error.clone()),
+        NextStep::RemoveSubscription => (
+            "failed",
+            None,
+            Some("the target answered 410 Gone; the subscription was removed".to_owned()),
+        ),
+    };
+    let status = attempt.status.map(i32::from);
+    let applied = client
+        .query_opt(
+            "UPDATE deliveries SET state = $3, attempts = attempts + 1, next_attempt_at = $4,
+                 lease_token = NULL, last_status = $5, last_error = $6, updated_at = $7
+             WHERE id = $1 AND lease_token = $2 AND state = 'pending'
+             RETURNING event_pk",
+            &[
+                &completion.lease.delivery_id,
+                &completion.lease.token,
+                &state,
+                &next_at,
+                &status,
+                &error,
+                &Timestamp::now().0,
+            ],
+        )
+        .await?;
+    let Some(applied) = applied else {
+        return Ok(());
+    };
+    let event_pk: i64 = applied.get(0);
+    client
+        .execute(
+            "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
+                 started_at, status, latency_ms, response_snippet, error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &new_id("att"),
+                &completion.lease.delivery_id,
+                &completion.subscription_id,
+                &completion.account_id,
+                &event_pk,
+                &attempt.started_at.0,
+                &status,
+                &(attempt.latency_ms as i64),
+                &attempt.response_snippet,
+                &attempt.error,
+            ],
+        )
+        .await?;
+    track_failures(client, completion).await?;
+    if completion.next == NextStep::RemoveSubscription {
+        delete_subscription_in(client, &completion.account_id, &completion.subscription_id).await?;
+    }
+    Ok(())
+}
+
+/// As in the SQLite store: a success ends a subscription's run of failures;
+/// a failure starts one, or disables the subscription once the run began
+/// before the auto-disable cutoff.
+async fn track_failures(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
+    let id = &completion.subscription_id;
+    if completion.next == NextStep::Delivered {
+        client
+            .execute(
+                "UPDATE subscriptions SET failing_since = NULL
+                 WHERE id = $1 AND failing_since IS NOT NULL",
+                &[id],
+            )
+            .await?;
+        return Ok(());
+    }
+    client
+        .execute(
+            "UPDATE subscriptions SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+            &[id, &completion.attempt.started_at.0],
+        )
+        .await?;
+    let Some(cutoff) = completion.disable_if_failing_since else {
+        return Ok(());
+    };
+    let disabled = client
+        .execute(
+            "UPDATE subscriptions SET enabled = FALSE,
+                 disabled_reason = 'every attempt failed since ' || $3
+             WHERE id = $1 AND enabled AND failing_since <= $2",
+            &[id, &cutoff.0, &rfc3339(cutoff)],
+        )
+        .await?;
+    if disabled > 0 {
+        tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn listen_for_work(&self, wake: Arc<Notify>) {
+        tokio::spawn(listen(self.url.clone(), wake));
+    }
+
+    async fn admin_key_hash(&self) -> StoreResult<Option<String>> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt(
+                "SELECT value FROM settings WHERE key = 'admin_key_hash'",
+                &[],
+            )
+            .await?
+            .map(|r| r.get(0)))
+    }
+
+    async fn set_admin_key_hash(&self, hash: String) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&hash],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn create_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        let created = client
+            .execute(
+                "INSERT INTO event_types (name, description, schema, examples, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+                &[
+                    &event_type.name,
+                    &event_type.description,
+                    &to_json(&event_type.schema),
+                    &to_json(&event_type.examples),
+                    &event_type.created_at.0,
+                    &event_type.updated_at.0,
+                ],
+            )
+            .await?;
+        Ok(created == 1)
+    }
+
+    async fn replace_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        let replaced = client
+            .execute(
+                "UPDATE event_types SET description = $2, schema = $3, examples = $4,
+                     updated_at = $5 WHERE name = $1",
+                &[
+                    &event_type.name,
+                    &event_type.description,
+                    &to_json(&event_type.schema),
+                    &to_json(&event_type.examples),
+                    &event_type.updated_at.0,
+                ],
+            )
+            .await?;
+        Ok(replaced == 1)
+    }
+
+    async fn event_types(&self) -> StoreResult<Vec<RegisteredEventType>> {
+        let client = self.pool.get().await?;
+        client
+            .query(
+                "SELECT name, description, schema, examples, created_at, updated_at
+                 FROM event_types ORDER BY name",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(RegisteredEventType {
+                    name: row.get(0),
+                    description: row.get(1),
+                    schema: json_text(row.get(2), "event type schema")?,
+                    examples: json_text(row.get(3), "event type example list")?,
+                    created_at: Timestamp(row.get(4)),
+                    updated_at: Timestamp(row.get(5)),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_account(&self, account: Account) -> StoreResult<Account> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)",
+                &[&account.id, &account.name, &account.created_at.0],
+            )
+            .await?;
+        Ok(account)
+    }
+
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt(
+                "SELECT id, name, created_at FROM accounts WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .as_ref()
+            .map(account_from))
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<ApiKeyRecord> {
+        let client = self.pool.get().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO api_keys (id, account_id, hash, last_four, created_at)
+                 SELECT $1, id, $3, $4, $5 FROM accounts WHERE id = $2",
+                &[
+                    &key.id,
+                    &key.account_id,
+                    &key.hash,
+                    &key.last_four,
+                    &key.created_at.0,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::AccountNotFound(key.account_id));
+        }
+        Ok(key)
+    }
+
+    async fn account_by_key_hash(&self, hash: &str) -> StoreResult<Option<Account>> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt(
+                "SELECT a.id, a.name, a.created_at FROM api_keys k
+                 JOIN accounts a ON a.id = k.account_id WHERE k.hash = $1",
+                &[&hash],
+            )
+            .await?
+            .as_ref()
+            .map(account_from))
+    }
+
+    async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription> {
+        let client = self.pool.get().await?;
+        let s = &subscription;
+        let v = SubscriptionValues::of(s);
+        let inserted = client
+            .execute(
+                "INSERT INTO subscriptions (id, account_id, url, events, filter, format, secret,
+                     headers, description, source, created_at, updated_at, previous_secret,
+                     previous_secret_until, enabled, disabled_reason, failing_since)
+                 SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+                 FROM accounts WHERE id = $2",
+                &[
+                    &s.id,
+                    &s.account_id,
+                    &s.url,
+                    &v.events,
+                    &v.filter,
+                    &s.format.as_str(),
+                    &s.secret.shown(),
+                    &v.headers,
+                    &s.description,
+                    &s.source.as_str(),
+                    &s.created_at.0,
+                    &s.updated_at.0,
+                    &v.previous_secret,
+                    &v.previous_until,
+                    &s.enabled,
+                    &s.disabled_reason,
+                    &v.failing_since,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::AccountNotFound(subscription.account_id));
+        }
+        Ok(subscription)
+    }
+
+    async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>> {
+        let client = self.pool.get().await?;
+        client
+            .query_opt(
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+                     WHERE s.id = $1 AND s.account_id = $2"
+                ),
+                &[&id, &account_id],
+            )
+            .await?
+            .map(|row| subscription_at(&row, 0))
+            .transpose()
+    }
+
+    async fn list_subscriptions(
+        &self,
+        account_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Subscription>> {
+        let client = self.pool.get().await?;
+        let items = client
+            .query(
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+                     WHERE s.account_id = $1 AND ($2::TEXT IS NULL OR s.id < $2)
+                     ORDER BY s.id DESC LIMIT $3"
+                ),
+                &[&account_id, &page.cursor, &(page.limit as i64 + 1)],
+            )
+            .await?
+            .iter()
+            .map(|row| subscription_at(row, 0))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |s| s.id.clone()))
+    }
+
+    async fn update_subscription(
+        &self,
+        subscription: Subscription,
+    ) -> StoreResult<Option<Subscription>> {
+        let client = self.pool.get().await?;
+        let s = &subscription;
+        let v = SubscriptionValues::of(s);
+        let changed = client
+            .execute(
+                "UPDATE subscriptions SET url = $3, events = $4, filter = $5, format = $6,
+                     secret = $7, headers = $8, description = $9, updated_at = $10,
+                     previous_secret = $11, previous_secret_until = $12,
+                     enabled = $13, disabled_reason = $14, failing_since = $15
+                 WHERE id = $1 AND account_id = $2",
+                &[
+                    &s.id,
+                    &s.account_id,
+                    &s.url,
+                    &v.events,
+                    &v.filter,
+                    &s.format.as_str(),
+                    &s.secret.shown(),
+                    &v.headers,
+                    &s.description,
+                    &s.updated_at.0,
+                    &v.previous_secret,
+                    &v.previous_until,
+                    &s.enabled,
+                    &s.disabled_reason,
+                    &v.failing_since,
+                ],
+            )
+            .await?;
+        Ok((changed > 0).then_some(subscription))
+    }
+
+    async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let deleted = delete_subscription_in(&transaction, account_id, id).await?;
+        transaction.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let account_exists = transaction
+            .query_opt("SELECT 1 FROM accounts WHERE id = $1", &[&event.account_id])
+            .await?
+            .is_some();
+        if !account_exists {
+            return Err(StoreError::AccountNotFound(event.account_id));
+        }
+        let Some(event_pk) = insert_event(&transaction, &event, false).await? else {
+            return Ok(IngestOutcome {
+                event_id: event.id.as_str().to_owned(),
+                duplicate: true,
+                deliveries: 0,
+            });
+        };
+        let candidates = transaction
+            .query(
+                "SELECT id, events, filter FROM subscriptions WHERE account_id = $1 AND enabled",
+                &[&event.account_id],
+            )
+            .await?;
+        let mut matching = Vec::new();
+        for row in &candidates {
+            let events = EventSelection::from_stored(json_text(row.get(1), "event list")?);
+            let filter = match row.get::<_, Option<&str>>(2) {
+                None => None,
+                Some(text) => Some(
+                    Filter::parse(&json_text::<Value>(text, "filter")?)
+                        .map_err(|_| corrupt("filter"))?,
+                ),
+            };
+            if events.wants(&event.event_type)
+                && filter.as_ref().is_none_or(|f| f.matches(&event.data))
+            {
+                matching.push(row.get::<_, String>(0));
+            }
+        }
+        if !matching.is_empty() {
+            let ids: Vec<String> = matching.iter().map(|_| new_id("dlv")).collect();
+            transaction
+                .execute(
+                    "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                         next_attempt_at, created_at, updated_at)
+                     SELECT d, $2, s, $4, 'pending', $5, $5, $5
+                     FROM UNNEST($1::TEXT[], $3::TEXT[]) AS t(d, s)",
+                    &[
+                        &ids,
+                        &event_pk,
+                        &matching,
+                        &event.account_id,
+                        &event.created_at.0,
+                    ],
+                )
+                .await?;
+            notify_due(&transaction).await?;
+        }
+        transaction.commit().await?;
+        Ok(IngestOutcome {
+            event_id: event.id.as_str().to_owned(),
+            duplicate: false,
+            deliveries: matching.len(),
+        })
+    }
+
+    async fn recent_events(
+        &self,
+        account_id: &str,
+        event_type: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let client = self.pool.get().await?;
+        client
+            .query(
+                "SELECT id, type, data, created_at FROM events
+                 WHERE account_id = $1 AND ($2::TEXT IS NULL OR type = $2) AND NOT test
+                 ORDER BY pk DESC LIMIT $3",
+                &[&account_id, &event_type, &(limit as i64)],
+            )
+            .await?
+            .iter()
+            .map(|row| event_from(row, 0))
+            .collect()
+    }
+
+    async fn claim_due(
+        &self,
+        limit: usize,
+        lease: Duration,
+        skip: Vec<String>,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let now = Timestamp::now();
+        let claimed = transaction
+            .query(
+                "WITH due AS (
+                     SELECT d.id FROM deliveries d
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+                       AND NOT (d.subscription_id = ANY($3::TEXT[]))
+                       AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                                       WHERE s.id = d.subscription_id AND NOT s.enabled)
+                     ORDER BY d.next_attempt_at
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE deliveries d
+                 SET next_attempt_at = $4,
+                     lease_token = floor(random() * 9007199254740991)::BIGINT
+                 FROM due WHERE d.id = due.id
+                 RETURNING d.id, d.attempts, d.subscription_id, d.lease_token, d.event_pk",
+                &[&now.0, &(limit as i64), &skip, &now.after(lease).0],
+            )
+            .await?;
+        if claimed.is_empty() {
+            transaction.commit().await?;
+            return Ok(Vec::new());
+        }
+        let event_pks: Vec<i64> = claimed.iter().map(|r| r.get(4)).collect();
+        let subscription_ids: Vec<String> = claimed.iter().map(|r| r.get(2)).collect();
+        let mut events = HashMap::new();
+        for row in transaction
+            .query(
+                "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
+                &[&event_pks],
+            )
+            .await?
+        {
+            events.insert(row.get::<_, i64>(0), Arc::new(event_from(&row, 1)?));
+        }
+        let mut subscriptions = HashMap::new();
+        for row in transaction
+            .query(
+                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
+                &[&subscription_ids],
+            )
+            .await?
+        {
+            let subscription = subscription_at(&row, 0)?;
+            subscriptions.insert(subscription.id.clone(), Arc::new(subscription));
+        }
+        let mut jobs = Vec::with_capacity(claimed.len());
+        for row in &claimed {
+            let subscription_id: String = row.get(2);
+            let Some(subscription) = subscriptions.get(&subscription_id) else {
+                cancel_pending(&transaction, &subscription_id, now).await?;
+                continue;
+            };
+            let event = events
+                .get(&row.get::<_, i64>(4))
+                .ok_or_else(|| corrupt("delivery's event"))?;
+            jobs.push(DeliveryJob {
+                lease: Lease {
+                    delivery_id: row.get(0),
+                    token: row.get(3),
+                },
+                attempts_made: row.get::<_, i32>(1).max(0) as u32,
+                event: event.clone(),
+                subscription: subscription.clone(),
+            });
+        }
+        transaction.commit().await?;
+        Ok(jobs)
+    }
+
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        for completion in &completions {
+            complete_in(&transaction, completion).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        let ids: Vec<&str> = leases.iter().map(|l| l.delivery_id.as_str()).collect();
+        let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
+        client
+            .execute(
+                "UPDATE deliveries d SET next_attempt_at = $3, lease_token = NULL
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
+                 WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
+                &[&ids, &tokens, &Timestamp::now().0],
+            )
+            .await?;
+        notify_due(&client).await?;
+        Ok(())
+    }
+
+    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
+        let client = self.pool.get().await?;
+        let at: Option<i64> = client
+            .query_one(
+                "SELECT MIN(d.next_attempt_at) FROM deliveries d
+                 WHERE d.state = 'pending' AND NOT (d.subscription_id = ANY($1::TEXT[]))
+                   AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                                   WHERE s.id = d.subscription_id AND NOT s.enabled)",
+                &[&skip],
+            )
+            .await?
+            .get(0);
+        Ok(at.map(Timestamp))
+    }
+
+    async fn resend(
+        &self,
+        account_id: &str,
+        delivery_id: &str,
+    ) -> StoreResult<Option<DeliveryStatus>> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, updated_at = $3
+                 WHERE id = $1 AND account_id = $2 AND lease_token IS NULL
+                   AND subscription_id IN (SELECT id FROM subscriptions WHERE account_id = $2)
+                 RETURNING id, subscription_id, state, attempts, last_status, last_error",
+                &[&delivery_id, &account_id, &Timestamp::now().0],
+            )
+            .await?;
+        if row.is_some() {
+            notify_due(&client).await?;
+        }
+        Ok(row.as_ref().map(delivery_status_from))
+    }
+
+    async fn resend_failed(
+        &self,
+        account_id: &str,
+        subscription_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<usize> {
+        let client = self.pool.get().await?;
+        let resent = client
+            .execute(
+                "UPDATE deliveries SET state = 'pending', next_attempt_at = $4, updated_at = $4
+                 WHERE account_id = $1 AND subscription_id = $2 AND state = 'failed'
+                   AND updated_at >= $3",
+                &[&account_id, &subscription_id, &since.0, &Timestamp::now().0],
+            )
+            .await?;
+        if resent > 0 {
+            notify_due(&client).await?;
+        }
+        Ok(resent as usize)
+    }
+
+    async fn start_test_delivery(
+        &self,
+        event: NewEvent,
+        subscription_id: &str,
+        lease_length: Duration,
+    ) -> StoreResult<Option<DeliveryJob>> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let Some(row) = transaction
+            .query_opt(
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+                     WHERE s.id = $1 AND s.account_id = $2"
+                ),
+                &[&subscription_id, &event.account_id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let subscription = Arc::new(subscription_at(&row, 0)?);
+        let Some(event_pk) = insert_event(&transaction, &event, true).await? else {
+            return Ok(None);
+        };
+        let lease = Lease {
+            delivery_id: new_id("dlv"),
+            token: rand::random::<i64>(),
+        };
+        transaction
+            .execute(
+                "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                     next_attempt_at, lease_token, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7)",
+                &[
+                    &lease.delivery_id,
+                    &event_pk,
+                    &subscription.id,
+                    &event.account_id,
+                    &event.created_at.after(lease_length).0,
+                    &lease.token,
+                    &event.created_at.0,
+                ],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(Some(DeliveryJob {
+            lease,
+            attempts_made: 0,
+            event: Arc::new(StoredEvent {
+                id: event.id.as_str().to_owned(),
+                event_type: event.event_type,
+                data: event.data,
+                created_at: event.created_at,
+            }),
+            subscription,
+        }))
+    }
+
+    async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
+                &[],
+            )
+            .await?;
+        Ok((
+            row.get::<_, i64>(0) as u64,
+            row.get::<_, Option<i64>>(1).map(Timestamp),
+        ))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        client.execute("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn attempts(
+        &self,
+        account_id: &str,
+        of: AttemptsOf,
+        page: PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        let client = self.pool.get().await?;
+        let (subscription_id, event_id) = match of {
+            AttemptsOf::Subscription(id) => (Some(id), None),
+            AttemptsOf::Event(id) => (None, Some(id)),
+        };
+        let items = client
+            .query(
+                "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
+                     a.status, a.latency_ms, a.response_snippet, a.error
+                 FROM attempts a JOIN events e ON e.pk = a.event_pk
+                 WHERE a.account_id = $1
+                   AND ($2::TEXT IS NULL OR a.subscription_id = $2)
+                   AND ($3::TEXT IS NULL OR e.id = $3)
+                   AND ($4::TEXT IS NULL OR (a.started_at, a.id) <
+                        (SELECT started_at, id FROM attempts WHERE id = $4))
+                 ORDER BY a.started_at DESC, a.id DESC LIMIT $5",
+                &[
+                    &account_id,
+                    &subscription_id,
+                    &event_id,
+                    &page.cursor,
+                    &(page.limit as i64 + 1),
+                ],
+            )
+            .await?
+            .iter()
+            .map(|row| Attempt {
+                id: row.get(0),
+                delivery_id: row.get(1),
+                event_id: row.get(2),
+                event_type: row.get(3),
+                subscription_id: row.get(4),
+                result: AttemptResult {
+                    started_at: Timestamp(row.get(5)),
+                    status: row.get::<_, Option<i32>>(6).map(|s| s as u16),
+                    latency_ms: row.get::<_, i64>(7).max(0) as u64,
+                    response_snippet: row.get(8),
+                    error: row.get(9),
+                },
+            })
+            .collect();
+        Ok(page_of(items, page.limit, |a| a.id.clone()))
+    }
+
+    async fn deliveries_for_event(
+        &self,
+        account_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<Vec<DeliveryStatus>>> {
+        let client = self.pool.get().await?;
+        let exists = client
+            .query_opt(
+                "SELECT 1 FROM events WHERE account_id = $1 AND id = $2",
+                &[&account_id, &event_id],
+            )
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let rows = client
+            .query(
+                "SELECT d.id, d.subscription_id, d.state, d.attempts, d.last_status, d.last_error
+                 FROM deliveries d JOIN events e ON e.pk = d.event_pk
+                 WHERE e.account_id = $1 AND e.id = $2 ORDER BY d.id",
+                &[&account_id, &event_id],
+            )
+            .await?;
+        Ok(Some(rows.iter().map(delivery_status_from).collect()))
+    }
+}

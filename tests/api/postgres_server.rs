@@ -1,0 +1,167 @@
+//! A real PostgreSQL server for one test: the system's `initdb`, `pg_ctl`
+//! and `postgres` binaries, a data folder copied from a template that the
+//! first test makes with `initdb`, started on a free loopback port and
+//! stopped (`pg_ctl stop -m immediate`) with its folder removed on drop.
+//! As root (CI containers) the server runs as the `postgres` user, since
+//! PostgreSQL refuses to run as root.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// Where the server binaries are: `HOOKBRIDGE_PG_BIN`, else the newest
+/// `/usr/lib/postgresql/*/bin`, else `PATH`.
+fn bin(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("HOOKBRIDGE_PG_BIN") {
+        return Path::new(&dir).join(name);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    versions.sort();
+    match versions.last() {
+        Some(dir) => dir.join("bin").join(name),
+        None => PathBuf::from(name),
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `program` with `args`, as the `postgres` user when we are root.
+fn command(program: &str) -> Command {
+    if running_as_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(bin(program));
+        command
+    } else {
+        Command::new(bin(program))
+    }
+}
+
+fn run(mut command: Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Let the `postgres` user own `path` (when we are root).
+fn hand_over(path: &Path) {
+    if running_as_root() {
+        run(
+            {
+                let mut c = Command::new("chown");
+                c.args(["-R", "postgres:postgres"]).arg(path);
+                c
+            },
+            "chown",
+        );
+    }
+}
+
+/// A freshly initialised data folder to copy, made once per machine.
+fn template() -> PathBuf {
+    let template = std::env::temp_dir().join("hookbridge-test-pg-template");
+    if template.join("PG_VERSION").exists() {
+        return template;
+    }
+    let scratch = TempDir::new().unwrap().keep();
+    hand_over(&scratch);
+    let data = scratch.join("data");
+    let mut initdb = command("initdb");
+    initdb.arg("-D").arg(&data).args([
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    ]);
+    run(initdb, "initdb");
+    if std::fs::rename(&data, &template).is_err() {
+        assert!(template.join("PG_VERSION").exists(), "the template folder");
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    template
+}
+
+/// One running server.
+pub struct PostgresServer {
+    dir: TempDir,
+    port: u16,
+}
+
+impl PostgresServer {
+    /// Start a server with an empty `hookbridge` database.
+    pub fn start() -> Self {
+        let template = template();
+        let dir = TempDir::new().unwrap();
+        let data = dir.path().join("data");
+        run(
+            {
+                let mut c = Command::new("cp");
+                c.arg("-a").arg(&template).arg(&data);
+                c
+            },
+            "copy the template",
+        );
+        hand_over(dir.path());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
+             -c fsync=off -c full_page_writes=off -c max_connections=200",
+            dir.path().display()
+        );
+        let mut start = command("pg_ctl");
+        start
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.path().join("server.log"))
+            .args(["-o", &options, "-w", "start"]);
+        run(start, "pg_ctl start");
+        let server = Self { dir, port };
+        let mut create = Command::new(bin("createdb"));
+        create.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "hookbridge",
+        ]);
+        run(create, "createdb");
+        server
+    }
+
+    /// The URL of its `hookbridge` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/hookbridge", self.port)
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        let mut stop = command("pg_ctl");
+        stop.arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"]);
+        let _ = stop.output();
+    }
+}
