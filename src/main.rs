@@ -76,13 +76,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `HOOKBRIDGE_LOG` (default `info`), except that the PostgreSQL driver
-/// never logs below `info`: its debug lines carry query parameters, which
-/// include signing secrets and key hashes.
+/// `HOOKBRIDGE_LOG` (default `info`), except that the PostgreSQL driver only
+/// logs warnings: its debug lines carry query parameters, which include
+/// signing secrets and key hashes, and its info lines are server notices.
 fn log_filter() -> EnvFilter {
     let filter =
         EnvFilter::try_from_env("HOOKBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    match "tokio_postgres=info".parse() {
+    match "tokio_postgres=warn".parse() {
         Ok(quiet_driver) => filter.add_directive(quiet_driver),
         Err(_) => filter,
     }

@@ -182,6 +182,23 @@ pub struct Completion {
     pub disable_if_failing_since: Option<Timestamp>,
 }
 
+impl Completion {
+    /// The delivery row's new `(state, next_attempt_at, last_error)`.
+    pub fn stored_outcome(&self) -> (&'static str, Option<i64>, Option<String>) {
+        let error = self.attempt.error.clone();
+        match &self.next {
+            NextStep::Delivered => ("delivered", None, None),
+            NextStep::RetryAt(at) => ("pending", Some(at.0), error),
+            NextStep::Failed => ("failed", None, error),
+            NextStep::RemoveSubscription => (
+                "failed",
+                None,
+                Some("the target answered 410 Gone; the subscription was removed".to_owned()),
+            ),
+        }
+    }
+}
+
 /// What one HTTP attempt saw.
 #[derive(Debug, Clone)]
 pub struct AttemptResult {

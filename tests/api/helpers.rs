@@ -41,8 +41,17 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A new, empty database.
     pub fn new() -> Self {
+        Self::create(postgres_backend())
+    }
+
+    /// A new, empty PostgreSQL database, whatever the suite's backend.
+    pub fn postgres() -> Self {
+        Self::create(true)
+    }
+
+    fn create(postgres: bool) -> Self {
         let dir = TempDir::new().expect("temp dir");
-        let (url, server) = if postgres_backend() {
+        let (url, server) = if postgres {
             let server = PostgresServer::start();
             (server.url(), Some(server))
         } else {
@@ -465,7 +474,8 @@ pub struct BinaryApp {
 
 impl BinaryApp {
     /// Start `hookbridge serve` on `database` with extra arguments. Leases
-    /// last 5 s, so deliveries a killed node held are taken over quickly.
+    /// last 20 s (above the 15 s attempt timeout), so deliveries a killed
+    /// node held are taken over within a test's patience.
     pub fn start(database: &TestDatabase, extra: &[&str]) -> Self {
         Self::spawn(database, extra, "warn", Stdio::inherit())
     }
@@ -480,7 +490,7 @@ impl BinaryApp {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
-            .args(["--database-url", &database.url, "--lease", "5s"])
+            .args(["--database-url", &database.url, "--lease", "20s"])
             .args(extra)
             .env("HOOKBRIDGE_ALLOW_PRIVATE_TARGETS", "1")
             .env("HOOKBRIDGE_LOG", level)

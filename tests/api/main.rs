@@ -11,6 +11,7 @@ mod helpers;
 mod ingest;
 mod isolation;
 mod management;
+mod multinode;
 mod openapi;
 mod postgres_server;
 mod samples;

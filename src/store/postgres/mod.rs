@@ -298,81 +298,122 @@ async fn notify_due(client: &impl GenericClient) -> StoreResult<()> {
     Ok(())
 }
 
-async fn complete_in(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
-    let attempt = &completion.attempt;
-    let (state, next_at, error) = match &completion.next {
-        NextStep::Delivered => ("delivered", None, None),
-        NextStep::RetryAt(at) => ("pending", Some(at.0), attempt.error.clone()),
-        NextStep::Failed => ("failed", None, attempt.error.clone()),
-        NextStep::RemoveSubscription => (
-            "failed",
-            None,
-            Some("the target answered 410 Gone; the subscription was removed".to_owned()),
-        ),
-    };
-    let status = attempt.status.map(i32::from);
-    let applied = client
-        .query_opt(
-            "UPDATE deliveries SET state = $3, attempts = attempts + 1, next_attempt_at = $4,
-                 lease_token = NULL, last_status = $5, last_error = $6, updated_at = $7
-             WHERE id = $1 AND lease_token = $2 AND state = 'pending'
-             RETURNING event_pk",
+/// Apply a batch of outcomes in a few statements, whatever its size: one
+/// UPDATE of the deliveries whose lease still holds, one INSERT of their
+/// attempts, one UPDATE ending the failure runs of delivered targets; only
+/// failures and 410s (rare when targets are healthy) take a statement each.
+async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -> StoreResult<()> {
+    let mut ids = Vec::with_capacity(completions.len());
+    let mut tokens = Vec::with_capacity(completions.len());
+    let mut states = Vec::with_capacity(completions.len());
+    let mut next_ats: Vec<Option<i64>> = Vec::with_capacity(completions.len());
+    let mut statuses: Vec<Option<i32>> = Vec::with_capacity(completions.len());
+    let mut errors: Vec<Option<String>> = Vec::with_capacity(completions.len());
+    for completion in completions {
+        let attempt = &completion.attempt;
+        let (state, next_at, error) = completion.stored_outcome();
+        ids.push(completion.lease.delivery_id.as_str());
+        tokens.push(completion.lease.token);
+        states.push(state);
+        next_ats.push(next_at);
+        statuses.push(attempt.status.map(i32::from));
+        errors.push(error);
+    }
+    let applied: HashMap<String, i64> = client
+        .query(
+            "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
+                 next_attempt_at = c.next_at, lease_token = NULL, last_status = c.status,
+                 last_error = c.error, updated_at = $7
+             FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::INT[], $6::TEXT[])
+                 AS c(id, token, state, next_at, status, error)
+             WHERE d.id = c.id AND d.lease_token = c.token AND d.state = 'pending'
+             RETURNING d.id, d.event_pk",
             &[
-                &completion.lease.delivery_id,
-                &completion.lease.token,
-                &state,
-                &next_at,
-                &status,
-                &error,
+                &ids,
+                &tokens,
+                &states,
+                &next_ats,
+                &statuses,
+                &errors,
                 &Timestamp::now().0,
             ],
         )
-        .await?;
-    let Some(applied) = applied else {
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let done: Vec<&Completion> = completions
+        .iter()
+        .filter(|c| applied.contains_key(&c.lease.delivery_id))
+        .collect();
+    if done.is_empty() {
         return Ok(());
-    };
-    let event_pk: i64 = applied.get(0);
+    }
+    let attempt_ids: Vec<String> = done.iter().map(|_| new_id("att")).collect();
+    let delivery_ids: Vec<&str> = done.iter().map(|c| c.lease.delivery_id.as_str()).collect();
+    let subscription_ids: Vec<&str> = done.iter().map(|c| c.subscription_id.as_str()).collect();
+    let account_ids: Vec<&str> = done.iter().map(|c| c.account_id.as_str()).collect();
+    let event_pks: Vec<i64> = done.iter().map(|c| applied[&c.lease.delivery_id]).collect();
+    let started: Vec<i64> = done.iter().map(|c| c.attempt.started_at.0).collect();
+    let statuses: Vec<Option<i32>> = done
+        .iter()
+        .map(|c| c.attempt.status.map(i32::from))
+        .collect();
+    let latencies: Vec<i64> = done.iter().map(|c| c.attempt.latency_ms as i64).collect();
+    let snippets: Vec<&str> = done
+        .iter()
+        .map(|c| c.attempt.response_snippet.as_str())
+        .collect();
+    let errors: Vec<Option<&str>> = done.iter().map(|c| c.attempt.error.as_deref()).collect();
     client
         .execute(
             "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
                  started_at, status, latency_ms, response_snippet, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[],
+                 $6::BIGINT[], $7::INT[], $8::BIGINT[], $9::TEXT[], $10::TEXT[])",
             &[
-                &new_id("att"),
-                &completion.lease.delivery_id,
-                &completion.subscription_id,
-                &completion.account_id,
-                &event_pk,
-                &attempt.started_at.0,
-                &status,
-                &(attempt.latency_ms as i64),
-                &attempt.response_snippet,
-                &attempt.error,
+                &attempt_ids,
+                &delivery_ids,
+                &subscription_ids,
+                &account_ids,
+                &event_pks,
+                &started,
+                &statuses,
+                &latencies,
+                &snippets,
+                &errors,
             ],
         )
         .await?;
-    track_failures(client, completion).await?;
-    if completion.next == NextStep::RemoveSubscription {
-        delete_subscription_in(client, &completion.account_id, &completion.subscription_id).await?;
+    let mut recovered: Vec<&str> = done
+        .iter()
+        .filter(|c| c.next == NextStep::Delivered)
+        .map(|c| c.subscription_id.as_str())
+        .collect();
+    recovered.sort_unstable();
+    recovered.dedup();
+    client
+        .execute(
+            "UPDATE subscriptions SET failing_since = NULL
+             WHERE id = ANY($1) AND failing_since IS NOT NULL",
+            &[&recovered],
+        )
+        .await?;
+    for completion in done.iter().filter(|c| c.next != NextStep::Delivered) {
+        track_failure(client, completion).await?;
+        if completion.next == NextStep::RemoveSubscription {
+            delete_subscription_in(client, &completion.account_id, &completion.subscription_id)
+                .await?;
+        }
     }
     Ok(())
 }
 
-/// As in the SQLite store: a success ends a subscription's run of failures;
-/// a failure starts one, or disables the subscription once the run began
-/// before the auto-disable cutoff.
-async fn track_failures(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
+/// As in the SQLite store: a failure starts a subscription's run of
+/// failures, or disables the subscription once the run began before the
+/// auto-disable cutoff (a success ends the run, in [`complete_all`]).
+async fn track_failure(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
     let id = &completion.subscription_id;
-    if completion.next == NextStep::Delivered {
-        client
-            .execute(
-                "UPDATE subscriptions SET failing_since = NULL
-                 WHERE id = $1 AND failing_since IS NOT NULL",
-                &[id],
-            )
-            .await?;
-        return Ok(());
-    }
     client
         .execute(
             "UPDATE subscriptions SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
@@ -829,9 +870,7 @@ impl Store for PostgresStore {
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        for completion in &completions {
-            complete_in(&transaction, completion).await?;
-        }
+        complete_all(&transaction, &completions).await?;
         transaction.commit().await?;
         Ok(())
     }

@@ -496,16 +496,7 @@ fn complete_in(
     completion: &Completion,
 ) -> StoreResult<()> {
     let attempt = &completion.attempt;
-    let (state, next_at, error) = match &completion.next {
-        NextStep::Delivered => ("delivered", None, None),
-        NextStep::RetryAt(at) => ("pending", Some(at.0), attempt.error.clone()),
-        NextStep::Failed => ("failed", None, attempt.error.clone()),
-        NextStep::RemoveSubscription => (
-            "failed",
-            None,
-            Some("the target answered 410 Gone; the subscription was removed".to_owned()),
-        ),
-    };
+    let (state, next_at, error) = completion.stored_outcome();
     let applied = connection
         .prepare_cached(
             "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4,
