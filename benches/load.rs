@@ -1,6 +1,8 @@
 //! The load benchmark: `cargo bench --bench load` (release build).
 //!
-//! Starts the real `hookbridge` binary on a temporary SQLite file, a local
+//! Starts the real `hookbridge` binary on a temporary SQLite file (and then
+//! on a durable PostgreSQL server it starts itself, with one node and with
+//! three nodes sharing the database), a local
 //! receiver (axum on hyper) that counts deliveries and time-stamps them, and
 //! a load generator over real HTTP, all on this machine's cores. Each event
 //! carries its send time (`sent_at_us`, an extra data field), so the receiver
@@ -8,7 +10,11 @@
 //! service process's own, from /proc. Prints one Markdown table.
 //!
 //! `BENCH_SECONDS` (default 10) sets the timed phases; `BENCH_PENDING`
-//! (default 1000000) the pending deliveries of the memory workload.
+//! (default 1000000) the pending deliveries of the memory workload;
+//! `BENCH_POSTGRES=0` skips the PostgreSQL rows.
+
+#[path = "../tests/api/postgres_server.rs"]
+mod postgres_server;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -38,7 +44,7 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The service under test: the real binary.
+/// One process of the service under test: the real binary.
 struct Service {
     child: Child,
     url: String,
@@ -46,15 +52,17 @@ struct Service {
 }
 
 impl Service {
+    /// A node on a fresh SQLite file.
     fn start(extra: &[&str]) -> Self {
         let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        Self::start_on(&url, dir, extra)
+    }
+
+    fn start_on(database_url: &str, dir: tempfile::TempDir, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
             .args(["serve", "--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
-            .arg("--database-url")
-            .arg(format!(
-                "sqlite://{}",
-                dir.path().join("bench.db").display()
-            ))
+            .args(["--database-url", database_url])
             .args(extra)
             .env("HOOKBRIDGE_ALLOW_PRIVATE_TARGETS", "1")
             .env("HOOKBRIDGE_LOG", "error")
@@ -96,6 +104,75 @@ impl Service {
             .find(|l| l.starts_with(key))
             .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             .unwrap_or(0)
+    }
+}
+
+/// The nodes of one run: one on SQLite, or one or more sharing a PostgreSQL
+/// server. CPU is the nodes' total (the database server's is not counted);
+/// RSS the largest node's.
+struct Nodes {
+    services: Vec<Service>,
+    _server: Option<postgres_server::PostgresServer>,
+}
+
+impl Nodes {
+    fn start(backend: Backend, extra: &[&str]) -> Self {
+        match backend {
+            Backend::Sqlite => Self {
+                services: vec![Service::start(extra)],
+                _server: None,
+            },
+            Backend::Postgres { nodes } => {
+                let server = postgres_server::PostgresServer::start(true);
+                let services = (0..nodes)
+                    .map(|_| {
+                        Service::start_on(&server.url(), tempfile::TempDir::new().unwrap(), extra)
+                    })
+                    .collect();
+                Self {
+                    services,
+                    _server: Some(server),
+                }
+            }
+        }
+    }
+
+    fn api(&self, client: &reqwest::Client) -> Arc<Api> {
+        Arc::new(Api {
+            client: client.clone(),
+            urls: self.services.iter().map(|s| s.url.clone()).collect(),
+            next: AtomicU64::new(0),
+        })
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.services.iter().map(Service::cpu_seconds).sum()
+    }
+
+    fn peak_rss_mb(&self) -> f64 {
+        self.services
+            .iter()
+            .map(|s| s.memory_kb("VmHWM:"))
+            .max()
+            .unwrap_or(0) as f64
+            / 1024.0
+    }
+}
+
+/// Where the service keeps its data in a run.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres { nodes: usize },
+}
+
+impl Backend {
+    fn label(self) -> String {
+        match self {
+            Backend::Sqlite => "SQLite".into(),
+            Backend::Postgres { nodes: 1 } => "PostgreSQL, 1 node".into(),
+            Backend::Postgres { nodes } => format!("PostgreSQL, {nodes} nodes"),
+        }
     }
 }
 
@@ -159,14 +236,20 @@ async fn start_receiver() -> (String, Arc<Received>) {
     (url, received)
 }
 
+/// A client of the nodes: management calls go to the first, events are
+/// spread over all of them in turn.
 struct Api {
     client: reqwest::Client,
-    url: String,
+    urls: Vec<String>,
+    next: AtomicU64,
 }
 
 impl Api {
     async fn post(&self, path: &str, key: Option<&str>, body: Value) -> Value {
-        let mut request = self.client.post(format!("{}{path}", self.url)).json(&body);
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.urls[0]))
+            .json(&body);
         request = match key {
             Some(key) => request.header("X-Api-Key", key),
             None => request.bearer_auth(ADMIN_KEY),
@@ -182,9 +265,10 @@ impl Api {
 
     /// Publish one event for `account`; it must be accepted.
     async fn publish(&self, account: &str) {
+        let node = self.next.fetch_add(1, Ordering::Relaxed) as usize % self.urls.len();
         let response = self
             .client
-            .post(format!("{}/v1/events", self.url))
+            .post(format!("{}/v1/events", self.urls[node]))
             .bearer_auth(ADMIN_KEY)
             .json(&event(account))
             .send()
@@ -327,13 +411,38 @@ fn latencies_of(received: &Received, prefix: &str) -> Vec<u64> {
         .collect()
 }
 
-async fn fanout(client: &reqwest::Client, seconds: u64, subscriptions: usize) -> Row {
-    let service = Service::start(&["--retry-schedule", "1s,5s"]);
+/// Ingest only: no subscriptions, 32 concurrent publishers.
+async fn ingest_only(client: &reqwest::Client, seconds: u64, backend: Backend) -> Row {
+    let service = Nodes::start(backend, &[]);
+    let api = service.api(client);
+    let account = api.account("http://127.0.0.1:9", "unused", 0).await;
+    burst(&api, &account, 500, 32).await;
+    let cpu = service.cpu_seconds();
+    let events = 5_000 * seconds;
+    let (elapsed, latencies) = burst(&api, &account, events, 32).await;
+    Row {
+        workload: format!(
+            "{}: ingest only, 32 publishers, {events} events",
+            backend.label()
+        ),
+        events_per_s: Some(events as f64 / elapsed.as_secs_f64()),
+        deliveries_per_s: None,
+        latencies_us: latencies,
+        latency_of: "publish request",
+        cpu_per_1000: Some((service.cpu_seconds() - cpu) / events as f64 * 1000.0),
+        peak_rss_mb: service.peak_rss_mb(),
+    }
+}
+
+async fn fanout(
+    client: &reqwest::Client,
+    seconds: u64,
+    subscriptions: usize,
+    backend: Backend,
+) -> Row {
+    let service = Nodes::start(backend, &["--retry-schedule", "1s,5s"]);
     let (target, received) = start_receiver().await;
-    let api = Arc::new(Api {
-        client: client.clone(),
-        url: service.url.clone(),
-    });
+    let api = service.api(client);
     let account = api.account(&target, "t", subscriptions).await;
     burst(&api, &account, 200, 32).await;
     wait_for(
@@ -352,13 +461,16 @@ async fn fanout(client: &reqwest::Client, seconds: u64, subscriptions: usize) ->
     wait_for(&received, warm + deliveries, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     Row {
-        workload: format!("{subscriptions} matching subscription(s), {events} events, end to end"),
+        workload: format!(
+            "{}: {subscriptions} matching subscription(s), {events} events, end to end",
+            backend.label()
+        ),
         events_per_s: Some(events as f64 / ingest.as_secs_f64()),
         deliveries_per_s: Some(deliveries as f64 / elapsed.as_secs_f64()),
         latencies_us: latencies_of(&received, "t"),
         latency_of: "publish -> delivery",
         cpu_per_1000: Some((service.cpu_seconds() - cpu) / deliveries as f64 * 1000.0),
-        peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
+        peak_rss_mb: service.peak_rss_mb(),
     }
 }
 
@@ -376,40 +488,17 @@ async fn main() {
     let pending = env_number("BENCH_PENDING", 1_000_000);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "\nHookbridge load benchmark: {cores} cores, SQLite (synchronous=FULL), release build\n"
+        "\nHookbridge load benchmark: {cores} cores, SQLite (synchronous=FULL) and durable PostgreSQL (fsync on), release build\n"
     );
     println!(
         "| workload | events/s accepted | deliveries/s | latency ms p50 / p99 / max | CPU s per 1,000 deliveries (or events) | peak RSS MB |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
 
-    // 1. Ingest only: no subscriptions, 32 concurrent publishers.
-    {
-        let service = Service::start(&[]);
-        let api = Arc::new(Api {
-            client: client.clone(),
-            url: service.url.clone(),
-        });
-        let account = api.account("http://127.0.0.1:9", "unused", 0).await;
-        burst(&api, &account, 500, 32).await;
-        let cpu = service.cpu_seconds();
-        let events = 5_000 * seconds;
-        let (elapsed, latencies) = burst(&api, &account, events, 32).await;
-        Row {
-            workload: format!("ingest only, 32 publishers, {events} events"),
-            events_per_s: Some(events as f64 / elapsed.as_secs_f64()),
-            deliveries_per_s: None,
-            latencies_us: latencies,
-            latency_of: "publish request",
-            cpu_per_1000: Some((service.cpu_seconds() - cpu) / events as f64 * 1000.0),
-            peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
-        }
-        .print();
-    }
-
-    // 2 and 3. End to end with 1 and 10 matching subscriptions.
-    fanout(&client, seconds, 1).await.print();
-    fanout(&client, seconds, 10).await.print();
+    // 1-3. Ingest only, then end to end with 1 and 10 matching subscriptions.
+    ingest_only(&client, seconds, Backend::Sqlite).await.print();
+    fanout(&client, seconds, 1, Backend::Sqlite).await.print();
+    fanout(&client, seconds, 10, Backend::Sqlite).await.print();
 
     // 4. Steady 1,000 events/s, one subscription: publish -> delivery latency.
     {
@@ -417,7 +506,8 @@ async fn main() {
         let (target, received) = start_receiver().await;
         let api = Arc::new(Api {
             client: client.clone(),
-            url: service.url.clone(),
+            urls: vec![service.url.clone()],
+            next: AtomicU64::new(0),
         });
         let account = api.account(&target, "s", 1).await;
         let cpu = service.cpu_seconds();
@@ -446,7 +536,8 @@ async fn main() {
             .insert("hang0".into(), Duration::from_secs(10));
         let api = Arc::new(Api {
             client: client.clone(),
-            url: service.url.clone(),
+            urls: vec![service.url.clone()],
+            next: AtomicU64::new(0),
         });
         let hanging = api.account(&target, "hang", 1).await;
         let healthy = api.account(&target, "ok", 1).await;
@@ -487,7 +578,8 @@ async fn main() {
         let service = Service::start(&["--retry-schedule", "1h"]);
         let api = Arc::new(Api {
             client: client.clone(),
-            url: service.url.clone(),
+            urls: vec![service.url.clone()],
+            next: AtomicU64::new(0),
         });
         let account = api.account("http://127.0.0.1:9", "down", 10).await;
         let events = pending / 10;
@@ -507,5 +599,18 @@ async fn main() {
             peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
         }
         .print();
+    }
+
+    // 7. The same first three workloads on a durable PostgreSQL server, with
+    //    one node and with three nodes sharing it.
+    if std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0") {
+        for backend in [
+            Backend::Postgres { nodes: 1 },
+            Backend::Postgres { nodes: 3 },
+        ] {
+            ingest_only(&client, seconds, backend).await.print();
+            fanout(&client, seconds, 1, backend).await.print();
+            fanout(&client, seconds, 10, backend).await.print();
+        }
     }
 }

@@ -52,7 +52,7 @@ impl TestDatabase {
     fn create(postgres: bool) -> Self {
         let dir = TempDir::new().expect("temp dir");
         let (url, server) = if postgres {
-            let server = PostgresServer::start();
+            let server = PostgresServer::start(false);
             (server.url(), Some(server))
         } else {
             let path = dir.path().join("hookbridge.db");

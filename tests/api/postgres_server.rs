@@ -103,8 +103,15 @@ pub struct PostgresServer {
 }
 
 impl PostgresServer {
-    /// Start a server with an empty `hookbridge` database.
-    pub fn start() -> Self {
+    /// Start a server with an empty `hookbridge` database. Tests run with
+    /// `durable` false (no fsync: they need speed, not power-cut safety);
+    /// the benchmark with it true, as production does.
+    pub fn start(durable: bool) -> Self {
+        let durability = if durable {
+            "-c fsync=on -c synchronous_commit=on"
+        } else {
+            "-c fsync=off -c full_page_writes=off"
+        };
         let template = template();
         let dir = TempDir::new().unwrap();
         let data = dir.path().join("data");
@@ -124,7 +131,7 @@ impl PostgresServer {
             .port();
         let options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-             -c fsync=off -c full_page_writes=off -c max_connections=200",
+             -c max_connections=200 {durability}",
             dir.path().display()
         );
         let mut start = command("pg_ctl");
