@@ -4,28 +4,65 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Receiver, TestApp, expect_error, generation};
+use crate::helpers::{Receiver, TestAccount, TestApp, expect_error, generation};
+
+/// Two accounts on one service: Alice with a webhook, a REST hook and one
+/// published event, Bob with a webhook of his own; each with a receiver.
+struct Tenants {
+    app: TestApp,
+    alice: TestAccount,
+    bob: TestAccount,
+    alice_receiver: Receiver,
+    bob_receiver: Receiver,
+    webhook: Value,
+    hook: Value,
+    event: Value,
+}
+
+impl Tenants {
+    async fn start() -> Self {
+        let app = TestApp::spawn().await;
+        let (alice, bob) = (app.new_account().await, app.new_account().await);
+        let (alice_receiver, bob_receiver) = (Receiver::start().await, Receiver::start().await);
+        let webhook = app
+            .create_webhook(&alice, json!({"url": alice_receiver.url}))
+            .await;
+        let hook = app
+            .create_hook(
+                &alice,
+                json!({"hookUrl": alice_receiver.url, "event": "signup"}),
+            )
+            .await;
+        app.create_webhook(&bob, json!({"url": bob_receiver.url}))
+            .await;
+        let event = app
+            .publish_accepted(&alice, "generation_complete", generation("image"))
+            .await;
+        Self {
+            app,
+            alice,
+            bob,
+            alice_receiver,
+            bob_receiver,
+            webhook,
+            hook,
+            event,
+        }
+    }
+}
 
 #[tokio::test]
 async fn another_accounts_objects_answer_404_and_stay_untouched() {
-    let app = TestApp::spawn().await;
-    let (alice, bob) = (app.new_account().await, app.new_account().await);
-    let alice_receiver = Receiver::start().await;
-    let bob_receiver = Receiver::start().await;
-    let webhook = app
-        .create_webhook(&alice, json!({"url": alice_receiver.url}))
-        .await;
-    let hook = app
-        .create_hook(
-            &alice,
-            json!({"hookUrl": alice_receiver.url, "event": "signup"}),
-        )
-        .await;
-    app.create_webhook(&bob, json!({"url": bob_receiver.url}))
-        .await;
-    let event: Value = app
-        .publish_accepted(&alice, "generation_complete", generation("image"))
-        .await;
+    let Tenants {
+        app,
+        alice,
+        bob,
+        alice_receiver,
+        bob_receiver,
+        webhook,
+        hook,
+        event,
+    } = Tenants::start().await;
 
     let webhook_path = format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap());
     let event_path = format!("/v1/events/{}/deliveries", event["id"].as_str().unwrap());
@@ -103,23 +140,16 @@ fn alices_object<'a>(path: &str, ids: &'a [(&'static str, String)]) -> Option<&'
 /// fails this test until its id has a row here.
 #[tokio::test]
 async fn every_account_route_in_the_openapi_document_keeps_accounts_apart() {
-    let app = TestApp::spawn().await;
-    let (alice, bob) = (app.new_account().await, app.new_account().await);
-    let (alice_receiver, bob_receiver) = (Receiver::start().await, Receiver::start().await);
-    let webhook = app
-        .create_webhook(&alice, json!({"url": alice_receiver.url}))
-        .await;
-    let hook = app
-        .create_hook(
-            &alice,
-            json!({"url": alice_receiver.url, "event": "signup"}),
-        )
-        .await;
-    app.create_webhook(&bob, json!({"url": bob_receiver.url}))
-        .await;
-    let event: Value = app
-        .publish_accepted(&alice, "generation_complete", generation("video"))
-        .await;
+    let Tenants {
+        app,
+        alice,
+        bob,
+        alice_receiver,
+        bob_receiver,
+        webhook,
+        hook,
+        event,
+    } = Tenants::start().await;
     let event_id = event["id"].as_str().unwrap().to_owned();
     alice_receiver.wait_for(1, Duration::from_secs(10)).await;
     let deliveries: Value = app
