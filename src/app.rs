@@ -16,12 +16,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::delivery::guard::TargetGuard;
 use crate::delivery::retry::RetrySchedule;
 use crate::delivery::sender::Sender;
 use crate::delivery::worker::{DispatchSettings, Dispatcher};
 use crate::metrics::Metrics;
+use crate::store::sealing::{EncryptionKey, Sealer};
 use crate::store::{self, Store};
 
 /// A built service, bound to its address, not yet serving.
@@ -35,7 +36,9 @@ pub struct Application {
 impl Application {
     /// Open the store, settle the admin key, bind the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = store::open(&config.database_url)
+        let key = settle_encryption_key(&config)?;
+        let sealer = Sealer::new(&key, &config.old_encryption_keys);
+        let store = store::open(&config.database_url, sealer)
             .await
             .with_context(|| format!("opening the database {}", config.database_url))?;
         let catalog = Catalog::builtin().context("building the event catalog")?;
@@ -147,4 +150,39 @@ async fn settle_admin_key(
     let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
     store.set_admin_key_hash(hex::encode(hash)).await?;
     Ok((hash, Some(key)))
+}
+
+/// The key sealing secrets at rest: the configured one; else, with SQLite,
+/// the one kept in a file beside the database (generated on first start,
+/// readable by the owner only); PostgreSQL nodes must all be given the same.
+fn settle_encryption_key(config: &Config) -> anyhow::Result<EncryptionKey> {
+    if let Some(key) = &config.encryption_key {
+        return Ok(key.clone());
+    }
+    let DatabaseUrl::Sqlite(database) = &config.database_url else {
+        anyhow::bail!(
+            "set --encryption-key (HOOKBRIDGE_ENCRYPTION_KEY), the same on every node: \
+             32 bytes in base64, e.g. from `openssl rand -base64 32`"
+        );
+    };
+    let mut path = database.clone().into_os_string();
+    path.push(".key");
+    let path = std::path::PathBuf::from(path);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return text
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let key = EncryptionKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating the encryption key file {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{}\n", key.encoded()).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(file = %path.display(), "generated the encryption key for secrets at rest; back it up apart from the database");
+    Ok(key)
 }

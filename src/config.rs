@@ -10,6 +10,7 @@ use clap::Args;
 use http::HeaderName;
 
 use crate::delivery::retry::RetrySchedule;
+use crate::store::sealing::EncryptionKey;
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +168,23 @@ pub struct Config {
     /// attempt timeout (the default, 90s, is six times it).
     #[arg(long, env = "HOOKBRIDGE_LEASE", default_value = "90s")]
     pub lease: LeaseSpan,
+
+    /// The key that encrypts signing secrets and custom header values at rest:
+    /// 32 bytes in base64 (openssl rand -base64 32). Unset with SQLite, one is
+    /// generated on first start into the database's path plus `.key`; required
+    /// with PostgreSQL (the same on every node).
+    #[arg(long, env = "HOOKBRIDGE_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<EncryptionKey>,
+
+    /// Keys used before a rotation, comma-separated: values sealed under them
+    /// stay readable and are sealed under the current key when next written.
+    #[arg(
+        long,
+        env = "HOOKBRIDGE_OLD_ENCRYPTION_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub old_encryption_keys: Vec<EncryptionKey>,
 }
 
 impl Config {
@@ -183,6 +201,8 @@ impl Config {
             key_prefix: "hb".into(),
             auto_disable_after: AutoDisable(Some(crate::delivery::worker::DEFAULT_AUTO_DISABLE)),
             lease: LeaseSpan(crate::delivery::worker::LEASE),
+            encryption_key: None,
+            old_encryption_keys: Vec::new(),
         }
     }
 }

@@ -165,7 +165,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::AccountNotFound(_) => ApiError::not_found("account"),
             StoreError::Closed => ApiError::unavailable("the service is shutting down"),
-            StoreError::Database(_) => ApiError::internal(error),
+            StoreError::Database(_) | StoreError::Sealed(_) => ApiError::internal(error),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod models;
 pub mod postgres;
+pub mod sealing;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -42,11 +43,14 @@ fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-/// Open the store a database URL names, migrating its schema.
-pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+/// Open the store a database URL names, migrating its schema; secrets are
+/// sealed with `sealer`.
+pub async fn open(url: &DatabaseUrl, sealer: sealing::Sealer) -> StoreResult<Arc<dyn Store>> {
     Ok(match url {
-        DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path)?),
-        DatabaseUrl::Postgres(url) => Arc::new(postgres::PostgresStore::connect(url).await?),
+        DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path, sealer)?),
+        DatabaseUrl::Postgres(url) => {
+            Arc::new(postgres::PostgresStore::connect(url, sealer).await?)
+        }
     })
 }
 
@@ -62,6 +66,9 @@ pub enum StoreError {
     /// The store is shutting down or its writer is gone.
     #[error("the store is closed")]
     Closed,
+    /// A value sealed at rest could not be opened.
+    #[error(transparent)]
+    Sealed(#[from] sealing::SealError),
 }
 
 /// Result alias for store calls.

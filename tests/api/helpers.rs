@@ -35,6 +35,9 @@ pub struct TestDatabase {
     pub url: String,
     /// A folder the test may use; holds the SQLite file.
     pub dir: TempDir,
+    /// `--encryption-key` for PostgreSQL, where it is required; with SQLite
+    /// the service keeps its own key file beside the database.
+    pub encryption_key: Option<String>,
     _server: Option<PostgresServer>,
 }
 
@@ -58,9 +61,13 @@ impl TestDatabase {
             let path = dir.path().join("hookbridge.db");
             (format!("sqlite://{}", path.display()), None)
         };
+        let encryption_key = server
+            .as_ref()
+            .map(|_| hookbridge::store::sealing::EncryptionKey::generate().encoded());
         Self {
             url,
             dir,
+            encryption_key,
             _server: server,
         }
     }
@@ -118,6 +125,7 @@ impl TestApp {
         let database = TestDatabase::new();
         let schedule: RetrySchedule = "200ms,200ms,200ms".parse().unwrap();
         let mut config = Config::for_tests(database.url.parse().unwrap(), ADMIN_KEY, schedule);
+        config.encryption_key = database.encryption_key.as_ref().map(|k| k.parse().unwrap());
         adjust(&mut config);
         let app = Application::build(config).await.expect("build the app");
         let address = format!("http://{}", app.local_addr());
@@ -491,6 +499,12 @@ impl BinaryApp {
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
             .args(["--database-url", &database.url, "--lease", "20s"])
+            .args(
+                database
+                    .encryption_key
+                    .iter()
+                    .flat_map(|key| ["--encryption-key", key.as_str()]),
+            )
             .args(extra)
             .env("HOOKBRIDGE_ALLOW_PRIVATE_TARGETS", "1")
             .env("HOOKBRIDGE_LOG", level)

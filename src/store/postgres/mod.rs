@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_postgres::{NoTls, Row};
 
+use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
     DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
@@ -38,6 +39,7 @@ const POOL_SIZE: usize = 16;
 pub struct PostgresStore {
     pool: Pool,
     url: String,
+    sealer: Sealer,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -59,7 +61,7 @@ fn corrupt(what: &str) -> StoreError {
 impl PostgresStore {
     /// Connect to `url` and bring the schema up to date. Nodes starting at
     /// once serialise on an advisory lock, so the schema is created once.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn connect(url: &str, sealer: Sealer) -> StoreResult<Self> {
         let mut config = deadpool_postgres::Config::new();
         config.url = Some(url.to_owned());
         config.pool = Some(deadpool_postgres::PoolConfig::new(POOL_SIZE));
@@ -100,6 +102,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             url: url.to_owned(),
+            sealer,
         })
     }
 }
@@ -139,7 +142,7 @@ fn json_text<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreRes
 }
 
 /// A subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
-fn subscription_at(row: &Row, at: usize) -> StoreResult<Subscription> {
+fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> StoreResult<Subscription> {
     let events: Vec<String> = json_text(row.get(at + 3), "event list")?;
     let filter = match row.get::<_, Option<&str>>(at + 4) {
         None => None,
@@ -148,13 +151,15 @@ fn subscription_at(row: &Row, at: usize) -> StoreResult<Subscription> {
             Some(Filter::parse(&value).map_err(|_| corrupt("filter"))?)
         }
     };
-    let headers: BTreeMap<String, String> = json_text(row.get(at + 7), "header set")?;
+    let headers: BTreeMap<String, String> =
+        json_text(&sealer.open(row.get(at + 7))?, "header set")?;
     let previous_secret = match (
         row.get::<_, Option<&str>>(at + 12),
         row.get::<_, Option<i64>>(at + 13),
     ) {
         (Some(secret), Some(until)) => Some(PreviousSecret {
-            secret: SigningSecret::parse(secret).map_err(|_| corrupt("previous secret"))?,
+            secret: SigningSecret::parse(&sealer.open(secret)?)
+                .map_err(|_| corrupt("previous secret"))?,
             until: Timestamp(until),
         }),
         _ => None,
@@ -166,7 +171,8 @@ fn subscription_at(row: &Row, at: usize) -> StoreResult<Subscription> {
         events: EventSelection::from_stored(events),
         filter,
         format: Format::from_stored(row.get(at + 5)).ok_or_else(|| corrupt("format"))?,
-        secret: SigningSecret::parse(row.get(at + 6)).map_err(|_| corrupt("secret"))?,
+        secret: SigningSecret::parse(&sealer.open(row.get(at + 6))?)
+            .map_err(|_| corrupt("secret"))?,
         headers: CustomHeaders::from_stored(headers),
         description: row.get(at + 8),
         source: Source::from_stored(row.get(at + 9)).ok_or_else(|| corrupt("source"))?,
@@ -212,6 +218,7 @@ fn event_from(row: &Row, at: usize) -> StoreResult<StoredEvent> {
 /// The values of a subscription in `SUBSCRIPTION_COLUMNS` order.
 struct SubscriptionValues {
     events: String,
+    secret: String,
     filter: Option<String>,
     headers: String,
     previous_secret: Option<String>,
@@ -220,15 +227,16 @@ struct SubscriptionValues {
 }
 
 impl SubscriptionValues {
-    fn of(s: &Subscription) -> Self {
+    fn of(s: &Subscription, sealer: &Sealer) -> Self {
         Self {
             events: to_json(&s.events.to_list()),
             filter: s.filter.as_ref().map(|f| f.to_json().to_string()),
-            headers: to_json(s.headers.as_map()),
+            secret: sealer.seal(s.secret.shown()),
+            headers: sealer.seal(&to_json(s.headers.as_map())),
             previous_secret: s
                 .previous_secret
                 .as_ref()
-                .map(|p| p.secret.shown().to_owned()),
+                .map(|p| sealer.seal(p.secret.shown())),
             previous_until: s.previous_secret.as_ref().map(|p| p.until.0),
             failing_since: s.failing_since.map(|t| t.0),
         }
@@ -586,7 +594,7 @@ impl Store for PostgresStore {
     async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription> {
         let client = self.pool.get().await?;
         let s = &subscription;
-        let v = SubscriptionValues::of(s);
+        let v = SubscriptionValues::of(s, &self.sealer);
         let inserted = client
             .execute(
                 "INSERT INTO subscriptions (id, account_id, url, events, filter, format, secret,
@@ -601,7 +609,7 @@ impl Store for PostgresStore {
                     &v.events,
                     &v.filter,
                     &s.format.as_str(),
-                    &s.secret.shown(),
+                    &v.secret,
                     &v.headers,
                     &s.description,
                     &s.source.as_str(),
@@ -632,7 +640,7 @@ impl Store for PostgresStore {
                 &[&id, &account_id],
             )
             .await?
-            .map(|row| subscription_at(&row, 0))
+            .map(|row| subscription_at(&row, 0, &self.sealer))
             .transpose()
     }
 
@@ -653,7 +661,7 @@ impl Store for PostgresStore {
             )
             .await?
             .iter()
-            .map(|row| subscription_at(row, 0))
+            .map(|row| subscription_at(row, 0, &self.sealer))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(page_of(items, page.limit, |s| s.id.clone()))
     }
@@ -664,7 +672,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<Option<Subscription>> {
         let client = self.pool.get().await?;
         let s = &subscription;
-        let v = SubscriptionValues::of(s);
+        let v = SubscriptionValues::of(s, &self.sealer);
         let changed = client
             .execute(
                 "UPDATE subscriptions SET url = $3, events = $4, filter = $5, format = $6,
@@ -679,7 +687,7 @@ impl Store for PostgresStore {
                     &v.events,
                     &v.filter,
                     &s.format.as_str(),
-                    &s.secret.shown(),
+                    &v.secret,
                     &v.headers,
                     &s.description,
                     &s.updated_at.0,
@@ -840,7 +848,7 @@ impl Store for PostgresStore {
             )
             .await?
         {
-            let subscription = subscription_at(&row, 0)?;
+            let subscription = subscription_at(&row, 0, &self.sealer)?;
             subscriptions.insert(subscription.id.clone(), Arc::new(subscription));
         }
         let mut jobs = Vec::with_capacity(claimed.len());
@@ -968,7 +976,7 @@ impl Store for PostgresStore {
         else {
             return Ok(None);
         };
-        let subscription = Arc::new(subscription_at(&row, 0)?);
+        let subscription = Arc::new(subscription_at(&row, 0, &self.sealer)?);
         let Some(event_pk) = insert_event(&transaction, &event, true).await? else {
             return Ok(None);
         };

@@ -16,6 +16,7 @@ use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
+use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
     DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
@@ -48,8 +49,13 @@ impl Matcher {
 /// account's subscriptions (for ingest) and whole subscriptions by id (for
 /// claims). Every subscription write empties it, and so does a batch that
 /// fails to commit, so it never holds uncommitted or stale state.
-#[derive(Clone, Default)]
-struct SubscriptionCache(Arc<Mutex<CachedSubscriptions>>);
+/// It also holds the [`Sealer`] that every read of a whole subscription
+/// needs, since the cache is what every write job already carries.
+#[derive(Clone)]
+struct SubscriptionCache {
+    entries: Arc<Mutex<CachedSubscriptions>>,
+    sealer: Arc<Sealer>,
+}
 
 #[derive(Default)]
 struct CachedSubscriptions {
@@ -59,7 +65,7 @@ struct CachedSubscriptions {
 
 impl SubscriptionCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, CachedSubscriptions> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn clear(&self) {
@@ -107,7 +113,7 @@ impl SubscriptionCache {
             .prepare_cached(&format!(
                 "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ?1"
             ))?
-            .query_row(params![id], |r| subscription_at(r, 0))
+            .query_row(params![id], |r| subscription_at(r, 0, &self.sealer))
             .optional()?
             .map(Arc::new);
         if let Some(subscription) = &found {
@@ -148,7 +154,7 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
 impl SqliteStore {
     /// Open (creating if needed) the database at `path`, migrate it, and take
     /// back leases left by an earlier process.
-    pub fn open(path: &Path) -> StoreResult<Self> {
+    pub fn open(path: &Path, sealer: Sealer) -> StoreResult<Self> {
         let connection = Connection::open(path)?;
         configure(&connection)?;
         migrate(&connection)?;
@@ -166,7 +172,10 @@ impl SqliteStore {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        let cache = SubscriptionCache::default();
+        let cache = SubscriptionCache {
+            entries: Arc::default(),
+            sealer: Arc::new(sealer),
+        };
         let on_rollback = {
             let cache = cache.clone();
             Box::new(move || cache.clear())
@@ -224,12 +233,19 @@ fn filter_column(row: &Row, index: usize) -> rusqlite::Result<Option<Filter>> {
 }
 
 /// Read a subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
-fn subscription_at(row: &Row, at: usize) -> rusqlite::Result<Subscription> {
+fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> rusqlite::Result<Subscription> {
+    let unseal = |text: String| {
+        sealer.open(&text).map_err(|error| {
+            tracing::error!(%error, "a stored subscription could not be decrypted");
+            corrupt("sealed value")
+        })
+    };
     let events: Vec<String> = json_column(row, at + 3)?;
     let filter = filter_column(row, at + 4)?;
     let format: String = row.get(at + 5)?;
-    let secret: String = row.get(at + 6)?;
-    let headers: BTreeMap<String, String> = json_column(row, at + 7)?;
+    let secret = unseal(row.get(at + 6)?)?;
+    let headers: BTreeMap<String, String> =
+        serde_json::from_str(&unseal(row.get(at + 7)?)?).map_err(|_| corrupt("headers"))?;
     let source: String = row.get(at + 9)?;
     Ok(Subscription {
         id: row.get(at)?,
@@ -249,7 +265,8 @@ fn subscription_at(row: &Row, at: usize) -> rusqlite::Result<Subscription> {
             row.get::<_, Option<i64>>(at + 13)?,
         ) {
             (Some(secret), Some(until)) => Some(PreviousSecret {
-                secret: SigningSecret::parse(&secret).map_err(|_| corrupt("previous secret"))?,
+                secret: SigningSecret::parse(&unseal(secret)?)
+                    .map_err(|_| corrupt("previous secret"))?,
                 until: Timestamp(until),
             }),
             _ => None,
@@ -295,7 +312,7 @@ fn event_type_from(row: &Row) -> rusqlite::Result<RegisteredEventType> {
 }
 
 /// The stored values of a subscription, in the order of `SUBSCRIPTION_WRITE`.
-fn subscription_values(s: &Subscription) -> Vec<rusqlite::types::Value> {
+fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value as V;
     let text = |t: &str| V::Text(t.to_owned());
     let optional_text = |t: Option<String>| t.map_or(V::Null, V::Text);
@@ -306,8 +323,8 @@ fn subscription_values(s: &Subscription) -> Vec<rusqlite::types::Value> {
         V::Text(to_json(&s.events.to_list())),
         optional_text(s.filter.as_ref().map(|f| f.to_json().to_string())),
         text(s.format.as_str()),
-        text(s.secret.shown()),
-        V::Text(to_json(s.headers.as_map())),
+        V::Text(sealer.seal(s.secret.shown())),
+        V::Text(sealer.seal(&to_json(s.headers.as_map()))),
         text(&s.description),
         text(s.source.as_str()),
         V::Integer(s.created_at.0),
@@ -315,7 +332,7 @@ fn subscription_values(s: &Subscription) -> Vec<rusqlite::types::Value> {
         optional_text(
             s.previous_secret
                 .as_ref()
-                .map(|p| p.secret.shown().to_owned()),
+                .map(|p| sealer.seal(p.secret.shown())),
         ),
         s.previous_secret
             .as_ref()
@@ -746,6 +763,7 @@ impl Store for SqliteStore {
                 )?
                 .execute(rusqlite::params_from_iter(subscription_values(
                     &subscription,
+                    &cache.sealer,
                 )))?;
                 Ok(subscription)
             })
@@ -754,12 +772,13 @@ impl Store for SqliteStore {
 
     async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>> {
         let (account_id, id) = (account_id.to_owned(), id.to_owned());
+        let sealer = self.cache.sealer.clone();
         self.read(move |c| {
             Ok(c.prepare_cached(&format!(
                 "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
                  WHERE s.id = ?1 AND s.account_id = ?2"
             ))?
-            .query_row(params![id, account_id], |r| subscription_at(r, 0))
+            .query_row(params![id, account_id], |r| subscription_at(r, 0, &sealer))
             .optional()?)
         })
         .await
@@ -771,6 +790,7 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<Subscription>> {
         let account_id = account_id.to_owned();
+        let sealer = self.cache.sealer.clone();
         self.read(move |c| {
             let items = c
                 .prepare_cached(&format!(
@@ -780,7 +800,7 @@ impl Store for SqliteStore {
                 ))?
                 .query_map(
                     params![account_id, page.cursor, page.limit as i64 + 1],
-                    |r| subscription_at(r, 0),
+                    |r| subscription_at(r, 0, &sealer),
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(page_of(items, page.limit, |s| s.id.clone()))
@@ -798,17 +818,17 @@ impl Store for SqliteStore {
                 cache.clear();
                 // The values are `subscription_values` in full: `source` and
                 // `created_at` never change, so they only narrow the WHERE.
-                let changed = c
-                    .prepare_cached(
+                let changed =
+                    c.prepare_cached(
                         "UPDATE subscriptions SET url = ?3, events = ?4, filter = ?5, format = ?6,
                              secret = ?7, headers = ?8, description = ?9, updated_at = ?12,
                              previous_secret = ?13, previous_secret_until = ?14,
                              enabled = ?15, disabled_reason = ?16, failing_since = ?17
                          WHERE id = ?1 AND account_id = ?2 AND source = ?10 AND created_at = ?11",
                     )?
-                    .execute(rusqlite::params_from_iter(subscription_values(
-                        &subscription,
-                    )))?;
+                    .execute(rusqlite::params_from_iter(
+                        subscription_values(&subscription, &cache.sealer),
+                    ))?;
                 Ok((changed > 0).then_some(subscription))
             })
             .await
