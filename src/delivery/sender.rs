@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::HeaderName;
 use reqwest::Client;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
 use super::guard::TargetGuard;
 use super::payload::{EventParts, render};
@@ -59,12 +59,13 @@ impl Sender {
         let outcome = self.send(job).await;
         let latency_ms = clock.elapsed().as_millis() as u64;
         match outcome {
-            Ok((status, response_snippet)) => AttemptResult {
+            Ok(answer) => AttemptResult {
                 started_at,
-                status: Some(status),
+                status: Some(answer.status),
                 latency_ms,
-                response_snippet,
+                response_snippet: answer.snippet,
                 error: None,
+                retry_after: answer.retry_after,
             },
             Err(error) => AttemptResult {
                 started_at,
@@ -72,11 +73,12 @@ impl Sender {
                 latency_ms,
                 response_snippet: String::new(),
                 error: Some(error),
+                retry_after: None,
             },
         }
     }
 
-    async fn send(&self, job: &DeliveryJob) -> Result<(u16, String), String> {
+    async fn send(&self, job: &DeliveryJob) -> Result<Answer, String> {
         let subscription = &job.subscription;
         let url = self
             .guard
@@ -119,6 +121,14 @@ impl Sender {
         }
         let mut response = request.body(body).send().await.map_err(describe)?;
         let status = response.status().as_u16();
+        let retry_after = match status {
+            429 | 503 => response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry_after),
+            _ => None,
+        };
         let mut snippet = Vec::new();
         while snippet.len() < SNIPPET_BYTES {
             match response.chunk().await {
@@ -127,8 +137,32 @@ impl Sender {
             }
         }
         snippet.truncate(SNIPPET_BYTES);
-        Ok((status, String::from_utf8_lossy(&snippet).into_owned()))
+        Ok(Answer {
+            status,
+            snippet: String::from_utf8_lossy(&snippet).into_owned(),
+            retry_after,
+        })
     }
+}
+
+/// What a target answered.
+struct Answer {
+    status: u16,
+    snippet: String,
+    retry_after: Option<Duration>,
+}
+
+/// A `Retry-After` value: delay seconds or an HTTP date.
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// A readable cause for a failed request, including the source chain.
@@ -148,4 +182,22 @@ fn describe(error: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        assert_eq!(retry_after(" 120 "), Some(Duration::from_secs(120)));
+        let soon = std::time::SystemTime::now() + Duration::from_secs(90);
+        let waited = retry_after(&httpdate::fmt_http_date(soon)).unwrap();
+        assert!(waited > Duration::from_secs(80) && waited <= Duration::from_secs(90));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
 }

@@ -60,13 +60,22 @@ impl DispatchSettings {
     }
 }
 
-/// Decide what follows an attempt.
+/// The longest `Retry-After` honoured; a target asking for more is retried
+/// after this, so one header cannot park a delivery for days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Decide what follows an attempt. A target's `Retry-After` (on 429 or 503)
+/// postpones the retry to at least that long, up to [`MAX_RETRY_AFTER`]; it
+/// does not add attempts beyond the schedule.
 pub fn next_step(schedule: &RetrySchedule, job: &DeliveryJob, attempt: &AttemptResult) -> NextStep {
     match attempt.status {
         Some(status) if (200..300).contains(&status) => NextStep::Delivered,
         Some(410) if job.subscription.source.removed_by_gone() => NextStep::RemoveSubscription,
         _ => match schedule.delay_after(job.attempts_made + 1) {
-            Some(delay) => NextStep::RetryAt(Timestamp::now().after(delay)),
+            Some(delay) => {
+                let asked = attempt.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER);
+                NextStep::RetryAt(Timestamp::now().after(delay.max(asked)))
+            }
             None => NextStep::Failed,
         },
     }

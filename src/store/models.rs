@@ -212,6 +212,9 @@ pub struct AttemptResult {
     pub response_snippet: String,
     /// A connection error, time-out or refusal, if any.
     pub error: Option<String>,
+    /// How long the target asked us to wait (`Retry-After` on a 429 or 503);
+    /// used to schedule the retry, not stored.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// A recorded attempt, for listings.

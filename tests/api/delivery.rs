@@ -210,6 +210,29 @@ async fn failures_are_retried_until_success_and_each_attempt_is_recorded() {
     assert!(attempts["data"][0]["latency_ms"].is_u64());
 }
 
+/// A target that answers 429 with `Retry-After: 2` is retried after two
+/// seconds, not after the schedule's 200 ms.
+#[tokio::test]
+async fn a_targets_retry_after_postpones_the_retry() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.script(&[429]);
+    receiver.set_retry_after(2);
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    app.publish(&account, "generation_complete", generation("video"))
+        .await;
+    let got = receiver.wait_for(2, WAIT).await;
+    assert_eq!(got[0].answered, 429);
+    assert_eq!(got[1].answered, 200);
+    let waited = got[1].at.duration_since(got[0].at);
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}, before the 2 s the target asked for"
+    );
+}
+
 #[tokio::test]
 async fn a_delivery_whose_retries_run_out_is_marked_failed() {
     let app = TestApp::spawn().await;

@@ -346,6 +346,7 @@ pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub answered: u16,
+    pub at: Instant,
 }
 
 impl Received {
@@ -360,6 +361,7 @@ struct ReceiverState {
     scripted: Mutex<VecDeque<u16>>,
     default_status: AtomicU16,
     delay_ms: AtomicU64,
+    retry_after_secs: AtomicU64,
     arrived: Notify,
     concurrent: AtomicU64,
     max_concurrent: AtomicU64,
@@ -376,7 +378,7 @@ async fn receive(
     State(state): State<Arc<ReceiverState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
     let now = state.concurrent.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_concurrent.fetch_max(now, Ordering::SeqCst);
     let delay = state.delay_ms.load(Ordering::SeqCst);
@@ -394,9 +396,16 @@ async fn receive(
         headers,
         body,
         answered: status,
+        at: Instant::now(),
     });
     state.arrived.notify_waiters();
-    StatusCode::from_u16(status).unwrap()
+    let status = StatusCode::from_u16(status).unwrap();
+    let retry_after = state.retry_after_secs.load(Ordering::SeqCst);
+    if retry_after > 0 && matches!(status.as_u16(), 429 | 503) {
+        let header = [(axum::http::header::RETRY_AFTER, retry_after.to_string())];
+        return axum::response::IntoResponse::into_response((status, header));
+    }
+    axum::response::IntoResponse::into_response(status)
 }
 
 impl Receiver {
@@ -420,6 +429,11 @@ impl Receiver {
     /// The status answered once the script is used up.
     pub fn set_default_status(&self, status: u16) {
         self.state.default_status.store(status, Ordering::SeqCst);
+    }
+
+    /// Send `Retry-After: <seconds>` with every 429 and 503.
+    pub fn set_retry_after(&self, seconds: u64) {
+        self.state.retry_after_secs.store(seconds, Ordering::SeqCst);
     }
 
     /// Wait this long before answering each request.

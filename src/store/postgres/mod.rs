@@ -1078,6 +1078,7 @@ impl Store for PostgresStore {
                     latency_ms: row.get::<_, i64>(7).max(0) as u64,
                     response_snippet: row.get(8),
                     error: row.get(9),
+                    retry_after: None,
                 },
             })
             .collect();

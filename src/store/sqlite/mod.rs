@@ -1096,6 +1096,7 @@ impl Store for SqliteStore {
                                 latency_ms: row.get::<_, i64>(7)? as u64,
                                 response_snippet: row.get(8)?,
                                 error: row.get(9)?,
+                                retry_after: None,
                             },
                         })
                     },
