@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::limits::RateLimits;
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
 use crate::config::{Config, DatabaseUrl};
@@ -81,6 +82,10 @@ impl Application {
             signature_header: config.signature_header.clone(),
             sender,
             metrics,
+            limits: Arc::new(RateLimits::new(
+                config.rate_limit,
+                config.publish_rate_limit,
+            )),
         });
         let listener = TcpListener::bind(config.listen)
             .await

@@ -169,6 +169,16 @@ pub struct Config {
     #[arg(long, env = "HOOKBRIDGE_LEASE", default_value = "90s")]
     pub lease: LeaseSpan,
 
+    /// API requests per second each account may make with its key (bursts of
+    /// twice that), per node; 0 turns the limit off.
+    #[arg(long, env = "HOOKBRIDGE_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+
+    /// Events per second that may be published for each account (bursts of
+    /// twice that), per node; 0 (the default) turns the limit off.
+    #[arg(long, env = "HOOKBRIDGE_PUBLISH_RATE_LIMIT", default_value_t = 0)]
+    pub publish_rate_limit: u32,
+
     /// The key that encrypts signing secrets and custom header values at rest:
     /// 32 bytes in base64 (openssl rand -base64 32). Unset with SQLite, one is
     /// generated on first start into the database's path plus `.key`; required
@@ -201,6 +211,8 @@ impl Config {
             key_prefix: "hb".into(),
             auto_disable_after: AutoDisable(Some(crate::delivery::worker::DEFAULT_AUTO_DISABLE)),
             lease: LeaseSpan(crate::delivery::worker::LEASE),
+            rate_limit: 100,
+            publish_rate_limit: 0,
             encryption_key: None,
             old_encryption_keys: Vec::new(),
         }

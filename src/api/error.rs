@@ -45,6 +45,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Vec<Detail>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -54,6 +55,20 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: over a rate limit; `Retry-After` says when to come back.
+    pub fn rate_limited(what: &str, wait: std::time::Duration) -> Self {
+        let seconds = super::limits::retry_after_seconds(wait);
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many {what}; retry in {seconds} s"),
+            )
         }
     }
 
@@ -197,6 +212,12 @@ impl IntoResponse for ApiError {
                 details: self.details,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

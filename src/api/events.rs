@@ -66,6 +66,7 @@ async fn publish(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Publish>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.limits.publish(&body.account_id)?;
     let Some(event_type) = lookup(&state, &body.event_type).await? else {
         state.metrics.rejected(&body.event_type, "unknown_type");
         let known = state.catalog.names();

@@ -192,9 +192,12 @@ where
             .or_else(|| bearer(&parts.headers))
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("send your API key in the X-Api-Key header"))?;
-        let account = state.store.account_by_key_hash(&key_hash(key)).await?;
-        account
-            .map(Caller)
-            .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))
+        let account = state
+            .store
+            .account_by_key_hash(&key_hash(key))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))?;
+        state.limits.management(&account.id)?;
+        Ok(Caller(account))
     }
 }

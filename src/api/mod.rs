@@ -10,6 +10,7 @@ mod events;
 pub mod extract;
 mod health;
 mod hooks;
+pub mod limits;
 mod lists;
 mod openapi;
 mod subscriptions;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub sender: Arc<Sender>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Per-account request and publish limits.
+    pub limits: Arc<limits::RateLimits>,
 }
 
 /// Every route with its OpenAPI description: the only place routes are

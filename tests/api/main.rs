@@ -10,6 +10,7 @@ mod event_types;
 mod helpers;
 mod ingest;
 mod isolation;
+mod limits;
 mod management;
 mod multinode;
 mod openapi;
