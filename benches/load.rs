@@ -124,9 +124,12 @@ impl Nodes {
             },
             Backend::Postgres { nodes } => {
                 let server = postgres_server::PostgresServer::start(true);
+                let key = hookbridge::store::sealing::EncryptionKey::generate().encoded();
+                let mut args = vec!["--encryption-key", key.as_str()];
+                args.extend_from_slice(extra);
                 let services = (0..nodes)
                     .map(|_| {
-                        Service::start_on(&server.url(), tempfile::TempDir::new().unwrap(), extra)
+                        Service::start_on(&server.url(), tempfile::TempDir::new().unwrap(), &args)
                     })
                     .collect();
                 Self {

@@ -18,6 +18,7 @@ use crate::api::limits::RateLimits;
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
 use crate::config::{Config, DatabaseUrl};
+use crate::delivery::breaker::BreakerSettings;
 use crate::delivery::guard::TargetGuard;
 use crate::delivery::retry::RetrySchedule;
 use crate::delivery::sender::Sender;
@@ -62,6 +63,11 @@ impl Application {
         let settings = DispatchSettings {
             auto_disable_after: config.auto_disable_after.0,
             lease: config.lease.0,
+            breaker: BreakerSettings {
+                threshold: config.circuit_breaker_after,
+                cooldown: config.circuit_breaker_cooldown,
+                ..BreakerSettings::default()
+            },
             ..DispatchSettings::new(schedule)
         };
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);

@@ -169,6 +169,17 @@ pub struct Config {
     #[arg(long, env = "HOOKBRIDGE_LEASE", default_value = "90s")]
     pub lease: LeaseSpan,
 
+    /// Stop attempting a webhook after this many consecutive failed attempts
+    /// (no answer, 5xx, 408, 429) for a cool-down, then probe it with one;
+    /// its deliveries wait, spending no attempts. 0 turns the breaker off.
+    #[arg(long, env = "HOOKBRIDGE_CIRCUIT_BREAKER_AFTER", default_value_t = 10)]
+    pub circuit_breaker_after: u32,
+
+    /// The circuit breaker's first cool-down; each failed probe doubles it,
+    /// up to five minutes.
+    #[arg(long, env = "HOOKBRIDGE_CIRCUIT_BREAKER_COOLDOWN", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub circuit_breaker_cooldown: std::time::Duration,
+
     /// API requests per second each account may make with its key (bursts of
     /// twice that), per node; 0 turns the limit off.
     #[arg(long, env = "HOOKBRIDGE_RATE_LIMIT", default_value_t = 100)]
@@ -211,6 +222,8 @@ impl Config {
             key_prefix: "hb".into(),
             auto_disable_after: AutoDisable(Some(crate::delivery::worker::DEFAULT_AUTO_DISABLE)),
             lease: LeaseSpan(crate::delivery::worker::LEASE),
+            circuit_breaker_after: 10,
+            circuit_breaker_cooldown: std::time::Duration::from_secs(5),
             rate_limit: 100,
             publish_rate_limit: 0,
             encryption_key: None,

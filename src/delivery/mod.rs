@@ -5,6 +5,7 @@
 //! signs it, [`retry`] decides when to try again and [`guard`] keeps targets
 //! off private networks.
 
+pub mod breaker;
 pub mod guard;
 pub mod payload;
 pub mod retry;

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::breaker::{Admission, Breaker, BreakerSettings};
 use super::retry::RetrySchedule;
 use super::sender::{ATTEMPT_TIMEOUT, Sender};
 use crate::domain::Timestamp;
@@ -42,6 +43,8 @@ pub struct DispatchSettings {
     pub drain_grace: Duration,
     /// Disable a subscription whose every attempt failed for this long.
     pub auto_disable_after: Option<Duration>,
+    /// When to stop attempting a target that keeps failing, for a while.
+    pub breaker: BreakerSettings,
 }
 
 impl DispatchSettings {
@@ -56,6 +59,7 @@ impl DispatchSettings {
             poll: Duration::from_secs(1),
             drain_grace: ATTEMPT_TIMEOUT + Duration::from_secs(2),
             auto_disable_after: Some(DEFAULT_AUTO_DISABLE),
+            breaker: BreakerSettings::default(),
         }
     }
 }
@@ -123,6 +127,7 @@ impl Dispatcher {
 
         while !shutdown.is_cancelled() {
             slots.reap();
+            self.release(std::mem::take(&mut slots.turned_away)).await;
             let room = self.settings.max_in_flight.saturating_sub(slots.busy());
             if room == 0 {
                 tokio::select! {
@@ -136,7 +141,7 @@ impl Dispatcher {
                 .claim_due(
                     room.min(self.settings.batch),
                     self.settings.lease,
-                    slots.full_targets(),
+                    slots.skipped_targets(),
                 )
                 .await;
             let jobs = match claimed {
@@ -151,7 +156,7 @@ impl Dispatcher {
                 }
             };
             if jobs.is_empty() {
-                let wait = match self.store.next_due(slots.full_targets()).await {
+                let wait = match self.store.next_due(slots.skipped_targets()).await {
                     Ok(Some(at)) => at
                         .until()
                         .clamp(Duration::from_millis(5), self.settings.poll),
@@ -218,6 +223,10 @@ struct Slots {
     tasks: JoinSet<()>,
     running: HashMap<Id, (Lease, String)>,
     targets: HashMap<String, Target>,
+    breaker: Arc<Breaker>,
+    /// Claimed jobs given up because their target's circuit opened: the
+    /// dispatcher releases them.
+    turned_away: Vec<Lease>,
 }
 
 impl Slots {
@@ -237,6 +246,8 @@ impl Slots {
             tasks: JoinSet::new(),
             running: HashMap::new(),
             targets: HashMap::new(),
+            breaker: Arc::new(Breaker::new(settings.breaker)),
+            turned_away: Vec::new(),
         }
     }
 
@@ -254,19 +265,32 @@ impl Slots {
         self.targets.values().any(|t| !t.waiting.is_empty())
     }
 
-    /// Targets whose slots and queue are full: the next claim skips them.
-    fn full_targets(&self) -> Vec<String> {
+    /// Targets the next claim skips: those whose slots and queue are full,
+    /// and those whose circuit is open.
+    fn skipped_targets(&self) -> Vec<String> {
         let capacity = self.per_target * (1 + QUEUED_PER_SLOT);
-        self.targets
+        let mut skipped: Vec<String> = self
+            .targets
             .iter()
             .filter(|(_, t)| t.running + t.waiting.len() >= capacity)
             .map(|(id, _)| id.clone())
-            .collect()
+            .collect();
+        skipped.extend(self.breaker.open_targets());
+        skipped
     }
 
     /// Start `job`, or queue it behind its target; give its lease back when
-    /// the queue is full too.
+    /// the queue is full too, or when the target's circuit is open. A
+    /// half-open circuit gets this one job as its probe.
     fn admit(&mut self, job: DeliveryJob) -> Option<Lease> {
+        match self.breaker.admit(&job.subscription.id) {
+            Admission::Open => return Some(job.lease),
+            Admission::Probe => {
+                self.start(job);
+                return None;
+            }
+            Admission::Closed => {}
+        }
         let target = self.targets.entry(job.subscription.id.clone()).or_default();
         if target.running < self.per_target {
             self.start(job);
@@ -287,6 +311,7 @@ impl Slots {
             self.schedule.clone(),
             self.auto_disable_after,
             self.metrics.clone(),
+            self.breaker.clone(),
             job,
             self.outcomes.clone(),
         ));
@@ -302,6 +327,10 @@ impl Slots {
             return;
         };
         target.running -= 1;
+        if !target.waiting.is_empty() && self.breaker.admit(&target_id) == Admission::Open {
+            self.turned_away
+                .extend(target.waiting.drain(..).map(|job| job.lease));
+        }
         match target.waiting.pop_front() {
             Some(next) => self.start(next),
             None if target.running == 0 => {
@@ -312,14 +341,14 @@ impl Slots {
     }
 
     fn reap(&mut self) {
-        while let Some(Ok((id, ()))) = self.tasks.try_join_next_with_id() {
-            self.finished(id);
+        while let Some(joined) = self.tasks.try_join_next_with_id() {
+            self.finished(task_id(joined));
         }
     }
 
     async fn next_finished(&mut self) {
-        if let Some(Ok((id, ()))) = self.tasks.join_next_with_id().await {
-            self.finished(id);
+        if let Some(joined) = self.tasks.join_next_with_id().await {
+            self.finished(task_id(joined));
         }
     }
 
@@ -347,15 +376,35 @@ impl Slots {
     }
 }
 
+/// The id of a finished attempt task, whether it returned or panicked (a
+/// panicked attempt still frees its slot; its lease expires and it is retried).
+fn task_id(joined: Result<(Id, ()), tokio::task::JoinError>) -> Id {
+    match joined {
+        Ok((id, ())) => id,
+        Err(error) => {
+            tracing::error!(%error, "a delivery attempt task failed");
+            error.id()
+        }
+    }
+}
+
+/// Whether an attempt says the target is down: no answer, a server error,
+/// or "too many requests". Other answers show it up, even if unhappy.
+fn target_down(result: &AttemptResult) -> bool {
+    matches!(result.status, None | Some(408 | 429 | 500..))
+}
+
 async fn attempt(
     sender: Arc<Sender>,
     schedule: RetrySchedule,
     auto_disable_after: Option<Duration>,
     metrics: Arc<Metrics>,
+    breaker: Arc<Breaker>,
     job: DeliveryJob,
     outcomes: mpsc::UnboundedSender<Completion>,
 ) {
     let result = sender.attempt(&job).await;
+    breaker.record(&job.subscription.id, !target_down(&result));
     let next = next_step(&schedule, &job, &result);
     metrics.attempted(&next, result.latency_ms);
     tracing::debug!(

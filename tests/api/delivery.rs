@@ -384,3 +384,50 @@ async fn a_hanging_target_does_not_hold_up_the_others() {
         slow.max_concurrent()
     );
 }
+
+/// A target that fails every attempt trips the circuit breaker: after a few
+/// failures it is left alone (its deliveries wait without spending attempts)
+/// while a healthy target of the same account gets everything; when it
+/// recovers, a probe closes the circuit and every waiting delivery arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_target_trips_the_breaker_and_recovers_without_losing_deliveries() {
+    const EVENTS: usize = 40;
+    let app = TestApp::spawn_with(|config| {
+        config.circuit_breaker_after = 3;
+        config.circuit_breaker_cooldown = Duration::from_millis(400);
+        config.retry_schedule = Some("200ms,200ms,200ms".parse().unwrap());
+    })
+    .await;
+    let account = app.new_account().await;
+    let (failing, healthy) = (Receiver::start().await, Receiver::start().await);
+    failing.set_default_status(500);
+    app.create_webhook(&account, json!({"url": failing.url}))
+        .await;
+    app.create_webhook(&account, json!({"url": healthy.url}))
+        .await;
+    for _ in 0..EVENTS {
+        app.publish_accepted(&account, "generation_complete", generation("image"))
+            .await;
+    }
+    healthy.wait_for(EVENTS, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let tried = failing.received().len();
+    assert!(
+        tried < EVENTS * 2,
+        "{tried} attempts at a failing target for {EVENTS} events: without the breaker \
+         it would have had {} (every event, four attempts each)",
+        EVENTS * 4
+    );
+    failing.set_default_status(200);
+    let all = failing
+        .wait_until(Duration::from_secs(20), |got| {
+            let delivered: std::collections::HashSet<String> = got
+                .iter()
+                .filter(|r| r.answered == 200)
+                .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+                .collect();
+            delivered.len() == EVENTS
+        })
+        .await;
+    assert!(all.iter().any(|r| r.answered == 500));
+}
