@@ -392,4 +392,59 @@ mod tests {
         assert!(pointers.contains(&"/credits_used"), "{pointers:?}");
         assert!(pointers.contains(&"/output_url"), "{pointers:?}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json() -> impl Strategy<Value = Value> {
+            let scalar = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                "[a-z]{0,8}".prop_map(Value::from),
+            ];
+            scalar.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    prop::collection::btree_map(
+                        prop_oneof![
+                            Just("type".to_owned()),
+                            Just("credits_used".to_owned()),
+                            Just("object".to_owned()),
+                            Just("status".to_owned()),
+                            "[a-z_]{1,8}"
+                        ],
+                        inner,
+                        0..6
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Whatever is published, validation answers without panicking,
+            /// and every violation points into the payload: at the offending
+            /// value, or for a missing field at a parent that exists.
+            #[test]
+            fn violations_always_point_into_the_payload(data in json()) {
+                let catalog = Catalog::builtin().unwrap();
+                for event_type in catalog.all() {
+                    for violation in event_type.violations(&data) {
+                        let at = if violation.keyword == "required" {
+                            violation.pointer.rsplit_once('/').map_or("", |(parent, _)| parent)
+                        } else {
+                            violation.pointer.as_str()
+                        };
+                        prop_assert!(
+                            data.pointer(at).is_some(),
+                            "{} points at {} in {}", violation.keyword, violation.pointer, data
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

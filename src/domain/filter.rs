@@ -139,4 +139,53 @@ mod tests {
         assert_eq!(filter.to_json(), json!({"tier": "pro"}));
         assert!(filter.matches(&json!({"type": "video", "tier": "pro"})));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Scalars as filters and event data hold them.
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                "[a-z]{0,8}".prop_map(Value::from),
+            ]
+        }
+
+        /// Any JSON, nested a few levels.
+        fn json() -> impl Strategy<Value = Value> {
+            scalar().prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    prop::collection::btree_map("[a-z.]{0,6}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn parsing_any_json_never_panics_and_accepted_filters_round_trip(raw in json()) {
+                if let Ok(filter) = Filter::parse(&raw) {
+                    prop_assert_eq!(Filter::parse(&filter.to_json()).unwrap(), filter.clone());
+                    let _ = filter.matches(&raw);
+                }
+            }
+
+            #[test]
+            fn a_filter_made_of_an_events_own_fields_matches_it(
+                data in prop::collection::btree_map("[a-z]{1,6}", scalar(), 1..8),
+            ) {
+                let event = Value::Object(data.clone().into_iter().collect());
+                let filter = Filter::parse(&event).unwrap();
+                prop_assert!(filter.matches(&event));
+                let (name, value) = data.into_iter().next().unwrap();
+                let mut other = event.clone();
+                other[&name] = json!([value]);
+                prop_assert!(!filter.matches(&other), "a list is not the scalar it holds");
+            }
+        }
+    }
 }
