@@ -431,3 +431,75 @@ async fn a_failing_target_trips_the_breaker_and_recovers_without_losing_deliveri
         .await;
     assert!(all.iter().any(|r| r.answered == 500));
 }
+
+/// A target that redirects is not followed (a redirect could point anywhere,
+/// a private address included): the 307 is a failed attempt, retried, and the
+/// redirect's destination never hears from us.
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let destination = Receiver::start().await;
+    let location = destination.url.clone();
+    let redirector = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, location)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+    let created = app.create_webhook(&account, json!({"url": url})).await;
+    app.publish(&account, "generation_complete", generation("video"))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let statuses = crate::helpers::eventually(WAIT, || async {
+        let attempts = app.attempts(&account, id).await;
+        let statuses: Vec<Value> = attempts.iter().map(|a| a["status"].clone()).collect();
+        (statuses.len() >= 2).then_some(statuses)
+    })
+    .await;
+    assert!(statuses.iter().all(|s| *s == json!(307)), "{statuses:?}");
+    destination
+        .assert_quiet(0, Duration::from_millis(300))
+        .await;
+}
+
+/// A target that accepts connections and closes them without answering: each
+/// attempt is recorded with the connection error and retried, and another
+/// target's deliveries are not held up.
+#[tokio::test]
+async fn a_target_that_drops_connections_is_retried_and_holds_up_nobody() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let healthy = Receiver::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let resetting = app.create_webhook(&account, json!({"url": url})).await;
+    app.create_webhook(&account, json!({"url": healthy.url}))
+        .await;
+    for _ in 0..10 {
+        app.publish(&account, "generation_complete", generation("image"))
+            .await;
+    }
+    healthy.wait_for(10, WAIT).await;
+    let id = resetting["id"].as_str().unwrap();
+    let attempts = crate::helpers::eventually(WAIT, || async {
+        let attempts = app.attempts(&account, id).await;
+        (attempts.len() >= 10).then_some(attempts)
+    })
+    .await;
+    for attempt in &attempts {
+        assert!(attempt["status"].is_null(), "{attempt}");
+        assert!(!attempt["error"].as_str().unwrap().is_empty(), "{attempt}");
+    }
+}

@@ -186,6 +186,17 @@ impl Api {
             .expect("a JSON body")
     }
 
+    /// A webhook's recorded attempts, newest first (the first page).
+    pub async fn attempts(&self, account: &TestAccount, webhook_id: &str) -> Vec<Value> {
+        let page: Value = self
+            .get_as(account, &format!("/v1/webhooks/{webhook_id}/attempts"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["data"].as_array().cloned().unwrap_or_default()
+    }
+
     /// A new account with one API key.
     pub async fn new_account(&self) -> TestAccount {
         let account: Value = self

@@ -195,3 +195,70 @@ async fn framework_rejections_are_json_too() {
     let wrong_method = app.client.put(app.url("/v1/events")).send().await.unwrap();
     expect_error(wrong_method, 405, "method_not_allowed").await;
 }
+
+/// Hostile bodies on publish: each gets a clear JSON 4xx and nothing is
+/// stored or delivered.
+#[tokio::test]
+async fn hostile_bodies_get_a_clear_4xx_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let envelope = |data: &str| {
+        format!(
+            r#"{{"type": "generation_complete", "account_id": "{}", "data": {data}}}"#,
+            account.id
+        )
+    };
+    let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let ten_megabytes = format!(r#"{{"padding": "{}"}}"#, "x".repeat(10 * 1024 * 1024));
+    let cases: [(&str, String, u16, &str); 5] = [
+        (
+            "10,000 levels of nesting",
+            envelope(&deep),
+            400,
+            "malformed_json",
+        ),
+        (
+            "a number beyond f64",
+            envelope(r#"{"type": "image", "credits_used": 1e400}"#),
+            400,
+            "malformed_json",
+        ),
+        (
+            "a negative number beyond f64",
+            envelope(r#"{"credits_used": -1e400}"#),
+            400,
+            "malformed_json",
+        ),
+        (
+            "a 10 MB body",
+            envelope(&ten_megabytes),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "a lone surrogate",
+            envelope(r#"{"type": "\ud800"}"#),
+            400,
+            "malformed_json",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let response = app
+            .client
+            .post(app.url("/v1/events"))
+            .bearer_auth(ADMIN_KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{what}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], code, "{what}: {error}");
+    }
+    assert_no_events_stored(&app, &account).await;
+    receiver.assert_quiet(0, Duration::from_millis(300)).await;
+}

@@ -3,6 +3,7 @@
 //! per area.
 
 mod accounts;
+mod bodies;
 mod catalog;
 mod crash;
 mod delivery;

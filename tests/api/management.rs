@@ -279,15 +279,9 @@ async fn a_test_event_is_sent_now_recorded_and_never_a_sample() {
     assert_eq!(failed["status"], 500);
     receiver.assert_quiet(3, Duration::from_millis(800)).await;
 
-    let attempts: Value = app
-        .get_as(&account, &format!("/v1/webhooks/{id}/attempts"))
+    let statuses: Vec<Value> = app
+        .attempts(&account, id)
         .await
-        .json()
-        .await
-        .unwrap();
-    let statuses: Vec<Value> = attempts["data"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|a| a["status"].clone())
         .collect();
