@@ -147,3 +147,94 @@ async fn sigterm_drains_in_flight_deliveries_and_exits_zero() {
     let _restarted = BinaryApp::start(&database, &[]);
     receiver.assert_quiet(1, Duration::from_millis(1500)).await;
 }
+
+/// Five rounds of: start the binary on the same database, publish while the
+/// target answers at random (half 500s, so some deliveries are in retry and
+/// some are delivered), SIGKILL after a random delay, which lands during
+/// ingest, attempts or retries. Then a last start with a healthy target:
+/// every event that got a 202 in any round is delivered at least once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_kill_9_at_random_moments_loses_no_accepted_event() {
+    use rand::Rng;
+    const ROUNDS: usize = 5;
+    const PER_ROUND: usize = 300;
+    let receiver = Receiver::start().await;
+    let statuses: Vec<u16> = (0..20_000)
+        .map(|_| {
+            if rand::rng().random_bool(0.5) {
+                500
+            } else {
+                200
+            }
+        })
+        .collect();
+    receiver.script(&statuses);
+    let database = TestDatabase::new();
+    let schedule = ["--retry-schedule", &["200ms"; 30].join(",")];
+    let http = client();
+    let mut account_id = None;
+    let mut accepted: HashSet<String> = HashSet::new();
+    let mut kill_delays = Vec::new();
+    for round in 0..ROUNDS {
+        let mut node = BinaryApp::start(&database, &schedule);
+        let account = match &account_id {
+            Some(id) => String::clone(id),
+            None => setup(&node, &receiver.url).await,
+        };
+        account_id = Some(account.clone());
+        let delay = Duration::from_millis(rand::rng().random_range(100..900));
+        kill_delays.push(delay);
+        let url = node.url("/v1/events");
+        let publishing = {
+            let (http, account) = (http.clone(), account.clone());
+            tokio::spawn(async move {
+                let mut ok = Vec::new();
+                for i in 0..PER_ROUND {
+                    let id = format!("round{round}-{i}");
+                    let response = http
+                        .post(&url)
+                        .bearer_auth(ADMIN_KEY)
+                        .json(&json!({"type": "generation_complete", "account_id": account, "data": generation("video"), "id": id}))
+                        .send()
+                        .await;
+                    match response {
+                        Ok(r) if r.status() == 202 => ok.push(id),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                ok
+            })
+        };
+        tokio::time::sleep(delay).await;
+        node.kill_hard();
+        accepted.extend(publishing.await.unwrap());
+    }
+    assert!(accepted.len() > ROUNDS * 10, "{} accepted", accepted.len());
+
+    receiver.clear_script();
+    receiver.set_default_status(200);
+    let _last = BinaryApp::start(&database, &schedule);
+    let got = receiver
+        .wait_until(Duration::from_secs(90), |got| {
+            let delivered: HashSet<String> = got
+                .iter()
+                .filter(|r| r.answered == 200)
+                .filter_map(|r| r.json()["id"].as_str().map(str::to_owned))
+                .collect();
+            accepted.iter().all(|id| delivered.contains(id))
+        })
+        .await;
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    for r in got.iter().filter(|r| r.answered == 200) {
+        *per_id
+            .entry(r.json()["id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    let duplicates: usize = per_id.values().map(|n| n - 1).sum();
+    println!(
+        "repeated crash test: {ROUNDS} kills after {kill_delays:?}; {} events accepted, all delivered; \
+         {duplicates} duplicate 2xx deliveries",
+        accepted.len()
+    );
+}

@@ -437,6 +437,11 @@ impl Receiver {
         self.state.scripted.lock().unwrap().extend(statuses);
     }
 
+    /// Forget the statuses not yet answered.
+    pub fn clear_script(&self) {
+        self.state.scripted.lock().unwrap().clear();
+    }
+
     /// The status answered once the script is used up.
     pub fn set_default_status(&self, status: u16) {
         self.state.default_status.store(status, Ordering::SeqCst);
