@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, TestDatabase, client, generation};
+use crate::helpers::{ADMIN_KEY, BinaryApp, Received, Receiver, TestDatabase, client, generation};
 
 /// An account with a webhook to `target` on a running binary; its id.
 async fn setup(app: &BinaryApp, target: &str) -> String {
@@ -15,6 +15,17 @@ async fn setup(app: &BinaryApp, target: &str) -> String {
     let account = api.new_account().await;
     api.create_webhook(&account, json!({"url": target})).await;
     account.id
+}
+
+/// How many 2xx deliveries repeated an event already delivered.
+fn duplicate_deliveries(got: &[Received]) -> usize {
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    for r in got.iter().filter(|r| r.answered == 200) {
+        *per_id
+            .entry(r.json()["id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    per_id.values().map(|n| n - 1).sum()
 }
 
 /// kill -9 while 1,000 events are being published against a failing target,
@@ -98,13 +109,7 @@ async fn kill_9_during_ingest_and_retries_loses_no_accepted_event() {
             accepted.iter().all(|id| delivered.contains(id.as_str()))
         })
         .await;
-    let mut per_id: HashMap<String, usize> = HashMap::new();
-    for r in got.iter().filter(|r| r.answered == 200) {
-        *per_id
-            .entry(r.json()["id"].as_str().unwrap().to_owned())
-            .or_default() += 1;
-    }
-    let duplicates: usize = per_id.values().map(|n| n - 1).sum();
+    let duplicates = duplicate_deliveries(&got);
     println!(
         "crash test: {} accepted before kill -9, all delivered after restart; {} duplicate 2xx deliveries",
         accepted.len(),
@@ -225,13 +230,7 @@ async fn repeated_kill_9_at_random_moments_loses_no_accepted_event() {
             accepted.iter().all(|id| delivered.contains(id))
         })
         .await;
-    let mut per_id: HashMap<String, usize> = HashMap::new();
-    for r in got.iter().filter(|r| r.answered == 200) {
-        *per_id
-            .entry(r.json()["id"].as_str().unwrap().to_owned())
-            .or_default() += 1;
-    }
-    let duplicates: usize = per_id.values().map(|n| n - 1).sum();
+    let duplicates = duplicate_deliveries(&got);
     println!(
         "repeated crash test: {ROUNDS} kills after {kill_delays:?}; {} events accepted, all delivered; \
          {duplicates} duplicate 2xx deliveries",
