@@ -24,6 +24,7 @@ use crate::delivery::retry::RetrySchedule;
 use crate::delivery::sender::Sender;
 use crate::delivery::worker::{DispatchSettings, Dispatcher};
 use crate::metrics::Metrics;
+use crate::server;
 use crate::store::sealing::{EncryptionKey, Sealer};
 use crate::store::{self, Store};
 
@@ -33,6 +34,7 @@ pub struct Application {
     router: axum::Router,
     dispatcher: Dispatcher,
     generated_admin_key: Option<String>,
+    header_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -101,6 +103,7 @@ impl Application {
             router,
             dispatcher,
             generated_admin_key,
+            header_timeout: config.header_timeout,
         })
     }
 
@@ -125,17 +128,18 @@ impl Application {
         let stop = CancellationToken::new();
         let dispatcher = tokio::spawn(self.dispatcher.run(stop.clone()));
         let stop_http = stop.clone();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
+        server::serve(
+            self.listener,
+            self.router,
+            self.header_timeout,
+            async move {
                 shutdown.await;
                 stop_http.cancel();
-            })
-            .await;
+            },
+        )
+        .await;
         stop.cancel();
-        dispatcher
-            .await
-            .context("the delivery dispatcher panicked")?;
-        served.context("the HTTP server failed")
+        dispatcher.await.context("the delivery dispatcher panicked")
     }
 }
 

@@ -180,6 +180,11 @@ pub struct Config {
     #[arg(long, env = "HOOKBRIDGE_CIRCUIT_BREAKER_COOLDOWN", default_value = "5s", value_parser = humantime::parse_duration)]
     pub circuit_breaker_cooldown: std::time::Duration,
 
+    /// How long a client may take to send a request's headers before the
+    /// connection is closed (against clients that trickle them, slowloris).
+    #[arg(long, env = "HOOKBRIDGE_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+
     /// API requests per second each account may make with its key (bursts of
     /// twice that), per node; 0 turns the limit off.
     #[arg(long, env = "HOOKBRIDGE_RATE_LIMIT", default_value_t = 100)]
@@ -224,6 +229,7 @@ impl Config {
             lease: LeaseSpan(crate::delivery::worker::LEASE),
             circuit_breaker_after: 10,
             circuit_breaker_cooldown: std::time::Duration::from_secs(5),
+            header_timeout: std::time::Duration::from_secs(10),
             rate_limit: 100,
             publish_rate_limit: 0,
             encryption_key: None,

@@ -262,3 +262,54 @@ async fn hostile_bodies_get_a_clear_4xx_and_store_nothing() {
     assert_no_events_stored(&app, &account).await;
     receiver.assert_quiet(0, Duration::from_millis(300)).await;
 }
+
+/// A client that sends its request headers a byte at a time (slowloris) is
+/// cut off once the header deadline passes, while other clients are served.
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app =
+        TestApp::spawn_with(|config| config.header_timeout = Duration::from_millis(500)).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in b"X-Slow: 1\r\n".repeat(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if slow.write_all(&[byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buffer = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(_)) => {
+                closed = true;
+                break;
+            }
+            Err(_) => {}
+        }
+        assert_eq!(
+            app.client
+                .get(app.url("/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "others are served meanwhile"
+        );
+    }
+    assert!(
+        closed,
+        "the trickling connection was still open after {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
