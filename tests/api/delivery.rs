@@ -469,18 +469,24 @@ async fn redirects_are_not_followed() {
         .await;
 }
 
-/// A target that accepts connections and closes them without answering: each
+/// A target that accepts connections and closes them without answering, by
+/// turns with a plain close and with a reset (RST): each
 /// attempt is recorded with the connection error and retried, and another
 /// target's deliveries are not held up.
 #[tokio::test]
-async fn a_target_that_drops_connections_is_retried_and_holds_up_nobody() {
+async fn a_target_that_drops_or_resets_connections_is_retried_and_holds_up_nobody() {
     let app = TestApp::spawn().await;
     let account = app.new_account().await;
     let healthy = Receiver::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move {
+        let mut reset = false;
         while let Ok((socket, _)) = listener.accept().await {
+            if reset {
+                socket.set_zero_linger().expect("SO_LINGER 0: close with a reset");
+            }
+            reset = !reset;
             drop(socket);
         }
     });
