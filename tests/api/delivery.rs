@@ -484,7 +484,9 @@ async fn a_target_that_drops_or_resets_connections_is_retried_and_holds_up_nobod
         let mut reset = false;
         while let Ok((socket, _)) = listener.accept().await {
             if reset {
-                socket.set_zero_linger().expect("SO_LINGER 0: close with a reset");
+                socket
+                    .set_zero_linger()
+                    .expect("SO_LINGER 0: close with a reset");
             }
             reset = !reset;
             drop(socket);

@@ -127,3 +127,32 @@ async fn keys_secrets_and_custom_headers_never_reach_the_logs() {
         .await;
     assert_eq!(deliveries[1].headers["authorization"], header_value);
 }
+
+/// Restarted under a different encryption key without the old one listed, a
+/// node cannot read webhooks sealed under the old key: they wait (with an
+/// error in the log), and webhooks it can read keep receiving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_sealed_under_a_missing_key_does_not_stall_the_others() {
+    let mut database = TestDatabase::new();
+    database.encryption_key = Some(EncryptionKey::generate().encoded());
+    let (old, new) = (Receiver::start().await, Receiver::start().await);
+    let mut first = BinaryApp::start(&database, &[]);
+    let account = first.api().new_account().await;
+    first
+        .api()
+        .create_webhook(&account, json!({"url": old.url}))
+        .await;
+    assert!(first.terminate().success());
+
+    database.encryption_key = Some(EncryptionKey::generate().encoded());
+    let second = BinaryApp::start(&database, &[]);
+    let api = second.api();
+    api.create_webhook(&account, json!({"url": new.url})).await;
+    for _ in 0..3 {
+        api.publish_accepted(&account, "generation_complete", generation("image"))
+            .await;
+    }
+    new.wait_for(3, std::time::Duration::from_secs(10)).await;
+    old.assert_quiet(0, std::time::Duration::from_millis(500))
+        .await;
+}

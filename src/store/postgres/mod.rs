@@ -848,15 +848,30 @@ impl Store for PostgresStore {
             )
             .await?
         {
-            let subscription = subscription_at(&row, 0, &self.sealer)?;
-            subscriptions.insert(subscription.id.clone(), Arc::new(subscription));
+            let id: String = row.get(0);
+            match subscription_at(&row, 0, &self.sealer) {
+                Ok(subscription) => {
+                    subscriptions.insert(id, Some(Arc::new(subscription)));
+                }
+                Err(error) => {
+                    // One unreadable subscription (a secret sealed under a
+                    // key this node lacks) must not stall the others: its
+                    // deliveries keep their lease and are tried after it.
+                    tracing::error!(%error, subscription = %id, "a subscription could not be read; its deliveries wait a lease");
+                    subscriptions.insert(id, None);
+                }
+            }
         }
         let mut jobs = Vec::with_capacity(claimed.len());
         for row in &claimed {
             let subscription_id: String = row.get(2);
-            let Some(subscription) = subscriptions.get(&subscription_id) else {
-                cancel_pending(&transaction, &subscription_id, now).await?;
-                continue;
+            let subscription = match subscriptions.get(&subscription_id) {
+                Some(Some(subscription)) => subscription,
+                Some(None) => continue,
+                None => {
+                    cancel_pending(&transaction, &subscription_id, now).await?;
+                    continue;
+                }
             };
             let event = events
                 .get(&row.get::<_, i64>(4))

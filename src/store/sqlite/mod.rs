@@ -491,11 +491,22 @@ fn claim_in(
     let expiry = now.after(lease);
     let mut jobs = Vec::with_capacity(rows.len());
     for (delivery_id, attempts_made, subscription_id, event) in rows {
-        let Some(subscription) = cache.subscription(connection, &subscription_id)? else {
-            cancel_pending(connection, &subscription_id, now)?;
-            continue;
-        };
         let token: i64 = rand::rng().random();
+        let subscription = match cache.subscription(connection, &subscription_id) {
+            Ok(Some(subscription)) => subscription,
+            Ok(None) => {
+                cancel_pending(connection, &subscription_id, now)?;
+                continue;
+            }
+            Err(error) => {
+                // One unreadable subscription (a secret sealed under a key
+                // this process lacks) must not stall the others: its
+                // delivery is held for a lease and tried again after it.
+                tracing::error!(%error, subscription = %subscription_id, "a subscription could not be read; its delivery waits a lease");
+                take.execute(params![delivery_id, expiry.0, token])?;
+                continue;
+            }
+        };
         take.execute(params![delivery_id, expiry.0, token])?;
         jobs.push(DeliveryJob {
             lease: Lease { delivery_id, token },
