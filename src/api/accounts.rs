@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::extract::{Admin, Caller, OptionalJson, key_hash};
 use super::{ApiError, AppState, Detail, ErrorBody};
-use crate::domain::{Timestamp, new_id, rfc3339};
+use crate::domain::{Timestamp, check_text, new_id, rfc3339};
 use crate::store::{Account, ApiKeyRecord};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -57,11 +57,11 @@ async fn create_account(
     OptionalJson(body): OptionalJson<NewAccount>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = body.name.unwrap_or_default().trim().to_owned();
-    if name.chars().count() > 200 {
+    if let Err(problem) = check_text(&name, 200) {
         return Err(ApiError::invalid(
             "invalid_request",
-            "the account name is too long",
-            vec![Detail::at("/name", "at most 200 characters")],
+            "the account name is invalid",
+            vec![Detail::from_invalid("/name", problem)],
         ));
     }
     let account = Account {

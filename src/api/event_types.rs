@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::extract::{Admin, ApiJson};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::{CatalogError, EventType, Origin};
-use crate::domain::{EventTypeName, Timestamp};
+use crate::domain::{EventTypeName, Timestamp, check_text};
 use crate::store::RegisteredEventType;
 
 /// The longest description accepted.
@@ -144,11 +144,11 @@ fn compile(name: &str, body: Definition) -> Result<(EventType, RegisteredEventTy
         .or_else(|| body.schema.get("description")?.as_str().map(str::to_owned))
         .unwrap_or_default();
     let description = description.trim().to_owned();
-    if description.is_empty() || description.chars().count() > MAX_DESCRIPTION {
+    if description.is_empty() || check_text(&description, MAX_DESCRIPTION).is_err() {
         return Err(invalid(vec![Detail::at(
             "/description",
             format!(
-                "a description of 1 to {MAX_DESCRIPTION} characters is required \
+                "a description of 1 to {MAX_DESCRIPTION} characters (no NUL) is required \
                  (Zapier and Make show it), here or as the schema's \"description\""
             ),
         )]));

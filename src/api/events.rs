@@ -66,6 +66,9 @@ async fn publish(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Publish>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if body.account_id.contains('\0') {
+        return Err(ApiError::not_found("account"));
+    }
     state.limits.publish(&body.account_id)?;
     let Some(event_type) = lookup(&state, &body.event_type).await? else {
         state.metrics.rejected(&body.event_type, "unknown_type");

@@ -21,9 +21,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::to_bytes;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::HeaderName;
 use axum::http::header::CONTENT_TYPE;
-use axum::middleware::map_response;
+use axum::middleware::{self, Next, map_response};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
@@ -88,9 +89,22 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_nul_in_urls))
         .layer(map_response(errors_as_json))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Refuse a URL carrying an encoded NUL (`%00`) in its path or query: no id
+/// or cursor contains one, and PostgreSQL cannot take one as text.
+async fn refuse_nul_in_urls(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let carries_nul = |part: &str| part.to_ascii_lowercase().contains("%00");
+    if carries_nul(uri.path()) || uri.query().is_some_and(carries_nul) {
+        return ApiError::bad_request("bad_request", "URLs cannot contain NUL characters (%00)")
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// The safety net behind the promise that every 4xx/5xx body is JSON: an

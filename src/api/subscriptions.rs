@@ -8,8 +8,8 @@ use super::event_types::refresh_unless_known;
 use super::{ApiError, AppState, Detail};
 use crate::catalog::{Catalog, enum_values};
 use crate::domain::{
-    CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
-    rfc3339,
+    CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, check_text,
+    new_id, rfc3339,
 };
 use crate::store::Subscription;
 
@@ -104,11 +104,8 @@ pub async fn apply(
         base.format = format;
     }
     if let Some(description) = draft.description {
-        if description.chars().count() > MAX_DESCRIPTION {
-            details.push(Detail::at(
-                "/description",
-                format!("at most {MAX_DESCRIPTION} characters"),
-            ));
+        if let Err(problem) = check_text(&description, MAX_DESCRIPTION) {
+            details.push(Detail::from_invalid("/description", problem));
         }
         base.description = description;
     }

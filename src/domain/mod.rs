@@ -28,6 +28,20 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// Check free text a caller gives (a name, a description): at most `max`
+/// characters, and no NUL character, which PostgreSQL cannot store in text.
+pub fn check_text(raw: &str, max: usize) -> Result<(), Invalid> {
+    if raw.contains('\0') {
+        return Err(Invalid::whole(
+            "text cannot contain NUL characters (\\u0000)",
+        ));
+    }
+    if raw.chars().count() > max {
+        return Err(Invalid::whole(format!("at most {max} characters")));
+    }
+    Ok(())
+}
+
 impl Invalid {
     /// A problem with the value as a whole.
     pub fn whole(message: impl Into<String>) -> Self {

@@ -313,3 +313,39 @@ async fn a_client_trickling_its_headers_is_cut_off() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// NUL characters, which PostgreSQL cannot store as text, are refused with a
+/// 4xx wherever a caller can send one (found by the generated bodies test on
+/// PostgreSQL, where a description with a NUL was a 500).
+#[tokio::test]
+async fn nul_characters_get_a_4xx_wherever_they_can_be_sent() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let webhook = app
+        .post_as(
+            &account,
+            "/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/h", "description": "a\u{0}b"}),
+        )
+        .await;
+    expect_error(webhook, 422, "invalid_subscription").await;
+    let named = app
+        .admin_post("/v1/accounts", &json!({"name": "nul\u{0}name"}))
+        .await;
+    expect_error(named, 422, "invalid_request").await;
+    for path in [
+        "/v1/webhooks/a%00b",
+        "/v1/webhooks?cursor=%00",
+        "/v1/events/x%00/deliveries",
+    ] {
+        expect_error(app.get_as(&account, path).await, 400, "bad_request").await;
+    }
+    let publish = app
+        .admin_post(
+            "/v1/events",
+            &json!({"type": "signup", "account_id": "acc\u{0}", "data": {"email": "a@b.c", "plan": "free"}}),
+        )
+        .await;
+    expect_error(publish, 404, "not_found").await;
+    assert_no_events_stored(&app, &account).await;
+}
