@@ -11,7 +11,10 @@
 //!
 //! `BENCH_SECONDS` (default 10) sets the timed phases; `BENCH_PENDING`
 //! (default 1000000) the pending deliveries of the memory workload;
-//! `BENCH_POSTGRES=0` skips the PostgreSQL rows.
+//! `BENCH_POSTGRES=0` skips the PostgreSQL rows. When a Svix server binary
+//! is at `SVIX_SERVER` (default `/work/peers-build/bin/svix-server`, what
+//! `shared/peers/build-svix.sh` builds), the first three workloads run on it
+//! too, on its own durable PostgreSQL server, in the same run.
 
 #[path = "../tests/api/postgres_server.rs"]
 mod postgres_server;
@@ -44,11 +47,21 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// One process of the service under test: the real binary.
+/// One process of the service under test: the real binary (or Svix).
 struct Service {
     child: Child,
     url: String,
     _dir: tempfile::TempDir,
+    /// Svix's bearer token, for a Svix server.
+    svix_token: Option<String>,
+}
+
+/// The Svix server binary, when one has been built.
+fn svix_binary() -> Option<std::path::PathBuf> {
+    let path =
+        std::env::var("SVIX_SERVER").unwrap_or_else(|_| "/work/peers-build/bin/svix-server".into());
+    let path = std::path::PathBuf::from(path);
+    path.exists().then_some(path)
 }
 
 impl Service {
@@ -80,6 +93,59 @@ impl Service {
             child,
             url,
             _dir: dir,
+            svix_token: None,
+        }
+    }
+
+    /// The Svix server on `database_url`, as `shared/peers/README.md` runs
+    /// it: memory queue and cache, loopback targets allowed, migrations run.
+    fn start_svix(database_url: &str) -> Self {
+        let binary = svix_binary().expect("a Svix server binary");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let secret = "bench-jwt-secret-0123456789abcdef0123456789";
+        let env = [
+            ("SVIX_DB_DSN", database_url.to_owned()),
+            ("SVIX_JWT_SECRET", secret.to_owned()),
+            ("SVIX_QUEUE_TYPE", "memory".to_owned()),
+            ("SVIX_CACHE_TYPE", "memory".to_owned()),
+            ("SVIX_LISTEN_ADDRESS", format!("127.0.0.1:{port}")),
+            ("SVIX_WHITELIST_SUBNETS", "[127.0.0.0/8]".to_owned()),
+            ("SVIX_LOG_LEVEL", "error".to_owned()),
+        ];
+        let token = Command::new(&binary)
+            .args(["jwt", "generate"])
+            .envs(env.clone())
+            .output()
+            .expect("svix-server jwt generate");
+        let token = String::from_utf8_lossy(&token.stdout)
+            .split_whitespace()
+            .last()
+            .expect("a token")
+            .to_owned();
+        let child = Command::new(&binary)
+            .arg("--run-migrations")
+            .envs(env)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start svix-server");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "svix-server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            url,
+            _dir: tempfile::TempDir::new().unwrap(),
+            svix_token: Some(token),
         }
     }
 
@@ -122,6 +188,13 @@ impl Nodes {
                 services: vec![Service::start(extra)],
                 _server: None,
             },
+            Backend::Svix => {
+                let server = postgres_server::PostgresServer::start(true);
+                Self {
+                    services: vec![Service::start_svix(&server.url())],
+                    _server: Some(server),
+                }
+            }
             Backend::Postgres { nodes } => {
                 let server = postgres_server::PostgresServer::start(true);
                 let key = hookbridge::store::sealing::EncryptionKey::generate().encoded();
@@ -145,6 +218,7 @@ impl Nodes {
             client: client.clone(),
             urls: self.services.iter().map(|s| s.url.clone()).collect(),
             next: AtomicU64::new(0),
+            svix_token: self.services[0].svix_token.clone(),
         })
     }
 
@@ -162,11 +236,15 @@ impl Nodes {
     }
 }
 
-/// Where the service keeps its data in a run.
+/// Where the service keeps its data in a run (or which service it is).
 #[derive(Clone, Copy)]
 enum Backend {
     Sqlite,
-    Postgres { nodes: usize },
+    Postgres {
+        nodes: usize,
+    },
+    /// The Svix server, the peer we measure against, on PostgreSQL.
+    Svix,
 }
 
 impl Backend {
@@ -175,6 +253,7 @@ impl Backend {
             Backend::Sqlite => "SQLite".into(),
             Backend::Postgres { nodes: 1 } => "PostgreSQL, 1 node".into(),
             Backend::Postgres { nodes } => format!("PostgreSQL, {nodes} nodes"),
+            Backend::Svix => "Svix 1.100 (PostgreSQL, memory queue)".into(),
         }
     }
 }
@@ -245,6 +324,8 @@ struct Api {
     client: reqwest::Client,
     urls: Vec<String>,
     next: AtomicU64,
+    /// Set when the service is Svix: its bearer token.
+    svix_token: Option<String>,
 }
 
 impl Api {
@@ -253,9 +334,10 @@ impl Api {
             .client
             .post(format!("{}{path}", self.urls[0]))
             .json(&body);
-        request = match key {
-            Some(key) => request.header("X-Api-Key", key),
-            None => request.bearer_auth(ADMIN_KEY),
+        request = match (key, &self.svix_token) {
+            (_, Some(token)) => request.bearer_auth(token),
+            (Some(key), None) => request.header("X-Api-Key", key),
+            (None, None) => request.bearer_auth(ADMIN_KEY),
         };
         let response = request.send().await.expect("request");
         assert!(
@@ -269,19 +351,43 @@ impl Api {
     /// Publish one event for `account`; it must be accepted.
     async fn publish(&self, account: &str) {
         let node = self.next.fetch_add(1, Ordering::Relaxed) as usize % self.urls.len();
-        let response = self
-            .client
-            .post(format!("{}/v1/events", self.urls[node]))
-            .bearer_auth(ADMIN_KEY)
-            .json(&event(account))
-            .send()
-            .await
-            .expect("publish");
+        let request = match &self.svix_token {
+            Some(token) => self
+                .client
+                .post(format!("{}/api/v1/app/{account}/msg/", self.urls[node]))
+                .bearer_auth(token)
+                .json(
+                    &json!({"eventType": "generation_complete", "payload": event(account)["data"]}),
+                ),
+            None => self
+                .client
+                .post(format!("{}/v1/events", self.urls[node]))
+                .bearer_auth(ADMIN_KEY)
+                .json(&event(account)),
+        };
+        let response = request.send().await.expect("publish");
         assert_eq!(response.status(), 202);
     }
 
     /// An account with `subscriptions` webhooks to `target/<prefix><i>`.
     async fn account(&self, target: &str, prefix: &str, subscriptions: usize) -> String {
+        if self.svix_token.is_some() {
+            let app = self
+                .post("/api/v1/app/", None, json!({"name": prefix}))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            for i in 0..subscriptions {
+                self.post(
+                    &format!("/api/v1/app/{app}/endpoint/"),
+                    None,
+                    json!({"url": format!("{target}/{prefix}{i}"), "version": 1}),
+                )
+                .await;
+            }
+            return app;
+        }
         let account = self.post("/v1/accounts", None, json!({})).await["id"]
             .as_str()
             .unwrap()
@@ -511,6 +617,7 @@ async fn main() {
             client: client.clone(),
             urls: vec![service.url.clone()],
             next: AtomicU64::new(0),
+            svix_token: None,
         });
         let account = api.account(&target, "s", 1).await;
         let cpu = service.cpu_seconds();
@@ -541,6 +648,7 @@ async fn main() {
             client: client.clone(),
             urls: vec![service.url.clone()],
             next: AtomicU64::new(0),
+            svix_token: None,
         });
         let hanging = api.account(&target, "hang", 1).await;
         let healthy = api.account(&target, "ok", 1).await;
@@ -583,6 +691,7 @@ async fn main() {
             client: client.clone(),
             urls: vec![service.url.clone()],
             next: AtomicU64::new(0),
+            svix_token: None,
         });
         let account = api.account("http://127.0.0.1:9", "down", 10).await;
         let events = pending / 10;
@@ -604,7 +713,14 @@ async fn main() {
         .print();
     }
 
-    // 7. The same first three workloads on a durable PostgreSQL server, with
+    // 7. The same first three workloads on Svix, when it has been built.
+    if svix_binary().is_some() {
+        ingest_only(&client, seconds, Backend::Svix).await.print();
+        fanout(&client, seconds, 1, Backend::Svix).await.print();
+        fanout(&client, seconds, 10, Backend::Svix).await.print();
+    }
+
+    // 8. The same first three workloads on a durable PostgreSQL server, with
     //    one node and with three nodes sharing it.
     if std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0") {
         for backend in [
