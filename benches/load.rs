@@ -114,7 +114,7 @@ impl Service {
             ("SVIX_CACHE_TYPE", "memory".to_owned()),
             ("SVIX_LISTEN_ADDRESS", format!("127.0.0.1:{port}")),
             ("SVIX_WHITELIST_SUBNETS", "[127.0.0.0/8]".to_owned()),
-            ("SVIX_LOG_LEVEL", "error".to_owned()),
+            ("SVIX_LOG_LEVEL", "info".to_owned()),
         ];
         let token = Command::new(&binary)
             .args(["jwt", "generate"])
@@ -130,6 +130,7 @@ impl Service {
             .arg("--run-migrations")
             .envs(env)
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start svix-server");
         let url = format!("http://127.0.0.1:{port}");
