@@ -23,6 +23,11 @@ fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   apt_install postgresql
 fi
+# The dashboard's browser tests drive Debian's Chromium with Playwright
+# (Playwright's own browser download cannot work here).
+if ! command -v "${CHROMIUM:-chromium}" >/dev/null 2>&1; then
+  apt_install chromium
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
@@ -50,6 +55,9 @@ cargo build --locked --bin hookbridge
 # the real binary (Node's test runner).
 (cd make-app && npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$reports/make.log"
 
+# The dashboard at /, in a real headless Chromium against the real binary.
+(cd dashboard && npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$reports/dashboard.log"
+
 # One closing line over every suite, counted from the runners' own reports.
 python3 - "$reports" <<'PY'
 import json, re, sys
@@ -60,13 +68,18 @@ def nextest(name):
 run = nextest("nextest.log")
 pg = nextest("nextest-postgres.log")
 zapier = json.load(open(f"{reports}/zapier.json"))
-make = open(f"{reports}/make.log").read()
-make_passed = int(re.findall(r"^# pass (\d+)$", make, re.M)[-1])
-make_failed = int(re.findall(r"^# fail (\d+)$", make, re.M)[-1])
-passed = int(run[1]) + int(pg[1]) + zapier["numPassedTests"] + make_passed
-failed = int(run[2] or 0) + int(pg[2] or 0) + zapier["numFailedTests"] + make_failed
+def node_test(name):
+    log = open(f"{reports}/{name}").read()
+    return (int(re.findall(r"^# pass (\d+)$", log, re.M)[-1]),
+            int(re.findall(r"^# fail (\d+)$", log, re.M)[-1]))
+make_passed, make_failed = node_test("make.log")
+dashboard_passed, dashboard_failed = node_test("dashboard.log")
+passed = int(run[1]) + int(pg[1]) + zapier["numPassedTests"] + make_passed + dashboard_passed
+failed = (int(run[2] or 0) + int(pg[2] or 0) + zapier["numFailedTests"] + make_failed
+          + dashboard_failed)
 print(f"rust on SQLite (nextest): {run[1]} passed; rust on PostgreSQL: {pg[1]} passed; "
       f"zapier-app (jest): {zapier['numPassedTests']} passed; "
-      f"make-app (node --test): {make_passed} passed")
+      f"make-app (node --test): {make_passed} passed; "
+      f"dashboard (Playwright, Chromium): {dashboard_passed} passed")
 print(f"all: {passed} passed, {failed} failed")
 PY

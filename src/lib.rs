@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod dashboard;
 pub mod delivery;
 pub mod domain;
 pub mod metrics;

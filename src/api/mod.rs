@@ -82,10 +82,11 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(openapi::routes())
 }
 
-/// The complete router.
+/// The complete router: the documented API and the dashboard at `/`.
 pub fn router(state: AppState) -> Router {
     let (routes, _) = documented_routes().split_for_parts();
     routes
+        .merge(crate::dashboard::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::event_types::refresh_unless_known;
 use super::{ApiError, AppState, Detail};
-use crate::catalog::{Catalog, enum_values};
+use crate::catalog::{Catalog, admits_type, enum_values};
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, check_text,
     new_id, rfc3339,
@@ -170,8 +170,8 @@ fn event_selection(catalog: &Catalog, events: Vec<String>) -> Result<EventSelect
 }
 
 /// For a subscription to named types, a filter must name fields those types
-/// have and, where a field is an enum, only values of that enum: a typo would
-/// otherwise silently match nothing.
+/// have, with values of the field's JSON type and, where a field is an enum,
+/// only values of that enum: a typo would otherwise silently match nothing.
 fn filter_against_schemas(catalog: &Catalog, subscription: &Subscription) -> Vec<Detail> {
     let (Some(filter), EventSelection::Only(types)) = (&subscription.filter, &subscription.events)
     else {
@@ -192,6 +192,18 @@ fn filter_against_schemas(catalog: &Catalog, subscription: &Subscription) -> Vec
             ));
             continue;
         }
+        let mistyped = values
+            .iter()
+            .filter(|value| !schemas.iter().any(|schema| admits_type(schema, value)));
+        for value in mistyped {
+            details.push(Detail::at(
+                pointer.clone(),
+                format!(
+                    "{value} can never match: {field:?} has type {}",
+                    schemas[0]["type"]
+                ),
+            ));
+        }
         let Some(allowed) = schemas
             .iter()
             .map(|schema| enum_values(schema))
@@ -200,7 +212,12 @@ fn filter_against_schemas(catalog: &Catalog, subscription: &Subscription) -> Vec
         else {
             continue;
         };
-        for value in values.iter().filter(|v| !allowed.contains(v)) {
+        let admitted = |v: &&Value| schemas.iter().any(|schema| admits_type(schema, v));
+        for value in values
+            .iter()
+            .filter(admitted)
+            .filter(|v| !allowed.contains(v))
+        {
             details.push(Detail::at(
                 pointer.clone(),
                 format!("{value} is not one of {}", Value::from(allowed.clone())),

@@ -348,6 +348,25 @@ pub fn enum_values(schema: &Value) -> Option<Vec<Value>> {
         .collect()
 }
 
+/// Whether `value`'s JSON type is one the field `schema` declares (`type`,
+/// a name or a list); a schema without `type` admits anything.
+pub fn admits_type(schema: &Value, value: &Value) -> bool {
+    let declared: Vec<&str> = match schema.get("type") {
+        Some(Value::String(name)) => vec![name.as_str()],
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).collect(),
+        _ => return true,
+    };
+    declared.iter().any(|name| match (*name, value) {
+        ("string", Value::String(_)) | ("boolean", Value::Bool(_)) | ("null", Value::Null) => true,
+        ("number", Value::Number(_)) => true,
+        ("integer", Value::Number(n)) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        ("object", Value::Object(_)) | ("array", Value::Array(_)) => true,
+        _ => false,
+    })
+}
+
 /// The schema files `hookbridge schemas export` writes: `(file name, pretty JSON)`.
 pub fn schema_files(catalog: &Catalog) -> Vec<(String, String)> {
     catalog

@@ -6,6 +6,7 @@ mod accounts;
 mod bodies;
 mod catalog;
 mod crash;
+mod dashboard;
 mod delivery;
 mod event_types;
 mod helpers;

@@ -157,6 +157,10 @@ async fn invalid_subscriptions_are_refused_with_pointers_and_not_stored() {
             "/filter/type",
         ),
         (
+            json!({"url": "https://example.com", "events": ["generation_complete"], "filter": {"credits_used": ["1", 2]}}),
+            "/filter/credits_used",
+        ),
+        (
             json!({"url": "https://example.com", "events": ["generation_complete"], "filter": {"colour": "red"}}),
             "/filter/colour",
         ),

@@ -1,0 +1,314 @@
+// The dashboard in a real browser: Debian's Chromium driven by Playwright
+// against the real hookbridge binary, with deliveries landing on a real local
+// receiver. With DASHBOARD_SCREENSHOTS=<dir> it also saves the README's
+// screenshots there.
+'use strict';
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { after, before, test } = require('node:test');
+const { chromium } = require('playwright-core');
+const { admin, startHookbridge, startReceiver } = require('../../tools/e2e/service');
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
+const HEADER_VALUE = 'Bearer dashboard-only-s3cret';
+
+let service;
+let receiver;
+let browser;
+let producer;
+
+before(async () => {
+  service = await startHookbridge();
+  receiver = await startReceiver();
+  producer = admin(service);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // The machine's network is closed: Chromium's own background traffic
+    // would only fail, so it is switched off.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await receiver?.close();
+  await service?.stop();
+});
+
+const shot = async (page, name) => {
+  if (!SCREENSHOTS) return;
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+};
+
+/** A fresh browser context (empty session storage) on the dashboard, signed in as `account`. */
+const signedIn = async (account) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // Chromium logs every refused call; the 4xx answers a test provokes are its point.
+    const refused = /^Failed to load resource: the server responded with a status of 4\d\d/;
+    if (message.type() === 'error' && !refused.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  page.on('request', (request) => {
+    if (!request.url().startsWith(service.url)) problems.push(`request off the service: ${request.url()}`);
+  });
+  await page.goto(`${service.url}/`);
+  await page.getByLabel('Account API key').fill(account.key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+  return { context, page, problems };
+};
+
+const api = async (account, method, urlPath) => {
+  const response = await fetch(`${service.url}${urlPath}`, { method, headers: { 'x-api-key': account.key } });
+  return { status: response.status, body: response.status === 204 ? null : await response.json() };
+};
+
+test('a developer signs in, creates a webhook with a header, tests, edits and deletes it', async () => {
+  const account = await producer.newAccount('Acme Images');
+  const { context, page, problems } = await signedIn(account);
+  assert.equal(await page.locator('#account-name').textContent(), 'Acme Images');
+  assert.ok(!page.url().includes(account.key), 'the key is never in the URL');
+  const stored = await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length, cookies: document.cookie }));
+  assert.deepEqual(stored, { session: 1, local: 0, cookies: '' });
+  await page.getByText('No webhooks yet').waitFor();
+  await shot(page, 'webhooks-empty');
+
+  // Create: URL, description, one event type, a filter and an Authorization header.
+  await page.getByRole('link', { name: 'New webhook' }).click();
+  await page.getByRole('heading', { level: 1, name: 'New webhook' }).waitFor();
+  await page.getByLabel('Endpoint URL').fill(`${receiver.url}/videos`);
+  await page.getByLabel('Description (optional)').fill('Videos to the render farm');
+  await page.getByLabel('Only the types checked below').check();
+  await page.getByLabel('generation_complete').check();
+  await page.getByRole('button', { name: 'Add condition' }).click();
+  await page.getByLabel('Field', { exact: true }).selectOption('type');
+  await page.getByRole('group', { name: 'Values of type' }).getByLabel('video').check();
+  await page.getByLabel('Header name').fill('Authorization');
+  await page.getByLabel('Header value').fill(HEADER_VALUE);
+  await shot(page, 'webhook-new');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+  const secret = await page.getByTestId('secret').textContent();
+  assert.match(secret, /^whsec_/);
+  await shot(page, 'webhook-created');
+
+  // What was stored: exactly the form, the header write-only.
+  const list = await api(account, 'GET', '/v1/webhooks');
+  assert.equal(list.body.data.length, 1);
+  const webhook = list.body.data[0];
+  assert.equal(webhook.url, `${receiver.url}/videos`);
+  assert.equal(webhook.description, 'Videos to the render farm');
+  assert.deepEqual(webhook.events, ['generation_complete']);
+  assert.deepEqual(webhook.filter, { type: 'video' });
+  assert.deepEqual(webhook.header_names, ['authorization']);
+
+  // Listed with URL, description and creation date, and without the header's value.
+  await page.getByRole('link', { name: 'Back to all webhooks' }).click();
+  const row = page.getByRole('row', { name: /Videos to the render farm/ });
+  await row.waitFor();
+  assert.match(await row.textContent(), new RegExp(`${receiver.url}/videos`));
+  assert.ok(await row.locator('time').getAttribute('datetime'));
+  assert.ok(!(await page.content()).includes('dashboard-only-s3cret'), 'the header value is never shown');
+  await shot(page, 'webhooks');
+
+  // The webhook's page: send a test event and see its attempt.
+  await row.getByRole('link', { name: `${receiver.url}/videos`, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhook' }).waitFor();
+  assert.ok(!(await page.content()).includes('dashboard-only-s3cret'));
+  await page.getByRole('button', { name: 'Send test event' }).click();
+  await page.getByText(/The endpoint answered 200 in \d+ ms/).waitFor();
+  const [test] = await receiver.waitFor('/videos', 1);
+  assert.equal(test.headers.authorization, HEADER_VALUE, 'the custom header reached the endpoint');
+  const attemptRows = page.getByRole('table').getByRole('row');
+  await page.getByRole('cell', { name: '200', exact: true }).waitFor();
+  assert.equal(await attemptRows.count(), 2, 'a header row and one attempt');
+  assert.match(await attemptRows.nth(1).textContent(), /generation_complete/);
+  assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0, 'one page of attempts offers no more');
+
+  // A real event that matches the filter, then resend it from its attempt.
+  const published = await producer.publish(account.id, 'generation_complete', {
+    generation_id: 'gen_1', user_id: 'u_1', type: 'video', credits_used: 3, output_url: 'https://example.com/v.mp4',
+  });
+  await receiver.waitFor('/videos', 2);
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const resend = page.getByRole('button', { name: `Resend event ${published.id}` });
+  await resend.waitFor();
+  await shot(page, 'webhook-attempts');
+  await resend.click();
+  await page.getByText(`Event ${published.id} is queued to be sent again.`).waitFor();
+  const deliveries = await receiver.waitFor('/videos', 3);
+  assert.equal(JSON.parse(deliveries[2].body).generation_id, 'gen_1');
+
+  // Rotate the secret: a new one, shown once.
+  await page.getByRole('button', { name: 'Rotate secret' }).click();
+  await page.getByRole('heading', { name: 'New signing secret' }).waitFor();
+  const rotated = await page.getByTestId('secret').textContent();
+  assert.match(rotated, /^whsec_/);
+  assert.notEqual(rotated, secret);
+  await page.getByText('Old secret signs until').waitFor();
+
+  // Edit: the form comes back filled in; change URL and description, keep the header.
+  await page.getByRole('link', { name: 'Edit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Edit webhook' }).waitFor();
+  assert.equal(await page.getByLabel('Endpoint URL').inputValue(), `${receiver.url}/videos`);
+  assert.ok(await page.getByLabel('generation_complete').isChecked());
+  assert.ok(await page.getByRole('group', { name: 'Values of type' }).getByLabel('video').isChecked());
+  await page.getByLabel('Endpoint URL').fill(`${receiver.url}/renders`);
+  await page.getByLabel('Description (optional)').fill('Renders, moved');
+  await page.getByRole('group', { name: 'Values of type' }).getByLabel('image').check();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhook' }).waitFor();
+  await page.getByText('Renders, moved').waitFor();
+  const edited = await api(account, 'GET', `/v1/webhooks/${webhook.id}`);
+  assert.equal(edited.body.url, `${receiver.url}/renders`);
+  assert.deepEqual(edited.body.filter, { type: ['image', 'video'] });
+  assert.deepEqual(edited.body.header_names, ['authorization'], 'editing without replacing keeps the header');
+  await page.getByRole('button', { name: 'Send test event' }).click();
+  await page.getByText(/The endpoint answered 200/).waitFor();
+  const [moved] = await receiver.waitFor('/renders', 1);
+  assert.equal(moved.headers.authorization, HEADER_VALUE);
+
+  // Delete, with the warning that in-flight deliveries may still arrive.
+  await page.getByRole('button', { name: 'Delete' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Delete this webhook?' });
+  await dialog.waitFor();
+  assert.match(await dialog.textContent(), /Any in-flight webhooks may still be delivered\./);
+  await shot(page, 'webhook-delete');
+  await dialog.getByRole('button', { name: 'Delete webhook' }).click();
+  await page.getByText('No webhooks yet').waitFor();
+  assert.equal((await api(account, 'GET', `/v1/webhooks/${webhook.id}`)).status, 404);
+
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('bad input is shown next to its field and changes nothing', async () => {
+  const account = await producer.newAccount('Careful Co');
+  const { context, page, problems } = await signedIn(account);
+  await page.getByRole('link', { name: 'New webhook' }).click();
+  await page.getByLabel('Endpoint URL').fill('ftp://example.com/hooks');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /\/url/);
+  assert.equal(await page.getByLabel('Endpoint URL').getAttribute('aria-invalid'), 'true');
+
+  // What the page can tell before asking: no type checked, a header without a value.
+  await page.getByLabel('Endpoint URL').fill(`${receiver.url}/careful`);
+  await page.getByLabel('Only the types checked below').check();
+  await page.getByLabel('Header name').fill('Authorization');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  await page.getByRole('alert').getByText('Check at least one event type').waitFor();
+  await page.getByRole('alert').getByText('Enter a value for Authorization, or remove the header.').waitFor();
+
+  // A filter value the type's schema refuses comes back from the service as a 422.
+  await page.getByLabel('generation_complete').check();
+  await page.getByRole('button', { name: 'Remove header' }).click();
+  await page.getByRole('button', { name: 'Add condition' }).click();
+  await page.getByLabel('Field', { exact: true }).selectOption('credits_used');
+  await page.getByLabel('Values of credits_used').fill('lots');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  await page.getByRole('alert').getByText('/filter/credits_used').waitFor();
+  assert.equal(await page.getByRole('group', { name: 'Filter (optional)' }).getAttribute('aria-invalid'), 'true');
+  await shot(page, 'webhook-errors');
+
+  assert.deepEqual((await api(account, 'GET', '/v1/webhooks')).body.data, []);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a wrong key is refused and nothing is stored in the browser', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${service.url}/`);
+  await shot(page, 'sign-in');
+  await page.getByLabel('Account API key').fill('hb_not_a_key');
+  await page.getByLabel('Account API key').press('Enter');
+  await page.getByRole('alert').getByText('That key was not accepted.').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.ok(await page.getByRole('heading', { level: 1, name: 'Sign in' }).isVisible());
+  await context.close();
+});
+
+test('each account sees only its own webhooks, and signing out forgets the key', async () => {
+  const owner = await producer.newAccount('Owner');
+  const other = await producer.newAccount('Other');
+  const created = await fetch(`${service.url}/v1/webhooks`, {
+    method: 'POST',
+    headers: { 'x-api-key': owner.key, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: `${receiver.url}/owner`, description: 'Owner only' }),
+  }).then((r) => r.json());
+
+  const { context, page } = await signedIn(other);
+  await page.getByText('No webhooks yet').waitFor();
+  await page.goto(`${service.url}/#/webhooks/${created.id}`);
+  await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await context.close();
+});
+
+test('the catalog shows every type with its fields, schema and example', async () => {
+  const account = await producer.newAccount('Reader');
+  const { context, page, problems } = await signedIn(account);
+  await page.getByRole('link', { name: 'Event catalog' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Event catalog' }).waitFor();
+  const types = await (await fetch(`${service.url}/v1/event-types`)).json();
+  for (const type of types) {
+    const section = page.getByRole('region', { name: new RegExp(`^${type.type.replace('.', '\\.')} `) });
+    await section.waitFor();
+    assert.match(await section.textContent(), new RegExp(type.description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    const example = JSON.parse(await section.locator('details[open] pre').textContent());
+    assert.deepEqual(example, type.examples[0]);
+  }
+  await shot(page, 'catalog');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('every control has a label and the forms work from the keyboard', async () => {
+  const account = await producer.newAccount('Keyboard');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${service.url}/`);
+  // Sign in with the keyboard only: the key field is reachable by Tab.
+  for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.id)) !== 'api-key'; i += 1) {
+    await page.keyboard.press('Tab');
+  }
+  await page.keyboard.type(account.key);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1', 'focus moves to the new page');
+
+  await page.goto(`${service.url}/#/webhooks/new`);
+  await page.getByRole('heading', { level: 1, name: 'New webhook' }).waitFor();
+  await page.getByRole('button', { name: 'Add condition' }).click();
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea, button')]
+      .filter((el) => !el.closest('[hidden]'))
+      .filter((el) => {
+        const name = el.getAttribute('aria-label') || (el.labels && [...el.labels].map((l) => l.textContent).join('')) || '';
+        return el.tagName === 'BUTTON' ? !(name || el.textContent).trim() : !name.trim();
+      })
+      .map((el) => el.outerHTML),
+  );
+  assert.deepEqual(unlabelled, []);
+  await context.close();
+});
