@@ -11,7 +11,9 @@
 //!
 //! `BENCH_SECONDS` (default 10) sets the timed phases; `BENCH_PENDING`
 //! (default 1000000) the pending deliveries of the memory workload;
-//! `BENCH_POSTGRES=0` skips the PostgreSQL rows. When a Svix server binary
+//! `BENCH_POSTGRES=0` skips the PostgreSQL rows; `BENCH_ONLY=fanout1,fanout10`
+//! runs only the named workloads (`ingest`, `fanout1`, `fanout10`, `steady`,
+//! `hanging`, `pending`, `svix`, `postgres`), for profiling one of them. When a Svix server binary
 //! is at `SVIX_SERVER` (default `/work/peers-build/bin/svix-server`, what
 //! `shared/peers/build-svix.sh` builds), the first three workloads run on it
 //! too, on its own durable PostgreSQL server, in the same run.
@@ -38,6 +40,12 @@ fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64
+}
+
+/// Whether `BENCH_ONLY` (a comma-separated list) names `workload`; all run
+/// when it is unset.
+fn wanted(workload: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|w| w.trim() == workload))
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -606,12 +614,18 @@ async fn main() {
     println!("| --- | --- | --- | --- | --- | --- |");
 
     // 1-3. Ingest only, then end to end with 1 and 10 matching subscriptions.
-    ingest_only(&client, seconds, Backend::Sqlite).await.print();
-    fanout(&client, seconds, 1, Backend::Sqlite).await.print();
-    fanout(&client, seconds, 10, Backend::Sqlite).await.print();
+    if wanted("ingest") {
+        ingest_only(&client, seconds, Backend::Sqlite).await.print();
+    }
+    if wanted("fanout1") {
+        fanout(&client, seconds, 1, Backend::Sqlite).await.print();
+    }
+    if wanted("fanout10") {
+        fanout(&client, seconds, 10, Backend::Sqlite).await.print();
+    }
 
     // 4. Steady 1,000 events/s, one subscription: publish -> delivery latency.
-    {
+    if wanted("steady") {
         let service = Service::start(&[]);
         let (target, received) = start_receiver().await;
         let api = Arc::new(Api {
@@ -637,7 +651,7 @@ async fn main() {
     }
 
     // 5. One target hangs 10 s per request; the other's latency.
-    {
+    if wanted("hanging") {
         let service = Service::start(&[]);
         let (target, received) = start_receiver().await;
         received
@@ -686,7 +700,7 @@ async fn main() {
 
     // 6. Memory with many pending deliveries: ten subscriptions to a target
     //    that is down (connection refused), a long retry schedule.
-    {
+    if wanted("pending") {
         let service = Service::start(&["--retry-schedule", "1h"]);
         let api = Arc::new(Api {
             client: client.clone(),
@@ -715,7 +729,7 @@ async fn main() {
     }
 
     // 7. The same first three workloads on Svix, when it has been built.
-    if svix_binary().is_some() {
+    if svix_binary().is_some() && wanted("svix") {
         ingest_only(&client, seconds, Backend::Svix).await.print();
         fanout(&client, seconds, 1, Backend::Svix).await.print();
         fanout(&client, seconds, 10, Backend::Svix).await.print();
@@ -723,7 +737,7 @@ async fn main() {
 
     // 8. The same first three workloads on a durable PostgreSQL server, with
     //    one node and with three nodes sharing it.
-    if std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0") {
+    if std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0") && wanted("postgres") {
         for backend in [
             Backend::Postgres { nodes: 1 },
             Backend::Postgres { nodes: 3 },
