@@ -74,9 +74,19 @@ const signedIn = async (account) => {
   return { context, page, problems };
 };
 
-const api = async (account, method, urlPath) => {
-  const response = await fetch(`${service.url}${urlPath}`, { method, headers: { 'x-api-key': account.key } });
+const api = async (account, method, urlPath, body) => {
+  const response = await fetch(`${service.url}${urlPath}`, {
+    method,
+    headers: { 'x-api-key': account.key, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: response.status, body: response.status === 204 ? null : await response.json() };
+};
+
+const createWebhook = async (account, body) => {
+  const created = await api(account, 'POST', '/v1/webhooks', body);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body;
 };
 
 test('a developer signs in, creates a webhook with a header, tests, edits and deletes it', async () => {
@@ -249,11 +259,7 @@ test('a wrong key is refused and nothing is stored in the browser', async () => 
 test('each account sees only its own webhooks, and signing out forgets the key', async () => {
   const owner = await producer.newAccount('Owner');
   const other = await producer.newAccount('Other');
-  const created = await fetch(`${service.url}/v1/webhooks`, {
-    method: 'POST',
-    headers: { 'x-api-key': owner.key, 'content-type': 'application/json' },
-    body: JSON.stringify({ url: `${receiver.url}/owner`, description: 'Owner only' }),
-  }).then((r) => r.json());
+  const created = await createWebhook(owner, { url: `${receiver.url}/owner`, description: 'Owner only' });
 
   const { context, page } = await signedIn(other);
   await page.getByText('No webhooks yet').waitFor();
@@ -262,6 +268,35 @@ test('each account sees only its own webhooks, and signing out forgets the key',
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await context.close();
+});
+
+test('long lists page with Load more, and a webhook is disabled and enabled again', async () => {
+  const account = await producer.newAccount('Many Hooks');
+  for (let i = 0; i < 52; i += 1) {
+    await createWebhook(account, { url: `${receiver.url}/many-${i}`, description: `Hook number ${i}` });
+  }
+  const { context, page, problems } = await signedIn(account);
+  const rows = page.getByRole('row', { name: /Hook number \d+/ });
+  await page.getByRole('button', { name: 'Load more' }).waitFor();
+  assert.equal(await rows.count(), 50, 'one page of 50');
+  assert.match(await rows.first().textContent(), /Hook number 51/, 'newest first');
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await page.getByRole('row', { name: /Hook number 0\b/ }).waitFor();
+  assert.equal(await rows.count(), 52);
+  assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0, 'nothing more to load');
+
+  await page.getByRole('link', { name: `${receiver.url}/many-0`, exact: true }).click();
+  await page.getByRole('button', { name: 'Disable' }).click();
+  await page.getByRole('button', { name: 'Enable' }).waitFor();
+  const summary = page.locator('dl.summary');
+  assert.match(await summary.textContent(), /StatusDisabled/);
+  const id = (await api(account, 'GET', '/v1/webhooks?limit=250')).body.data.find((w) => w.url.endsWith('/many-0')).id;
+  assert.equal((await api(account, 'GET', `/v1/webhooks/${id}`)).body.enabled, false);
+  await page.getByRole('button', { name: 'Enable' }).click();
+  await page.getByRole('button', { name: 'Disable' }).waitFor();
+  assert.equal((await api(account, 'GET', `/v1/webhooks/${id}`)).body.enabled, true);
+  assert.deepEqual(problems, []);
   await context.close();
 });
 
