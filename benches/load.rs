@@ -18,7 +18,9 @@
 //! `shared/peers/build-svix.sh` builds), the first three workloads run on it
 //! too, on its own durable PostgreSQL server, in the same run.
 
+// The tests' server helper; the benchmark uses only plain, durable servers.
 #[path = "../tests/api/postgres_server.rs"]
+#[allow(dead_code)]
 mod postgres_server;
 
 use std::collections::HashMap;

@@ -28,6 +28,8 @@ fi
 if ! command -v "${CHROMIUM:-chromium}" >/dev/null 2>&1; then
   apt_install chromium
 fi
+# The TLS test issues its PostgreSQL server a certificate with openssl.
+command -v openssl >/dev/null 2>&1 || apt_install openssl
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
@@ -38,8 +40,10 @@ reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 cargo nextest run --locked --no-fail-fast 2>&1 | tee "$reports/nextest.log"
 # The same black-box suite, every test on a PostgreSQL server of its own (the
-# multi-node test always runs on PostgreSQL, so it ran in the first pass).
-HOOKBRIDGE_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast -E 'not test(multinode)' 2>&1 \
+# multi-node and TLS tests always run on PostgreSQL, so they ran in the first
+# pass).
+HOOKBRIDGE_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast \
+  -E 'not (test(multinode) | test(postgres_tls))' 2>&1 \
   | tee "$reports/nextest-postgres.log"
 
 # The Zapier app, with Zapier's own zapier-platform-core, against the real

@@ -42,9 +42,13 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let key = settle_encryption_key(&config)?;
         let sealer = Sealer::new(&key, &config.old_encryption_keys);
-        let store = store::open(&config.database_url, sealer)
-            .await
-            .with_context(|| format!("opening the database {}", config.database_url))?;
+        let store = store::open(
+            &config.database_url,
+            config.database_ca_file.as_deref(),
+            sealer,
+        )
+        .await
+        .with_context(|| format!("opening the database {}", config.database_url))?;
         let catalog = Catalog::builtin().context("building the event catalog")?;
         catalog.load(
             &store

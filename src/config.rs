@@ -132,6 +132,12 @@ pub struct Config {
     )]
     pub database_url: DatabaseUrl,
 
+    /// PEM file of CA certificates trusted for PostgreSQL's TLS, beside the
+    /// system's roots (a managed database's bundle, or a private CA). TLS is
+    /// used as the URL's sslmode says, and the server is always verified.
+    #[arg(long, env = "HOOKBRIDGE_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<std::path::PathBuf>,
+
     /// The producer's key; generated on first start and printed once if unset.
     #[arg(long, env = "HOOKBRIDGE_ADMIN_KEY", value_parser = admin_key, hide_env_values = true)]
     pub admin_key: Option<String>,
@@ -220,6 +226,7 @@ impl Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database,
+            database_ca_file: None,
             admin_key: Some(admin_key.to_owned()),
             allow_private_targets: true,
             retry_schedule: Some(schedule),

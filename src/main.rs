@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Work with the event catalog's JSON Schemas.
     Schemas {
         #[command(subcommand)]
@@ -51,7 +51,7 @@ enum SchemasCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(config) => serve(config),
+        Command::Serve(config) => serve(*config),
         Command::Schemas {
             command: SchemasCommand::Export { dir, from },
         } => export_schemas(&dir, from),

@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod sealing;
 pub mod sqlite;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,12 +45,16 @@ fn to_json(value: &impl serde::Serialize) -> String {
 }
 
 /// Open the store a database URL names, migrating its schema; secrets are
-/// sealed with `sealer`.
-pub async fn open(url: &DatabaseUrl, sealer: sealing::Sealer) -> StoreResult<Arc<dyn Store>> {
+/// sealed with `sealer`. `ca_file` adds a CA for PostgreSQL's TLS.
+pub async fn open(
+    url: &DatabaseUrl,
+    ca_file: Option<&Path>,
+    sealer: sealing::Sealer,
+) -> StoreResult<Arc<dyn Store>> {
     Ok(match url {
         DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path, sealer)?),
         DatabaseUrl::Postgres(url) => {
-            Arc::new(postgres::PostgresStore::connect(url, sealer).await?)
+            Arc::new(postgres::PostgresStore::connect(url, ca_file, sealer).await?)
         }
     })
 }

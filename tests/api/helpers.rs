@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,6 +50,21 @@ impl TestDatabase {
     /// A new, empty PostgreSQL database, whatever the suite's backend.
     pub fn postgres() -> Self {
         Self::create(true)
+    }
+
+    /// A PostgreSQL database on a server that takes TCP clients only over
+    /// TLS; the URL says `sslmode=require`. Also returns the PEM file of the
+    /// CA that issued the server's certificate.
+    pub fn postgres_tls_only() -> (Self, PathBuf) {
+        let server = PostgresServer::start_tls_only();
+        let ca_file = server.ca_file();
+        let database = Self {
+            url: format!("{}?sslmode=require", server.url()),
+            dir: TempDir::new().expect("temp dir"),
+            encryption_key: Some(hookbridge::store::sealing::EncryptionKey::generate().encoded()),
+            _server: Some(server),
+        };
+        (database, ca_file)
     }
 
     fn create(postgres: bool) -> Self {

@@ -17,6 +17,7 @@ mod management;
 mod multinode;
 mod openapi;
 mod postgres_server;
+mod postgres_tls;
 mod samples;
 mod secrets;
 mod ssrf;

@@ -107,6 +107,17 @@ impl PostgresServer {
     /// `durable` false (no fsync: they need speed, not power-cut safety);
     /// the benchmark with it true, as production does.
     pub fn start(durable: bool) -> Self {
+        Self::start_with(durable, false)
+    }
+
+    /// Start a server that accepts TCP clients only over TLS, with a
+    /// certificate for 127.0.0.1 issued by a CA of its own; the CA's PEM
+    /// file is at [`PostgresServer::ca_file`].
+    pub fn start_tls_only() -> Self {
+        Self::start_with(false, true)
+    }
+
+    fn start_with(durable: bool, tls_only: bool) -> Self {
         let durability = if durable {
             "-c fsync=on -c synchronous_commit=on"
         } else {
@@ -123,7 +134,31 @@ impl PostgresServer {
             },
             "copy the template",
         );
+        let tls = if tls_only {
+            issue_certificates(dir.path());
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\n\
+                 hostssl all all 127.0.0.1/32 trust\n\
+                 hostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .unwrap();
+            format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                dir.path().display()
+            )
+        } else {
+            String::new()
+        };
         hand_over(dir.path());
+        if tls_only {
+            // PostgreSQL refuses a key that others can read.
+            std::fs::set_permissions(
+                dir.path().join("server.key"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -131,7 +166,7 @@ impl PostgresServer {
             .port();
         let options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-             -c max_connections=200 {durability}",
+             -c max_connections=200 {durability}{tls}",
             dir.path().display()
         );
         let mut start = command("pg_ctl");
@@ -161,6 +196,60 @@ impl PostgresServer {
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/hookbridge", self.port)
     }
+
+    /// The PEM file of the CA that issued a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+}
+
+/// A CA (`ca.crt`) and a server certificate for 127.0.0.1 that it issued
+/// (`server.crt`, `server.key`), made in `dir` with the openssl command.
+fn issue_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let mut command = Command::new("openssl");
+        command.current_dir(dir).args(args);
+        run(command, "openssl");
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let subject_ca = "/CN=Hookbridge test CA";
+    openssl(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", subject_ca,
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 impl Drop for PostgresServer {

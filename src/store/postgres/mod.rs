@@ -14,7 +14,8 @@ use deadpool_postgres::{GenericClient, Pool, Runtime};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::Notify;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sealing::Sealer;
 use super::{
@@ -28,6 +29,8 @@ use crate::domain::{
     rfc3339,
 };
 
+mod tls;
+
 const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = include_str!("schema.sql");
 /// The channel ingest notifies when deliveries are due now.
@@ -39,19 +42,42 @@ const POOL_SIZE: usize = 16;
 pub struct PostgresStore {
     pool: Pool,
     url: String,
+    tls: MakeRustlsConnect,
     sealer: Sealer,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        StoreError::Database(error.to_string())
+        StoreError::Database(describe(&error))
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
-        StoreError::Database(error.to_string())
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => error.into(),
+            other => StoreError::Database(other.to_string()),
+        }
     }
+}
+
+/// The server's own message for a database error (tokio-postgres prints
+/// only "db error"), else the error with its causes.
+fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -59,16 +85,26 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 impl PostgresStore {
-    /// Connect to `url` and bring the schema up to date. Nodes starting at
-    /// once serialise on an advisory lock, so the schema is created once.
-    pub async fn connect(url: &str, sealer: Sealer) -> StoreResult<Self> {
+    /// Connect to `url` (TLS as its `sslmode` says, the server verified
+    /// against the system's roots and `ca_file`) and bring the schema up to
+    /// date. Nodes starting at once serialise on an advisory lock, so the
+    /// schema is created once.
+    pub async fn connect(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+        sealer: Sealer,
+    ) -> StoreResult<Self> {
+        let tls = tls::connector(ca_file)?;
         let mut config = deadpool_postgres::Config::new();
         config.url = Some(url.to_owned());
         config.pool = Some(deadpool_postgres::PoolConfig::new(POOL_SIZE));
         let pool = config
-            .create_pool(Some(Runtime::Tokio1), NoTls)
+            .create_pool(Some(Runtime::Tokio1), tls.clone())
             .map_err(|e| StoreError::Database(format!("invalid PostgreSQL settings: {e}")))?;
-        let mut client = pool.get().await?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| tls::explain(StoreError::from(e)))?;
         let transaction = client.transaction().await?;
         transaction
             .execute("SELECT pg_advisory_xact_lock(7262652)", &[])
@@ -102,6 +138,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             url: url.to_owned(),
+            tls,
             sealer,
         })
     }
@@ -109,9 +146,9 @@ impl PostgresStore {
 
 /// Wake `wake` whenever any node notifies [`CHANNEL`]; reconnects after a
 /// lost connection (waking once, in case a notification was missed).
-async fn listen(url: String, wake: Arc<Notify>) {
+async fn listen(url: String, tls: MakeRustlsConnect, wake: Arc<Notify>) {
     loop {
-        match tokio_postgres::connect(&url, NoTls).await {
+        match tokio_postgres::connect(&url, tls.clone()).await {
             Ok((client, mut connection)) => {
                 let mut messages =
                     futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -448,7 +485,7 @@ async fn track_failure(client: &impl GenericClient, completion: &Completion) -> 
 #[async_trait]
 impl Store for PostgresStore {
     fn listen_for_work(&self, wake: Arc<Notify>) {
-        tokio::spawn(listen(self.url.clone(), wake));
+        tokio::spawn(listen(self.url.clone(), self.tls.clone(), wake));
     }
 
     async fn admin_key_hash(&self) -> StoreResult<Option<String>> {
