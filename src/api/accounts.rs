@@ -7,12 +7,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Admin, Caller, OptionalJson, key_hash};
+use super::views::{AccountView, ApiKeyView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::domain::{Timestamp, check_text, new_id, rfc3339};
 use crate::store::{Account, ApiKeyRecord};
@@ -33,10 +33,6 @@ struct NewAccount {
     name: Option<String>,
 }
 
-fn account_json(account: &Account) -> Value {
-    json!({"id": account.id, "name": account.name, "created_at": rfc3339(account.created_at)})
-}
-
 #[utoipa::path(
     post,
     path = "/v1/accounts",
@@ -44,7 +40,7 @@ fn account_json(account: &Account) -> Value {
     summary = "Create an account",
     request_body = Option<NewAccount>,
     responses(
-        (status = 201, description = "The account", body = Value),
+        (status = 201, description = "The account", body = AccountView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
@@ -55,7 +51,7 @@ async fn create_account(
     _: Admin,
     State(state): State<AppState>,
     OptionalJson(body): OptionalJson<NewAccount>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
     let name = body.name.unwrap_or_default().trim().to_owned();
     if let Err(problem) = check_text(&name, 200) {
         return Err(ApiError::invalid(
@@ -70,7 +66,7 @@ async fn create_account(
         created_at: Timestamp::now(),
     };
     let account = state.store.create_account(account).await?;
-    Ok((StatusCode::CREATED, Json(account_json(&account))))
+    Ok((StatusCode::CREATED, Json(AccountView::from(&account))))
 }
 
 #[utoipa::path(
@@ -80,7 +76,7 @@ async fn create_account(
     summary = "One account",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 200, description = "The account", body = Value),
+        (status = 200, description = "The account", body = AccountView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     ),
@@ -90,10 +86,10 @@ async fn get_account(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountView>, ApiError> {
     let account = state.store.account(&id).await?;
     account
-        .map(|a| Json(account_json(&a)))
+        .map(|a| Json(AccountView::from(&a)))
         .ok_or_else(|| ApiError::not_found("account"))
 }
 
@@ -109,7 +105,7 @@ struct NewApiKey {}
     summary = "Create an API key for an account (shown once)",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 201, description = "The key, shown only now", body = Value),
+        (status = 201, description = "The key, shown only now", body = ApiKeyView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     ),
@@ -120,7 +116,7 @@ async fn create_api_key(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
     OptionalJson(NewApiKey {}): OptionalJson<NewApiKey>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ApiKeyView>), ApiError> {
     let mut secret = [0u8; 24];
     rand::rng().fill_bytes(&mut secret);
     let key = format!("{}_{}", state.key_prefix, URL_SAFE_NO_PAD.encode(secret));
@@ -134,12 +130,12 @@ async fn create_api_key(
     let record = state.store.create_api_key(record).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": record.id,
-            "account_id": record.account_id,
-            "key": key,
-            "created_at": rfc3339(record.created_at),
-        })),
+        Json(ApiKeyView {
+            id: record.id,
+            account_id: record.account_id,
+            key,
+            created_at: rfc3339(record.created_at),
+        }),
     ))
 }
 
@@ -149,11 +145,11 @@ async fn create_api_key(
     tag = "accounts",
     summary = "The account the key belongs to",
     responses(
-        (status = 200, description = "The account", body = Value),
+        (status = 200, description = "The account", body = AccountView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody)
     ),
     security(("api_key" = []), ("api_key_bearer" = []))
 )]
-async fn me(Caller(account): Caller) -> Json<Value> {
-    Json(account_json(&account))
+async fn me(Caller(account): Caller) -> Json<AccountView> {
+    Json(AccountView::from(&account))
 }

@@ -3,36 +3,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, Caller};
-use super::lists::{ListQuery, list_json};
+use super::lists::{ListPage, ListQuery};
+use super::views::AttemptView;
 use super::webhooks::owned_webhook;
 use super::{ApiError, AppState, ErrorBody};
-use crate::domain::rfc3339;
-use crate::store::{Attempt, AttemptsOf};
+use crate::store::AttemptsOf;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(of_webhook))
         .routes(routes!(of_event))
-}
-
-fn attempt_json(a: &Attempt) -> Value {
-    json!({
-        "id": a.id,
-        "delivery_id": a.delivery_id,
-        "webhook_id": a.subscription_id,
-        "event_id": a.event_id,
-        "event_type": a.event_type,
-        "status": a.result.status,
-        "latency_ms": a.result.latency_ms,
-        "response": a.result.response_snippet,
-        "error": a.result.error,
-        "created_at": rfc3339(a.result.started_at),
-    })
 }
 
 #[utoipa::path(
@@ -42,7 +26,7 @@ fn attempt_json(a: &Attempt) -> Value {
     summary = "Attempts to one webhook, newest first",
     params(("id" = String, Path, description = "The resource id"), ListQuery),
     responses(
-        (status = 200, description = "`{data, next_cursor}`", body = Value),
+        (status = 200, description = "`{data, next_cursor}`", body = ListPage<AttemptView>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody)
@@ -54,13 +38,15 @@ async fn of_webhook(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ListPage<AttemptView>>, ApiError> {
     owned_webhook(&state, &account.id, &id).await?;
     let page = state
         .store
         .attempts(&account.id, AttemptsOf::Subscription(id), query.page())
         .await?;
-    Ok(Json(list_json(&page, attempt_json)))
+    Ok(Json(ListPage::of(&page, |attempt| {
+        AttemptView::from(attempt)
+    })))
 }
 
 #[utoipa::path(
@@ -70,7 +56,7 @@ async fn of_webhook(
     summary = "Attempts for one event, newest first",
     params(("id" = String, Path, description = "The resource id"), ListQuery),
     responses(
-        (status = 200, description = "`{data, next_cursor}`", body = Value),
+        (status = 200, description = "`{data, next_cursor}`", body = ListPage<AttemptView>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody)
@@ -82,7 +68,7 @@ async fn of_event(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ListPage<AttemptView>>, ApiError> {
     if state
         .store
         .deliveries_for_event(&account.id, &id)
@@ -95,5 +81,7 @@ async fn of_event(
         .store
         .attempts(&account.id, AttemptsOf::Event(id), query.page())
         .await?;
-    Ok(Json(list_json(&page, attempt_json)))
+    Ok(Json(ListPage::of(&page, |attempt| {
+        AttemptView::from(attempt)
+    })))
 }

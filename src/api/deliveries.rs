@@ -4,11 +4,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::Caller;
+use super::views::DeliveryView;
 use super::{ApiError, AppState, ErrorBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -22,7 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     summary = "Make a delivery due now again",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 202, description = "The delivery, pending", body = Value),
+        (status = 202, description = "The delivery, pending", body = DeliveryView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     ),
@@ -32,18 +32,10 @@ async fn resend(
     Caller(account): Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
     let delivery = state.store.resend(&account.id, &id).await?.ok_or_else(|| {
         ApiError::not_found("delivery (or its webhook, or it is being attempted now)")
     })?;
     state.wake.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "id": delivery.id,
-            "subscription_id": delivery.subscription_id,
-            "state": delivery.state,
-            "attempts": delivery.attempts,
-        })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&delivery))))
 }

@@ -10,12 +10,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiJson};
+use super::views::EventTypeView;
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::{CatalogError, EventType, Origin};
 use crate::domain::{EventTypeName, Timestamp, check_text};
@@ -58,16 +59,6 @@ async fn reload(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn view(event_type: &EventType) -> Value {
-    json!({
-        "type": event_type.name(),
-        "description": event_type.description(),
-        "schema": event_type.schema(),
-        "examples": event_type.examples(),
-        "origin": event_type.origin().as_str(),
-    })
-}
-
 #[utoipa::path(
     get,
     path = "/v1/event-types",
@@ -75,13 +66,15 @@ fn view(event_type: &EventType) -> Value {
     operation_id = "list_event_types",
     summary = "Every event type with its schema and examples",
     responses(
-        (status = 200, description = "`[{type, description, schema, examples, origin}]`", body = Value)
+        (status = 200, description = "Every type, built-in and registered", body = Vec<EventTypeView>)
     )
 )]
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<EventTypeView>>, ApiError> {
     reload(&state).await?;
     let types = state.catalog.all();
-    Ok(Json(Value::Array(types.iter().map(|t| view(t)).collect())))
+    Ok(Json(
+        types.iter().map(|t| EventTypeView::from(&**t)).collect(),
+    ))
 }
 
 #[utoipa::path(
@@ -92,18 +85,18 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     summary = "One event type",
     params(("name" = String, Path, description = "The event type")),
     responses(
-        (status = 200, description = "The type", body = Value),
+        (status = 200, description = "The type", body = EventTypeView),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     )
 )]
 async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventTypeView>, ApiError> {
     let event_type = lookup(&state, &name)
         .await?
         .ok_or_else(|| ApiError::not_found("event type"))?;
-    Ok(Json(view(&event_type)))
+    Ok(Json(EventTypeView::from(&*event_type)))
 }
 
 /// A type's definition as the producer sends it. `description` and
@@ -213,7 +206,7 @@ fn builtin_conflict(name: &str) -> ApiError {
     summary = "Register an event type with its JSON Schema",
     request_body = Definition,
     responses(
-        (status = 201, description = "The type as stored", body = Value),
+        (status = 201, description = "The type as stored", body = EventTypeView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
@@ -225,7 +218,7 @@ async fn register(
     _: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Definition>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<EventTypeView>), ApiError> {
     let Some(name) = body.name.clone() else {
         return Err(ApiError::invalid(
             "invalid_event_type",
@@ -244,7 +237,7 @@ async fn register(
     if !state.store.create_event_type(record).await? {
         return Err(already_registered(&name));
     }
-    let shown = view(&event_type);
+    let shown = EventTypeView::from(&event_type);
     state.catalog.register(event_type.at_revision(revision));
     Ok((StatusCode::CREATED, Json(shown)))
 }
@@ -266,7 +259,7 @@ fn already_registered(name: &str) -> ApiError {
     params(("name" = String, Path, description = "The event type")),
     request_body = Definition,
     responses(
-        (status = 200, description = "The type as stored", body = Value),
+        (status = 200, description = "The type as stored", body = EventTypeView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
@@ -280,7 +273,7 @@ async fn replace(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Definition>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventTypeView>, ApiError> {
     if body.name.as_ref().is_some_and(|given| *given != name) {
         return Err(ApiError::invalid(
             "invalid_event_type",
@@ -302,7 +295,7 @@ async fn replace(
     if !state.store.replace_event_type(record).await? {
         return Err(ApiError::not_found("event type"));
     }
-    let shown = view(&event_type);
+    let shown = EventTypeView::from(&event_type);
     state.catalog.register(event_type.at_revision(revision));
     Ok(Json(shown))
 }

@@ -7,13 +7,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::event_types::lookup;
 use super::extract::{Admin, ApiJson, ApiQuery, Caller};
+use super::views::{DeliveryView, Items, PublishedView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::EventType;
 use crate::delivery::payload::{EventParts, flat};
@@ -53,7 +54,7 @@ struct Publish {
     summary = "Publish an event (stored durably before 202)",
     request_body = Publish,
     responses(
-        (status = 202, description = "`{id, duplicate, deliveries}`", body = Value),
+        (status = 202, description = "Accepted: stored, and delivered to every matching webhook", body = PublishedView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
@@ -65,7 +66,7 @@ async fn publish(
     _: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Publish>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PublishedView>), ApiError> {
     if body.account_id.contains('\0') {
         return Err(ApiError::not_found("account"));
     }
@@ -127,11 +128,11 @@ async fn publish(
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "id": outcome.event_id,
-            "duplicate": outcome.duplicate,
-            "deliveries": outcome.deliveries,
-        })),
+        Json(PublishedView {
+            id: outcome.event_id,
+            duplicate: outcome.duplicate,
+            deliveries: outcome.deliveries as u64,
+        }),
     ))
 }
 
@@ -159,7 +160,7 @@ struct RecentQuery {
     summary = "Sample polling: the latest events as flat deliveries, or the examples",
     params(RecentQuery),
     responses(
-        (status = 200, description = "Flat event bodies, newest first", body = Value),
+        (status = 200, description = "Flat event bodies, newest first", body = Vec<Object>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
@@ -229,7 +230,7 @@ async fn recent(
     summary = "One event's deliveries",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 200, description = "`{data}`", body = Value),
+        (status = 200, description = "The event's deliveries", body = Items<DeliveryView>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     ),
@@ -239,21 +240,13 @@ async fn deliveries(
     Caller(account): Caller,
     State(state): State<AppState>,
     Path(event_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Items<DeliveryView>>, ApiError> {
     let deliveries = state
         .store
         .deliveries_for_event(&account.id, &event_id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let rows = deliveries.iter().map(|d| {
-        json!({
-            "id": d.id,
-            "subscription_id": d.subscription_id,
-            "state": d.state,
-            "attempts": d.attempts,
-            "last_status": d.last_status,
-            "last_error": d.last_error,
-        })
-    });
-    Ok(Json(json!({"data": rows.collect::<Vec<_>>()})))
+    Ok(Json(Items {
+        data: deliveries.iter().map(DeliveryView::from).collect(),
+    }))
 }

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -11,6 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
 use super::extract::Admin;
+use super::views::HealthView;
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::Timestamp;
 
@@ -27,11 +27,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
     tag = "operations",
     summary = "The process answers",
     responses(
-        (status = 200, description = "`{status: ok}`", body = Value)
+        (status = 200, description = "`{status: ok}`", body = HealthView)
     )
 )]
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+async fn healthz() -> Json<HealthView> {
+    Json(HealthView {
+        status: "ok".into(),
+    })
 }
 
 #[utoipa::path(
@@ -62,14 +64,16 @@ async fn metrics(_: Admin, State(state): State<AppState>) -> Result<impl IntoRes
     tag = "operations",
     summary = "The process and its database answer",
     responses(
-        (status = 200, description = "`{status: ready}`", body = Value),
+        (status = 200, description = "`{status: ready}`", body = HealthView),
         (status = 503, description = "The database does not answer", body = ErrorBody)
     )
 )]
-async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn ready(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
         ApiError::unavailable("the database does not answer")
     })?;
-    Ok(Json(json!({"status": "ready"})))
+    Ok(Json(HealthView {
+        status: "ready".into(),
+    }))
 }

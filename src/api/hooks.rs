@@ -5,14 +5,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{ApiJson, Caller};
-use super::subscriptions::{self, Draft, view};
+use super::subscriptions::{self, Draft};
+use super::views::{HookView, UnsubscribedView, WebhookView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::domain::Source;
 
@@ -71,7 +72,7 @@ fn source_of_host(url: &str) -> Option<Source> {
     summary = "REST hook subscribe (Zapier, Make)",
     request_body = Subscribe,
     responses(
-        (status = 201, description = "The subscription with its secret", body = Value),
+        (status = 201, description = "The subscription with its secret", body = HookView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
@@ -82,7 +83,7 @@ async fn subscribe(
     Caller(account): Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Subscribe>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<HookView>), ApiError> {
     let given = [
         ("/hookUrl", body.hook_url, Source::Zapier),
         ("/target_url", body.target_url, Source::Api),
@@ -117,9 +118,9 @@ async fn subscribe(
         .await
         .map_err(|e| e.repoint("/events/0", "/event"))?;
     let subscription = state.store.create_subscription(subscription).await?;
-    let mut created = view(&subscription, true);
-    created["event"] = json!(subscription.events.to_list()[0]);
-    Ok((StatusCode::CREATED, Json(created)))
+    let event = subscription.events.to_list().swap_remove(0);
+    let webhook = WebhookView::of(&subscription, true);
+    Ok((StatusCode::CREATED, Json(HookView { webhook, event })))
 }
 
 #[utoipa::path(
@@ -129,7 +130,7 @@ async fn subscribe(
     summary = "REST hook unsubscribe; 200 also when already gone",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 200, description = "`{id, deleted}`", body = Value),
+        (status = 200, description = "`deleted` is false when it was already gone", body = UnsubscribedView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody)
     ),
     security(("api_key" = []), ("api_key_bearer" = []))
@@ -138,7 +139,7 @@ async fn unsubscribe(
     Caller(account): Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UnsubscribedView>, ApiError> {
     let deleted = state.store.delete_subscription(&account.id, &id).await?;
-    Ok(Json(json!({"id": id, "deleted": deleted})))
+    Ok(Json(UnsubscribedView { id, deleted }))
 }

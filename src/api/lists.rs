@@ -1,9 +1,8 @@
 //! The one shape of every list: `?limit=&cursor=` in, `{"data": [...],
 //! "next_cursor": str | null}` out, newest first.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::store::{Page, PageRequest};
 
@@ -35,8 +34,21 @@ impl ListQuery {
     }
 }
 
-/// A page as JSON, each item through `view`.
-pub fn list_json<T>(page: &Page<T>, view: impl Fn(&T) -> Value) -> Value {
-    let data: Vec<Value> = page.items.iter().map(view).collect();
-    json!({"data": data, "next_cursor": page.next_cursor})
+/// One page of a list, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListPage<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> ListPage<T> {
+    /// A store page, each item through `view`.
+    pub fn of<S>(page: &Page<S>, view: impl Fn(&S) -> T) -> Self {
+        Self {
+            data: page.items.iter().map(view).collect(),
+            next_cursor: page.next_cursor.clone(),
+        }
+    }
 }

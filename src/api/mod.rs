@@ -14,6 +14,7 @@ pub mod limits;
 mod lists;
 mod openapi;
 mod subscriptions;
+pub mod views;
 mod webhooks;
 
 use std::sync::Arc;

@@ -2,14 +2,14 @@
 //! `/v1/webhooks`, `/v1/hooks`): one validator that turns caller input into a
 //! [`Subscription`], and one JSON view of it.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::event_types::refresh_unless_known;
 use super::{ApiError, AppState, Detail};
 use crate::catalog::{Catalog, admits_type, enum_values};
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, check_text,
-    new_id, rfc3339,
+    new_id,
 };
 use crate::store::Subscription;
 
@@ -225,32 +225,4 @@ fn filter_against_schemas(catalog: &Catalog, subscription: &Subscription) -> Vec
         }
     }
     details
-}
-
-/// The JSON view of a subscription. Custom header values are never shown;
-/// the secret only when `with_secret` (on creation).
-pub fn view(subscription: &Subscription, with_secret: bool) -> Value {
-    let mut view = json!({
-        "id": subscription.id,
-        "url": subscription.url,
-        "events": subscription.events.to_list(),
-        "filter": subscription.filter.as_ref().map(Filter::to_json),
-        "format": subscription.format,
-        "description": subscription.description,
-        "source": subscription.source,
-        "header_names": subscription.headers.names(),
-        "enabled": subscription.enabled,
-        "disabled_reason": subscription.disabled_reason,
-        "previous_secret_expires_at": subscription
-            .previous_secret
-            .as_ref()
-            .filter(|p| p.until > Timestamp::now())
-            .map(|p| rfc3339(p.until)),
-        "created_at": rfc3339(subscription.created_at),
-        "updated_at": rfc3339(subscription.updated_at),
-    });
-    if with_secret {
-        view["secret"] = Value::String(subscription.secret.shown().to_owned());
-    }
-    view
 }

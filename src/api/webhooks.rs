@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use super::event_types::lookup;
 use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
-use super::lists::{ListQuery, list_json};
-use super::subscriptions::{self, Draft, view};
+use super::lists::{ListPage, ListQuery};
+use super::subscriptions::{self, Draft};
+use super::views::{ResentView, TestOutcomeView, WebhookView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::delivery::worker::LEASE;
 use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp};
@@ -99,7 +100,7 @@ struct NewWebhook {
     summary = "Register a webhook (the seed page's call)",
     request_body = NewWebhook,
     responses(
-        (status = 201, description = "The webhook with its secret", body = Value),
+        (status = 201, description = "The webhook with its secret", body = WebhookView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
@@ -110,7 +111,7 @@ async fn register_compat(
     caller: Caller,
     state: State<AppState>,
     body: ApiJson<NewWebhook>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
     create(caller, state, body).await
 }
 
@@ -121,7 +122,7 @@ async fn register_compat(
     summary = "Register a webhook",
     request_body = NewWebhook,
     responses(
-        (status = 201, description = "The webhook with its secret", body = Value),
+        (status = 201, description = "The webhook with its secret", body = WebhookView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
@@ -132,7 +133,7 @@ async fn create(
     Caller(account): Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewWebhook>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
     let draft = Draft {
         url: Some(("/url", body.url)),
         events: body.events,
@@ -145,7 +146,10 @@ async fn create(
     };
     let subscription = subscriptions::create(&state, &account.id, Source::Api, draft).await?;
     let subscription = state.store.create_subscription(subscription).await?;
-    Ok((StatusCode::CREATED, Json(view(&subscription, true))))
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookView::of(&subscription, true)),
+    ))
 }
 
 /// `PATCH /v1/webhooks/{id}` body: every field optional; `filter: null` clears.
@@ -186,7 +190,7 @@ struct WebhookPatch {
     params(("id" = String, Path, description = "The resource id")),
     request_body = WebhookPatch,
     responses(
-        (status = 200, description = "The webhook", body = Value),
+        (status = 200, description = "The webhook", body = WebhookView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
@@ -199,7 +203,7 @@ async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<WebhookPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let existing = owned_webhook(&state, &account.id, &id).await?;
     let draft = Draft {
         url: body.url.map(|url| ("/url", url)),
@@ -213,7 +217,7 @@ async fn update(
     };
     let changed = subscriptions::apply(&state, draft, existing).await?;
     let saved = save_webhook(&state, changed).await?;
-    Ok(Json(view(&saved, false)))
+    Ok(Json(WebhookView::of(&saved, false)))
 }
 
 #[utoipa::path(
@@ -224,7 +228,7 @@ async fn update(
     summary = "The account's webhooks, newest first",
     params(ListQuery),
     responses(
-        (status = 200, description = "`{data, next_cursor}`", body = Value),
+        (status = 200, description = "One page of webhooks, newest first", body = ListPage<WebhookView>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody)
     ),
@@ -234,12 +238,12 @@ async fn list(
     Caller(account): Caller,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ListPage<WebhookView>>, ApiError> {
     let page = state
         .store
         .list_subscriptions(&account.id, query.page())
         .await?;
-    Ok(Json(list_json(&page, |s| view(s, false))))
+    Ok(Json(ListPage::of(&page, |s| WebhookView::of(s, false))))
 }
 
 #[utoipa::path(
@@ -249,7 +253,7 @@ async fn list(
     summary = "One webhook",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 200, description = "The webhook", body = Value),
+        (status = 200, description = "The webhook", body = WebhookView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     ),
@@ -259,9 +263,9 @@ async fn show(
     Caller(account): Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let subscription = owned_webhook(&state, &account.id, &id).await?;
-    Ok(Json(view(&subscription, false)))
+    Ok(Json(WebhookView::of(&subscription, false)))
 }
 
 #[utoipa::path(
@@ -317,7 +321,7 @@ struct Rotate {
     params(("id" = String, Path, description = "The resource id")),
     request_body = Option<Rotate>,
     responses(
-        (status = 200, description = "The new secret, shown once", body = Value),
+        (status = 200, description = "The webhook with its new secret, shown once", body = WebhookView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
@@ -330,7 +334,7 @@ async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Rotate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let grace = body.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
     if grace > MAX_GRACE_SECONDS {
         return Err(ApiError::invalid(
@@ -361,7 +365,7 @@ async fn rotate_secret(
     });
     subscription.updated_at = now;
     let saved = save_webhook(&state, subscription).await?;
-    Ok(Json(view(&saved, true)))
+    Ok(Json(WebhookView::of(&saved, true)))
 }
 
 /// `POST /v1/webhooks/{id}/test` body.
@@ -386,7 +390,7 @@ struct TestEvent {
     params(("id" = String, Path, description = "The resource id")),
     request_body = Option<TestEvent>,
     responses(
-        (status = 200, description = "The attempt's outcome", body = Value),
+        (status = 200, description = "The attempt's outcome", body = TestOutcomeView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
@@ -399,7 +403,7 @@ async fn send_test(
     State(state): State<AppState>,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<TestEvent>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TestOutcomeView>, ApiError> {
     let subscription = owned_webhook(&state, &account.id, &id).await?;
     let wanted = match (&body.event_type, &subscription.events) {
         (Some(name), _) => name.clone(),
@@ -435,16 +439,16 @@ async fn send_test(
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     let attempt = state.sender.attempt(&job).await;
     let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-    let outcome = json!({
-        "event_id": job.event.id,
-        "event_type": job.event.event_type,
-        "delivery_id": job.lease.delivery_id,
-        "delivered": delivered,
-        "status": attempt.status,
-        "latency_ms": attempt.latency_ms,
-        "response": attempt.response_snippet,
-        "error": attempt.error,
-    });
+    let outcome = TestOutcomeView {
+        event_id: job.event.id.clone(),
+        event_type: job.event.event_type.clone(),
+        delivery_id: job.lease.delivery_id.clone(),
+        delivered,
+        status: attempt.status,
+        latency_ms: attempt.latency_ms,
+        response: attempt.response_snippet.clone(),
+        error: attempt.error.clone(),
+    };
     state
         .store
         .complete(vec![Completion {
@@ -481,7 +485,7 @@ struct ResendFailed {
     params(("id" = String, Path, description = "The resource id")),
     request_body = ResendFailed,
     responses(
-        (status = 202, description = "`{resent}`", body = Value),
+        (status = 202, description = "How many deliveries are due again", body = ResentView),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),
@@ -494,7 +498,7 @@ async fn resend_failed(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ResendFailed>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ResentView>), ApiError> {
     let since =
         time::OffsetDateTime::parse(&body.since, &time::format_description::well_known::Rfc3339)
             .map_err(|e| {
@@ -510,5 +514,10 @@ async fn resend_failed(
     if resent > 0 {
         state.wake.notify_one();
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({"resent": resent}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResentView {
+            resent: resent as u64,
+        }),
+    ))
 }

@@ -179,6 +179,16 @@ impl Api {
         self.admin_send(reqwest::Method::PUT, path, body).await
     }
 
+    /// A GET with the admin key.
+    pub async fn admin_get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .expect("request")
+    }
+
     async fn admin_send(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
         self.client
             .request(method, self.url(path))

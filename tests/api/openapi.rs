@@ -2,10 +2,11 @@
 //! covering every route the service answers and nothing it does not.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Receiver, TestAccount, TestApp, generation};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -178,4 +179,305 @@ async fn the_document_lists_every_route_of_the_api() {
     .map(String::from)
     .into();
     assert_eq!(documented, expected);
+}
+
+/// Checks real answers against the response schemas the document gives.
+struct Documented {
+    document: Value,
+    checked: BTreeSet<String>,
+}
+
+impl Documented {
+    /// Assert `response` is documented for `method template` with its status
+    /// and that its JSON body validates against that schema; the body.
+    async fn check(&mut self, method: &str, template: &str, response: reqwest::Response) -> Value {
+        let status = response.status().as_u16().to_string();
+        let body: Value = response.json().await.expect("a JSON body");
+        let answer = &self.document["paths"][template][method]["responses"][&status];
+        assert!(
+            answer.is_object(),
+            "{method} {template} does not document {status}: {body}"
+        );
+        let schema = &answer["content"]["application/json"]["schema"];
+        assert!(
+            schema.as_object().is_some_and(|s| !s.is_empty()),
+            "{method} {template} {status} has no response schema"
+        );
+        let mut root = schema.as_object().unwrap().clone();
+        root.insert("components".into(), self.document["components"].clone());
+        let validator = jsonschema::validator_for(&Value::Object(root)).expect("a usable schema");
+        let problems: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "{method} {template} {status}: {problems:?}\n{body}"
+        );
+        self.checked.insert(format!("{method} {template}"));
+        body
+    }
+}
+
+#[tokio::test]
+async fn real_answers_match_the_documented_response_schemas() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let mut documented = Documented {
+        document: app.get_public("/openapi.json").await,
+        checked: BTreeSet::new(),
+    };
+    let d = &mut documented;
+
+    let account = d
+        .check(
+            "post",
+            "/v1/accounts",
+            app.admin_post("/v1/accounts", &json!({"name": "Docs"}))
+                .await,
+        )
+        .await;
+    let id = account["id"].as_str().unwrap();
+    d.check(
+        "get",
+        "/v1/accounts/{id}",
+        app.admin_get(&format!("/v1/accounts/{id}")).await,
+    )
+    .await;
+    let key = d
+        .check(
+            "post",
+            "/v1/accounts/{id}/api-keys",
+            app.admin_post(&format!("/v1/accounts/{id}/api-keys"), &json!({}))
+                .await,
+        )
+        .await;
+    let caller = TestAccount {
+        id: id.to_owned(),
+        key: key["key"].as_str().unwrap().to_owned(),
+    };
+    d.check("get", "/v1/me", app.get_as(&caller, "/v1/me").await)
+        .await;
+
+    let webhook = d
+        .check(
+            "post",
+            "/v1/webhooks",
+            app.post_as(
+                &caller,
+                "/v1/webhooks",
+                &json!({"url": receiver.url, "events": ["generation_complete"], "filter": {"type": "video"}, "headers": {"Authorization": "Bearer x"}}),
+            )
+            .await,
+        )
+        .await;
+    let webhook_id = webhook["id"].as_str().unwrap().to_owned();
+    d.check(
+        "post",
+        "/api/webhooks/register",
+        app.post_as(
+            &caller,
+            "/api/webhooks/register",
+            &json!({"url": receiver.url, "events": ["signup"]}),
+        )
+        .await,
+    )
+    .await;
+    d.check(
+        "get",
+        "/v1/webhooks",
+        app.get_as(&caller, "/v1/webhooks?limit=1").await,
+    )
+    .await;
+    let one = format!("/v1/webhooks/{webhook_id}");
+    d.check("get", "/v1/webhooks/{id}", app.get_as(&caller, &one).await)
+        .await;
+    d.check(
+        "patch",
+        "/v1/webhooks/{id}",
+        app.patch_as(&caller, &one, &json!({"description": "documented"}))
+            .await,
+    )
+    .await;
+    d.check(
+        "post",
+        "/v1/webhooks/{id}/rotate-secret",
+        app.post_as(&caller, &format!("{one}/rotate-secret"), &json!({}))
+            .await,
+    )
+    .await;
+    d.check(
+        "post",
+        "/v1/webhooks/{id}/test",
+        app.post_as(&caller, &format!("{one}/test"), &json!({}))
+            .await,
+    )
+    .await;
+
+    let published = d
+        .check(
+            "post",
+            "/v1/events",
+            app.publish(&caller, "generation_complete", generation("video"))
+                .await,
+        )
+        .await;
+    let event_id = published["id"].as_str().unwrap().to_owned();
+    receiver.wait_for(2, Duration::from_secs(10)).await;
+    let deliveries = d
+        .check(
+            "get",
+            "/v1/events/{id}/deliveries",
+            app.get_as(&caller, &format!("/v1/events/{event_id}/deliveries"))
+                .await,
+        )
+        .await;
+    let delivery_id = deliveries["data"][0]["id"].as_str().unwrap().to_owned();
+    d.check(
+        "get",
+        "/v1/events/{id}/attempts",
+        app.get_as(&caller, &format!("/v1/events/{event_id}/attempts"))
+            .await,
+    )
+    .await;
+    d.check(
+        "get",
+        "/v1/webhooks/{id}/attempts",
+        app.get_as(&caller, &format!("{one}/attempts")).await,
+    )
+    .await;
+    d.check(
+        "post",
+        "/v1/deliveries/{id}/resend",
+        app.post_as(
+            &caller,
+            &format!("/v1/deliveries/{delivery_id}/resend"),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    d.check(
+        "post",
+        "/v1/webhooks/{id}/resend-failed",
+        app.post_as(
+            &caller,
+            &format!("{one}/resend-failed"),
+            &json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await,
+    )
+    .await;
+    d.check(
+        "get",
+        "/v1/events",
+        app.get_as(&caller, "/v1/events?type=signup").await,
+    )
+    .await;
+
+    let hook = d
+        .check(
+            "post",
+            "/v1/hooks",
+            app.post_as(
+                &caller,
+                "/v1/hooks",
+                &json!({"hookUrl": receiver.url, "event": "signup"}),
+            )
+            .await,
+        )
+        .await;
+    let hook_id = hook["id"].as_str().unwrap();
+    d.check(
+        "delete",
+        "/v1/hooks/{id}",
+        app.delete_as(&caller, &format!("/v1/hooks/{hook_id}"))
+            .await,
+    )
+    .await;
+
+    let definition = json!({
+        "name": "invoice.paid",
+        "description": "An invoice was paid.",
+        "schema": {"type": "object", "properties": {"amount": {"type": "integer"}}},
+        "examples": [{"amount": 1}],
+    });
+    d.check(
+        "post",
+        "/v1/event-types",
+        app.admin_post("/v1/event-types", &definition).await,
+    )
+    .await;
+    let replacement = json!({"description": "Paid.", "schema": {"type": "object"}});
+    d.check(
+        "put",
+        "/v1/event-types/{name}",
+        app.admin_put("/v1/event-types/invoice.paid", &replacement)
+            .await,
+    )
+    .await;
+    d.check(
+        "get",
+        "/v1/event-types",
+        app.client
+            .get(app.url("/v1/event-types"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    d.check(
+        "get",
+        "/v1/event-types/{name}",
+        app.client
+            .get(app.url("/v1/event-types/signup"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    d.check(
+        "get",
+        "/healthz",
+        app.client.get(app.url("/healthz")).send().await.unwrap(),
+    )
+    .await;
+    d.check(
+        "get",
+        "/readyz",
+        app.client.get(app.url("/readyz")).send().await.unwrap(),
+    )
+    .await;
+
+    // Errors have their documented shape too.
+    d.check(
+        "get",
+        "/v1/webhooks/{id}",
+        app.get_as(&caller, "/v1/webhooks/sub_nope").await,
+    )
+    .await;
+    d.check(
+        "post",
+        "/v1/webhooks",
+        app.post_as(&caller, "/v1/webhooks", &json!({"url": "not a url"}))
+            .await,
+    )
+    .await;
+
+    // Every JSON operation was checked but the webhook delete (204, no
+    // body), the metrics text and this document itself.
+    let mut expected = BTreeSet::new();
+    for (path, item) in documented.document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            expected.insert(format!("{method} {path}"));
+        }
+    }
+    for unchecked in [
+        "delete /v1/webhooks/{id}",
+        "get /metrics",
+        "get /openapi.json",
+    ] {
+        expected.remove(unchecked);
+    }
+    assert_eq!(documented.checked, expected);
 }
