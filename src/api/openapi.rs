@@ -4,8 +4,10 @@
 use std::sync::OnceLock;
 
 use axum::Json;
-use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -56,7 +58,60 @@ pub fn base() -> Document {
 /// The whole document: every route the router serves.
 pub fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
-    DOCUMENT.get_or_init(|| super::documented_routes().into_openapi())
+    DOCUMENT.get_or_init(|| {
+        let mut document = super::documented_routes().into_openapi();
+        document_rate_limits(&mut document);
+        document
+    })
+}
+
+/// Every account operation, and publishing, may answer 429 (the per-account
+/// limits of `limits.rs`); documented here once rather than on each handler,
+/// so a new account route cannot miss it.
+fn document_rate_limits(document: &mut Document) {
+    let too_many = ResponseBuilder::new()
+        .description(
+            "Over this account's rate limit: nothing was done; retry after `Retry-After` seconds",
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .description(Some("Seconds to wait"))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    for (path, item) in document.paths.paths.iter_mut() {
+        let operations = [
+            (&mut item.get, false),
+            (&mut item.put, false),
+            (&mut item.patch, false),
+            (&mut item.delete, false),
+            (&mut item.post, path == "/v1/events"),
+        ];
+        for (operation, publishes) in operations {
+            let Some(operation) = operation else { continue };
+            let by_account = operation.security.iter().flatten().any(|requirement| {
+                serde_json::to_value(requirement).is_ok_and(|v| v.get("api_key").is_some())
+            });
+            if by_account || publishes {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".into(), RefOr::T(too_many.clone()));
+            }
+        }
+    }
 }
 
 #[utoipa::path(

@@ -481,3 +481,58 @@ async fn real_answers_match_the_documented_response_schemas() {
     }
     assert_eq!(documented.checked, expected);
 }
+
+#[tokio::test]
+async fn every_account_operation_and_publishing_documents_its_429() {
+    let app = TestApp::spawn_with(|config| {
+        config.rate_limit = 1;
+        config.publish_rate_limit = 1;
+    })
+    .await;
+    let document = app.get_public("/openapi.json").await;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let by_account = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("api_key").is_some()));
+            let publishes = method == "post" && path == "/v1/events";
+            let limited = &operation["responses"]["429"];
+            assert_eq!(
+                limited.is_object(),
+                by_account || publishes,
+                "{method} {path}: 429 documented exactly where a limit applies"
+            );
+            if limited.is_object() {
+                assert!(
+                    limited["headers"]["Retry-After"].is_object(),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+
+    // Real 429s validate against what is documented.
+    let mut documented = Documented {
+        document,
+        checked: BTreeSet::new(),
+    };
+    let account = app.new_account().await;
+    let refused = loop {
+        let response = app.get_as(&account, "/v1/me").await;
+        if response.status() == 429 {
+            break response;
+        }
+    };
+    assert!(refused.headers().contains_key("retry-after"));
+    documented.check("get", "/v1/me", refused).await;
+    let refused = loop {
+        let response = app
+            .publish(&account, "generation_complete", generation("image"))
+            .await;
+        if response.status() == 429 {
+            break response;
+        }
+        assert_eq!(response.status(), 202);
+    };
+    documented.check("post", "/v1/events", refused).await;
+}
