@@ -97,17 +97,29 @@ impl FromStr for AutoDisable {
     }
 }
 
-/// `--lease`: how long a claim holds a delivery (at least one second).
+/// `--lease`: how long a claim holds a delivery; at least twice the attempt
+/// timeout, since a shorter lease could run out while its attempt is still
+/// running and let another node (or the next claim) make it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseSpan(pub std::time::Duration);
+
+impl LeaseSpan {
+    /// The shortest lease accepted.
+    pub const MIN: std::time::Duration =
+        std::time::Duration::from_secs(2 * crate::delivery::sender::ATTEMPT_TIMEOUT.as_secs());
+}
 
 impl FromStr for LeaseSpan {
     type Err = String;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         match humantime::parse_duration(raw) {
-            Ok(span) if span >= std::time::Duration::from_secs(1) => Ok(Self(span)),
-            Ok(_) => Err("the lease is at least 1s".into()),
+            Ok(span) if span >= Self::MIN => Ok(Self(span)),
+            Ok(_) => Err(format!(
+                "the lease is at least {}s, twice the attempt timeout, so no delivery is claimed \
+                 again while its attempt runs",
+                Self::MIN.as_secs()
+            )),
             Err(e) => Err(format!("{raw:?} is not a span such as 90s: {e}")),
         }
     }
@@ -170,8 +182,8 @@ pub struct Config {
     pub key_prefix: String,
 
     /// How long a node's claim holds a delivery; when a node dies, others take
-    /// its deliveries over once this runs out. Keep it well above the 15 s
-    /// attempt timeout (the default, 90s, is six times it).
+    /// its deliveries over once this runs out. Keep it well above the 10 s
+    /// attempt timeout (the default, 90s, is nine times it).
     #[arg(long, env = "HOOKBRIDGE_LEASE", default_value = "90s")]
     pub lease: LeaseSpan,
 
@@ -242,5 +254,19 @@ impl Config {
             encryption_key: None,
             old_encryption_keys: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_shorter_than_twice_the_attempt_timeout_is_refused() {
+        assert_eq!("20s".parse::<LeaseSpan>().unwrap().0.as_secs(), 20);
+        assert_eq!("90s".parse::<LeaseSpan>().unwrap().0.as_secs(), 90);
+        let refused = "5s".parse::<LeaseSpan>().unwrap_err();
+        assert!(refused.contains("at least 20s"), "{refused}");
+        assert!("soon".parse::<LeaseSpan>().is_err());
     }
 }

@@ -537,7 +537,7 @@ pub struct BinaryApp {
 
 impl BinaryApp {
     /// Start `hookbridge serve` on `database` with extra arguments. Leases
-    /// last 20 s (above the 15 s attempt timeout), so deliveries a killed
+    /// last 20 s (above the 10 s attempt timeout), so deliveries a killed
     /// node held are taken over within a test's patience.
     pub fn start(database: &TestDatabase, extra: &[&str]) -> Self {
         Self::spawn(database, extra, "warn", Stdio::inherit())
