@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::{Id, JoinSet};
@@ -125,9 +125,14 @@ impl Dispatcher {
             self.metrics.clone(),
         );
 
+        let mut renew_at = Instant::now() + self.settings.lease / 3;
         while !shutdown.is_cancelled() {
             slots.reap();
             self.release(std::mem::take(&mut slots.turned_away)).await;
+            if Instant::now() >= renew_at {
+                self.renew(slots.held()).await;
+                renew_at = Instant::now() + self.settings.lease / 3;
+            }
             let room = self.settings.max_in_flight.saturating_sub(slots.busy());
             if room == 0 {
                 tokio::select! {
@@ -188,6 +193,19 @@ impl Dispatcher {
         let _ = recorder.await;
     }
 
+    /// Extend the leases of every job this node holds. A job can wait for a
+    /// busy target's slots for several attempt timeouts, and outcomes can be
+    /// written late under load; renewing a third of the way through each
+    /// lease keeps any of them from running out and being claimed twice.
+    async fn renew(&self, leases: Vec<Lease>) {
+        if leases.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.extend(leases, self.settings.lease).await {
+            tracing::warn!(%error, "extending leases failed; they may run out and be claimed again");
+        }
+    }
+
     async fn release(&self, leases: Vec<Lease>) {
         if leases.is_empty() {
             return;
@@ -200,8 +218,8 @@ impl Dispatcher {
 
 /// How many claimed jobs may wait for a busy target, per slot. Each slot
 /// finishes an attempt within the attempt timeout, so a full queue starts
-/// within 4 timeouts (40 s), well inside the lease (60 s): a waiting job's
-/// lease cannot run out and let it be claimed twice.
+/// within 4 timeouts (40 s); meanwhile the dispatcher renews the waiting
+/// jobs' leases, so none runs out and is claimed twice.
 const QUEUED_PER_SLOT: usize = 4;
 
 /// One target's attempts: how many run, and the claimed jobs waiting.
@@ -350,6 +368,16 @@ impl Slots {
         if let Some(joined) = self.tasks.join_next_with_id().await {
             self.finished(task_id(joined));
         }
+    }
+
+    /// The leases of every job held: waiting or running.
+    fn held(&self) -> Vec<Lease> {
+        let waiting = self
+            .targets
+            .values()
+            .flat_map(|t| t.waiting.iter().map(|job| job.lease.clone()));
+        let running = self.running.values().map(|(lease, _)| lease.clone());
+        waiting.chain(running).collect()
     }
 
     /// The leases of every waiting job, which will not be started.

@@ -157,6 +157,9 @@ pub trait Store: Send + Sync + 'static {
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;
     /// Give leased deliveries back so they are due now.
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()>;
+    /// Extend leases still held (jobs waiting for a busy target, attempts
+    /// running) to `lease` from now, so none runs out and is claimed again.
+    async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()>;
     /// When the earliest claimable pending delivery is due (not to a target
     /// in `skip`, not paused), if any is.
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>>;

@@ -511,3 +511,34 @@ async fn a_target_that_drops_or_resets_connections_is_retried_and_holds_up_nobod
         assert!(!attempt["error"].as_str().unwrap().is_empty(), "{attempt}");
     }
 }
+
+/// Jobs waiting for a slow target's slots outlive a short lease: the
+/// dispatcher renews the leases it holds, so none runs out and is claimed
+/// (and delivered) a second time. Three rounds of 32 attempts of 9 s each
+/// take 27 s against a 20 s lease; without renewal the third round is
+/// claimed again and delivered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_of_jobs_waiting_for_a_slow_target_are_renewed_not_claimed_twice() {
+    const EVENTS: usize = 96;
+    let app = TestApp::spawn_with(|config| {
+        config.lease = hookbridge::config::LeaseSpan(Duration::from_secs(20));
+    })
+    .await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_delay(Duration::from_secs(9));
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    for _ in 0..EVENTS {
+        app.publish_accepted(&account, "generation_complete", generation("video"))
+            .await;
+    }
+    receiver.wait_for(EVENTS, Duration::from_secs(45)).await;
+    receiver.assert_quiet(EVENTS, Duration::from_secs(12)).await;
+    let ids: std::collections::BTreeSet<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), EVENTS, "every event once");
+}

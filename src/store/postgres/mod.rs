@@ -951,6 +951,21 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        let ids: Vec<&str> = leases.iter().map(|l| l.delivery_id.as_str()).collect();
+        let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
+        client
+            .execute(
+                "UPDATE deliveries d SET next_attempt_at = $3
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
+                 WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
+                &[&ids, &tokens, &Timestamp::now().after(lease).0],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
         let client = self.pool.get().await?;
         let at: Option<i64> = client

@@ -934,6 +934,22 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()> {
+        self.writer
+            .write(Durability::Relaxed, move |c| {
+                let expiry = Timestamp::now().after(lease);
+                let mut extend = c.prepare_cached(
+                    "UPDATE deliveries SET next_attempt_at = ?3
+                     WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+                )?;
+                for held in leases {
+                    extend.execute(params![held.delivery_id, held.token, expiry.0])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
         self.read(move |c| {
             let at: Option<i64> = c
