@@ -211,6 +211,39 @@ async function deleteWebhook(webhook, errors) {
   return true;
 }
 
+/**
+ * A table over one of the API's paged lists (newest first), with "Load more"
+ * while there is a next page and a message when there is nothing.
+ */
+function pagedList({ path, caption, columns, emptyText, errors, row }) {
+  const body = h('tbody');
+  const empty = h('p', { hidden: true }, emptyText);
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  let cursor = null;
+  const showState = () => {
+    more.hidden = !cursor;
+    empty.hidden = body.children.length > 0;
+  };
+  const load = async (fresh) => {
+    if (fresh) cursor = null;
+    const list = await api('GET', cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : path);
+    if (fresh) body.replaceChildren();
+    body.append(...list.data.map(row));
+    cursor = list.next_cursor;
+    showState();
+  };
+  const shown = (fresh) => load(fresh).catch((failure) => errors.replaceChildren(errorBox(failure)));
+  more.addEventListener('click', () => shown(false));
+  const table = h(
+    'table',
+    {},
+    h('caption', { class: 'visually-hidden' }, caption),
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c)))),
+    body,
+  );
+  return { elements: [table, empty, more], load, reload: () => shown(true), rowRemoved: showState };
+}
+
 // ---------------------------------------------------------------- sign in
 
 async function signInPage() {
@@ -267,60 +300,41 @@ function signOut(message) {
 
 async function webhookListPage() {
   const errors = h('div');
-  const body = h('tbody');
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
-  const empty = h('p', { hidden: true }, 'No webhooks yet. Create one to start receiving events.');
-  let cursor = null;
-  const row = (webhook) =>
-    h(
-      'tr',
-      {},
-      h('td', {}, h('a', { href: `#/webhooks/${encodeURIComponent(webhook.id)}`, class: 'url' }, webhook.url)),
-      h('td', {}, webhook.description || ''),
-      h('td', {}, eventsText(webhook.events)),
-      h('td', {}, webhook.enabled ? 'Enabled' : 'Disabled'),
-      h('td', {}, dateTime(webhook.created_at)),
-      h(
-        'td',
-        { class: 'row-actions' },
-        h('a', { href: `#/webhooks/${encodeURIComponent(webhook.id)}/edit`, 'aria-label': `Edit ${webhook.url}` }, 'Edit'),
-        h('button', {
-          type: 'button',
-          class: 'link danger',
-          'aria-label': `Delete ${webhook.url}`,
-          onclick: async (event) => {
-            if (await deleteWebhook(webhook, errors)) {
-              event.target.closest('tr').remove();
-              empty.hidden = body.children.length > 0;
-            }
-          },
-        }, 'Delete'),
-      ),
-    );
-  const load = async () => {
-    const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-    const list = await api('GET', `/v1/webhooks?limit=50${query}`);
-    body.append(...list.data.map(row));
-    cursor = list.next_cursor;
-    more.hidden = !cursor;
-    empty.hidden = body.children.length > 0;
-  };
-  more.addEventListener('click', () => load().catch((failure) => errors.replaceChildren(errorBox(failure))));
-  await load();
-  return page(
-    'Webhooks',
-    h('a', { href: '#/webhooks/new', class: 'button' }, 'New webhook'),
+  const list = pagedList({
+    path: '/v1/webhooks?limit=50',
+    caption: 'Your webhooks, newest first',
+    columns: ['URL', 'Description', 'Events', 'Status', 'Created', 'Actions'],
+    emptyText: 'No webhooks yet. Create one to start receiving events.',
     errors,
-    h(
-      'table',
-      {},
-      h('caption', { class: 'visually-hidden' }, 'Your webhooks, newest first'),
-      h('thead', {}, h('tr', {}, ['URL', 'Description', 'Events', 'Status', 'Created', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
-      body,
-    ),
-    empty,
-    more,
-  );
+    row: (webhook) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, h('a', { href: `#/webhooks/${encodeURIComponent(webhook.id)}`, class: 'url' }, webhook.url)),
+        h('td', {}, webhook.description || ''),
+        h('td', {}, eventsText(webhook.events)),
+        h('td', {}, webhook.enabled ? 'Enabled' : 'Disabled'),
+        h('td', {}, dateTime(webhook.created_at)),
+        h(
+          'td',
+          { class: 'row-actions' },
+          h('a', { href: `#/webhooks/${encodeURIComponent(webhook.id)}/edit`, 'aria-label': `Edit ${webhook.url}` }, 'Edit'),
+          h('button', {
+            type: 'button',
+            class: 'link danger',
+            'aria-label': `Delete ${webhook.url}`,
+            onclick: async (event) => {
+              if (await deleteWebhook(webhook, errors)) {
+                event.target.closest('tr').remove();
+                list.rowRemoved();
+              }
+            },
+          }, 'Delete'),
+        ),
+      ),
+  });
+  await list.load(true);
+  return page('Webhooks', h('a', { href: '#/webhooks/new', class: 'button' }, 'New webhook'), errors, list.elements);
 }
 
 // ---------------------------------------------------------------- webhook form
@@ -638,10 +652,6 @@ async function webhookFormPage(id) {
 
 function attemptsSection(webhook) {
   const errors = h('div');
-  const body = h('tbody');
-  const empty = h('p', { hidden: true }, 'No attempts yet. Send a test event to see one.');
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
-  let cursor = null;
   const row = (attempt) => {
     const ok = attempt.status >= 200 && attempt.status < 300;
     const outcome = attempt.status ? String(attempt.status) : 'No answer';
@@ -656,52 +666,38 @@ function attemptsSection(webhook) {
       h(
         'td',
         {},
-        attempt.delivery_id
-          ? h('button', {
-              type: 'button',
-              class: 'secondary',
-              'aria-label': `Resend event ${attempt.event_id}`,
-              onclick: async () => {
-                try {
-                  await api('POST', `/v1/deliveries/${encodeURIComponent(attempt.delivery_id)}/resend`);
-                  errors.replaceChildren(h('p', { class: 'notice', role: 'status' }, `Event ${attempt.event_id} is queued to be sent again.`));
-                } catch (failure) {
-                  errors.replaceChildren(errorBox(failure));
-                }
-              },
-            }, 'Resend')
-          : '—',
+        h('button', {
+          type: 'button',
+          class: 'secondary',
+          'aria-label': `Resend event ${attempt.event_id}`,
+          onclick: async () => {
+            try {
+              await api('POST', `/v1/deliveries/${encodeURIComponent(attempt.delivery_id)}/resend`);
+              errors.replaceChildren(h('p', { class: 'notice', role: 'status' }, `Event ${attempt.event_id} is queued to be sent again.`));
+            } catch (failure) {
+              errors.replaceChildren(errorBox(failure));
+            }
+          },
+        }, 'Resend'),
       ),
     );
   };
-  const load = async (fresh) => {
-    if (fresh) cursor = null;
-    const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-    const list = await api('GET', `/v1/webhooks/${encodeURIComponent(webhook.id)}/attempts?limit=25${query}`);
-    if (fresh) body.replaceChildren();
-    body.append(...list.data.map(row));
-    cursor = list.next_cursor;
-    more.hidden = !cursor;
-    empty.hidden = body.children.length > 0;
-  };
-  const guarded = (fresh) => load(fresh).catch((failure) => errors.replaceChildren(errorBox(failure)));
-  more.addEventListener('click', () => guarded(false));
+  const list = pagedList({
+    path: `/v1/webhooks/${encodeURIComponent(webhook.id)}/attempts?limit=25`,
+    caption: 'Delivery attempts, newest first',
+    columns: ['When', 'Event', 'Status', 'Latency', 'Response', 'Action'],
+    emptyText: 'No attempts yet. Send a test event to see one.',
+    errors,
+    row,
+  });
   const section = h(
     'section',
     { 'aria-labelledby': 'attempts-title' },
-    h('div', { class: 'section-head' }, h('h2', { id: 'attempts-title' }, 'Attempts'), h('button', { type: 'button', class: 'secondary', onclick: () => guarded(true) }, 'Refresh')),
+    h('div', { class: 'section-head' }, h('h2', { id: 'attempts-title' }, 'Attempts'), h('button', { type: 'button', class: 'secondary', onclick: () => list.reload() }, 'Refresh')),
     errors,
-    h(
-      'table',
-      {},
-      h('caption', { class: 'visually-hidden' }, 'Delivery attempts, newest first'),
-      h('thead', {}, h('tr', {}, ['When', 'Event', 'Status', 'Latency', 'Response', 'Action'].map((c) => h('th', { scope: 'col' }, c)))),
-      body,
-    ),
-    empty,
-    more,
+    list.elements,
   );
-  section.reload = () => guarded(true);
+  section.reload = list.reload;
   return section;
 }
 
