@@ -286,6 +286,17 @@ test('long lists page with Load more, and a webhook is disabled and enabled agai
   assert.equal(await rows.count(), 52);
   assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0, 'nothing more to load');
 
+  // "Delete" next to a webhook in the list, as the ZipKit page describes.
+  await page.getByRole('button', { name: `Delete ${receiver.url}/many-51` }).click();
+  const dialog = page.getByRole('dialog', { name: 'Delete this webhook?' });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await rows.count(), 52, 'cancel deletes nothing');
+  await page.getByRole('button', { name: `Delete ${receiver.url}/many-51` }).click();
+  await dialog.getByRole('button', { name: 'Delete webhook' }).click();
+  await page.getByRole('row', { name: /Hook number 51\b/ }).waitFor({ state: 'detached' });
+  assert.equal(await rows.count(), 51);
+  assert.equal((await api(account, 'GET', '/v1/webhooks?limit=250')).body.data.length, 51);
+
   await page.getByRole('link', { name: `${receiver.url}/many-0`, exact: true }).click();
   await page.getByRole('button', { name: 'Disable' }).click();
   await page.getByRole('button', { name: 'Enable' }).waitFor();
