@@ -8,8 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::Caller;
-use super::views::DeliveryView;
 use super::{ApiError, AppState, ErrorBody};
+use crate::store::DeliveryStatus;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(resend))
@@ -22,7 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     summary = "Make a delivery due now again",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 202, description = "The delivery, pending", body = DeliveryView),
+        (status = 202, description = "The delivery, pending", body = DeliveryStatus),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     ),
@@ -32,10 +32,10 @@ async fn resend(
     Caller(account): Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+) -> Result<(StatusCode, Json<DeliveryStatus>), ApiError> {
     let delivery = state.store.resend(&account.id, &id).await?.ok_or_else(|| {
         ApiError::not_found("delivery (or its webhook, or it is being attempted now)")
     })?;
     state.wake.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&delivery))))
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
 }

@@ -14,12 +14,12 @@ use utoipa_axum::routes;
 
 use super::event_types::lookup;
 use super::extract::{Admin, ApiJson, ApiQuery, Caller};
-use super::views::{DeliveryView, Items, PublishedView};
+use super::views::{Items, PublishedView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::EventType;
 use crate::delivery::payload::{EventParts, flat};
 use crate::domain::{EventId, Timestamp};
-use crate::store::NewEvent;
+use crate::store::{DeliveryStatus, NewEvent};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -230,7 +230,7 @@ async fn recent(
     summary = "One event's deliveries",
     params(("id" = String, Path, description = "The resource id")),
     responses(
-        (status = 200, description = "The event's deliveries", body = Items<DeliveryView>),
+        (status = 200, description = "The event's deliveries", body = Items<DeliveryStatus>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody)
     ),
@@ -240,13 +240,11 @@ async fn deliveries(
     Caller(account): Caller,
     State(state): State<AppState>,
     Path(event_id): Path<String>,
-) -> Result<Json<Items<DeliveryView>>, ApiError> {
+) -> Result<Json<Items<DeliveryStatus>>, ApiError> {
     let deliveries = state
         .store
         .deliveries_for_event(&account.id, &event_id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(Json(Items {
-        data: deliveries.iter().map(DeliveryView::from).collect(),
-    }))
+    Ok(Json(Items { data: deliveries }))
 }

@@ -8,8 +8,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::catalog::EventType;
-use crate::domain::{Filter, Timestamp, rfc3339};
-use crate::store::{Account, Attempt, DeliveryStatus, Subscription};
+use crate::domain::{Filter, Format, Source, Timestamp, rfc3339};
+use crate::store::{Account, Attempt, Subscription};
 
 /// An account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,12 +59,12 @@ pub struct WebhookView {
     pub filter: Option<Value>,
     /// `flat` or `envelope`.
     #[schema(value_type = String)]
-    pub format: Value,
+    pub format: Format,
     /// Free text.
     pub description: String,
     /// `api`, `zapier` or `make`.
     #[schema(value_type = String)]
-    pub source: Value,
+    pub source: Source,
     /// Names of the custom headers sent; their values are never shown.
     pub header_names: Vec<String>,
     /// Whether deliveries are made.
@@ -90,9 +90,9 @@ impl WebhookView {
             url: subscription.url.clone(),
             events: subscription.events.to_list(),
             filter: subscription.filter.as_ref().map(Filter::to_json),
-            format: serde_json::to_value(subscription.format).unwrap_or(Value::Null),
+            format: subscription.format,
             description: subscription.description.clone(),
-            source: serde_json::to_value(subscription.source).unwrap_or(Value::Null),
+            source: subscription.source,
             header_names: subscription.headers.names(),
             enabled: subscription.enabled,
             disabled_reason: subscription.disabled_reason.clone(),
@@ -229,36 +229,6 @@ pub struct PublishedView {
     pub duplicate: bool,
     /// Deliveries created for it.
     pub deliveries: u64,
-}
-
-/// One delivery of an event to one webhook.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryView {
-    /// `dlv_...`
-    pub id: String,
-    /// The webhook it goes to.
-    pub subscription_id: String,
-    /// `pending`, `delivered`, `failed` or `cancelled`.
-    pub state: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The last status code seen.
-    pub last_status: Option<u16>,
-    /// The last error seen.
-    pub last_error: Option<String>,
-}
-
-impl From<&DeliveryStatus> for DeliveryView {
-    fn from(delivery: &DeliveryStatus) -> Self {
-        Self {
-            id: delivery.id.clone(),
-            subscription_id: delivery.subscription_id.clone(),
-            state: delivery.state.clone(),
-            attempts: delivery.attempts,
-            last_status: delivery.last_status,
-            last_error: delivery.last_error.clone(),
-        }
-    }
 }
 
 /// How many deliveries were made due again.

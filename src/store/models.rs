@@ -243,8 +243,8 @@ pub enum AttemptsOf {
     Event(String),
 }
 
-/// The state of one delivery.
-#[derive(Debug, Clone)]
+/// The state of one delivery, as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryStatus {
     /// `dlv_...`
     pub id: String,

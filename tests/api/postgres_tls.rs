@@ -49,16 +49,7 @@ async fn postgres_is_reached_only_over_verified_tls() {
     let app = BinaryApp::start(&database, &["--database-ca-file", ca]);
     let api = app.api();
     let account = api.new_account().await;
-    let me: serde_json::Value = api
-        .client
-        .get(api.url("/v1/me"))
-        .header("x-api-key", &account.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = api.get_as(&account, "/v1/me").await.json().await.unwrap();
     assert_eq!(me["id"], account.id.as_str());
     let ready = api.client.get(api.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
