@@ -61,7 +61,6 @@ impl Application {
         let guard = TargetGuard::new(config.allow_private_targets);
         let wake = Arc::new(Notify::new());
         store.listen_for_work(wake.clone());
-        let sender = Arc::new(Sender::new(guard, config.signature_header.clone())?);
         let schedule = config
             .retry_schedule
             .clone()
@@ -76,6 +75,11 @@ impl Application {
             },
             ..DispatchSettings::new(schedule)
         };
+        let sender = Arc::new(Sender::new(
+            guard,
+            config.signature_header.clone(),
+            settings.max_in_flight,
+        )?);
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
         let dispatcher = Dispatcher::new(
             store.clone(),
