@@ -3,7 +3,7 @@
 //! Starts the real `hookbridge` binary on a temporary SQLite file (and then
 //! on a durable PostgreSQL server it starts itself, with one node and with
 //! three nodes sharing the database), a local
-//! receiver (axum on hyper) that counts deliveries and time-stamps them, and
+//! receiver (bare hyper) that counts deliveries and time-stamps them, and
 //! a load generator over real HTTP, all on this machine's cores. Each event
 //! carries its send time (`sent_at_us`, an extra data field), so the receiver
 //! measures publish -> delivery latency. CPU seconds and peak RSS are the
@@ -30,9 +30,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
 use serde_json::{Value, json};
 
 const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdef";
@@ -296,10 +295,11 @@ fn sent_at(body: &[u8]) -> Option<u64> {
 }
 
 async fn receive(
-    State(received): State<Arc<Received>>,
-    Path(path): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+    received: Arc<Received>,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Empty<Bytes>>, hyper::Error> {
+    let path = request.uri().path().trim_start_matches('/').to_owned();
+    let body = request.into_body().collect().await?.to_bytes();
     let hang = received.hang.lock().unwrap().get(&path).copied();
     if let Some(hang) = hang {
         tokio::time::sleep(hang).await;
@@ -315,17 +315,29 @@ async fn receive(
             .push(latency);
     }
     received.count.fetch_add(1, Ordering::Relaxed);
-    StatusCode::OK
+    Ok(hyper::Response::new(Empty::new()))
 }
 
+/// The receiver: a bare hyper HTTP/1.1 server (keep-alive, no routing
+/// layer), so as little of the shared cores as possible goes to it.
 async fn start_receiver() -> (String, Arc<Received>) {
     let received = Arc::new(Received::default());
-    let app = axum::Router::new()
-        .route("/{path}", axum::routing::post(receive))
-        .with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let state = received.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |request| receive(state.clone(), request));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
     (url, received)
 }
 
