@@ -157,6 +157,130 @@ async fn publishing_the_same_id_twice_delivers_once() {
     receiver.assert_quiet(1, Duration::from_millis(500)).await;
 }
 
+/// Publishes arriving together may share a transaction (group commit, on
+/// either backend): each still gets its own answer, one id published many times at
+/// once is stored and delivered once, and an unknown account fails only its
+/// own publish.
+#[tokio::test]
+async fn publishes_arriving_together_are_each_answered_on_their_own() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    app.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let body = |account_id: &str, id: String| {
+        json!({"type": "generation_complete", "account_id": account_id,
+               "data": generation("image"), "id": id})
+    };
+    let mut bodies = Vec::new();
+    for i in 0..60 {
+        bodies.push(match i % 3 {
+            0 => body(&account.id, "evt_same".to_owned()),
+            1 => body(&account.id, format!("evt_distinct_{i}")),
+            _ => body("acc_missing", format!("evt_orphan_{i}")),
+        });
+    }
+    let answers = futures_util::future::join_all(bodies.iter().map(|b| async {
+        let response = app.admin_post("/v1/events", b).await;
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    }))
+    .await;
+    let mut stored_once = 0;
+    for (i, (status, answer)) in answers.iter().enumerate() {
+        match i % 3 {
+            0 => {
+                assert_eq!(*status, 202, "{answer}");
+                assert_eq!(answer["id"], "evt_same");
+                if answer["duplicate"] == false {
+                    stored_once += 1;
+                    assert_eq!(answer["deliveries"], 1);
+                }
+            }
+            1 => {
+                assert_eq!(*status, 202, "{answer}");
+                assert_eq!(answer["id"], format!("evt_distinct_{i}"));
+                assert_eq!(answer["duplicate"], false);
+                assert_eq!(answer["deliveries"], 1);
+            }
+            _ => {
+                assert_eq!(*status, 404, "{answer}");
+                assert_eq!(answer["error"]["code"], "not_found", "{answer}");
+            }
+        }
+    }
+    assert_eq!(stored_once, 1, "exactly one publish of evt_same stored it");
+    let got = receiver.wait_for(21, Duration::from_secs(10)).await;
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 21, "{ids:?}");
+    receiver.assert_quiet(21, Duration::from_millis(500)).await;
+}
+
+/// The PostgreSQL store's group commit itself: publishes queued together
+/// land in one batch (this runtime polls every publish before the
+/// committers run), where one id several times is stored once and an
+/// unknown account fails alone.
+#[tokio::test]
+async fn postgres_group_commit_answers_each_publish_of_a_batch_on_its_own() {
+    use hookbridge::domain::{EventId, Timestamp};
+    use hookbridge::store::sealing::{EncryptionKey, Sealer};
+    use hookbridge::store::{Account, NewEvent, StoreError};
+
+    let database = crate::helpers::TestDatabase::postgres();
+    let store = hookbridge::store::open(
+        &database.url.parse().unwrap(),
+        None,
+        Sealer::new(&EncryptionKey::generate(), &[]),
+    )
+    .await
+    .unwrap();
+    store
+        .create_account(Account {
+            id: "acc_batch".into(),
+            name: "batch".into(),
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    let event = |account: &str, id: &str| NewEvent {
+        id: EventId::parse(id).unwrap(),
+        account_id: account.into(),
+        event_type: "generation_complete".into(),
+        data: generation("image"),
+        created_at: Timestamp::now(),
+    };
+    let events = [
+        event("acc_batch", "evt_twice"),
+        event("acc_missing", "evt_orphan"),
+        event("acc_batch", "evt_once"),
+        event("acc_batch", "evt_twice"),
+    ];
+    let outcomes =
+        futures_util::future::join_all(events.into_iter().map(|e| store.ingest(e))).await;
+    let outcome = |i: usize| outcomes[i].as_ref().unwrap();
+    assert!(!outcome(0).duplicate, "the first evt_twice is stored");
+    assert!(
+        matches!(&outcomes[1], Err(StoreError::AccountNotFound(id)) if id == "acc_missing"),
+        "{:?}",
+        outcomes[1]
+    );
+    assert!(!outcome(2).duplicate);
+    assert!(outcome(3).duplicate, "the second evt_twice is not");
+    let again = store.ingest(event("acc_batch", "evt_twice")).await.unwrap();
+    assert!(again.duplicate);
+    let stored = store
+        .recent_events("acc_batch", None, 10)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(stored, 2);
+}
+
 #[tokio::test]
 async fn generated_event_ids_are_evt_prefixed_and_bad_ids_refused() {
     let app = TestApp::spawn().await;

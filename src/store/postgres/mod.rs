@@ -3,6 +3,7 @@
 //! `FOR UPDATE SKIP LOCKED` and a lease (a node that dies leaves leases that
 //! simply fall due again when they expire), and ingest wakes every node's
 //! workers with `NOTIFY` (each node `LISTEN`s; polling is only the fallback).
+//! Publishes arriving together share one transaction ([`ingest`]).
 //! Nothing is cached between calls, since another node may change any row.
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +30,7 @@ use crate::domain::{
     rfc3339,
 };
 
+mod ingest;
 mod tls;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -41,6 +43,7 @@ const POOL_SIZE: usize = 16;
 /// The PostgreSQL-backed [`Store`].
 pub struct PostgresStore {
     pool: Pool,
+    ingest: ingest::IngestQueue,
     url: String,
     tls: MakeRustlsConnect,
     sealer: Sealer,
@@ -136,6 +139,7 @@ impl PostgresStore {
         transaction.commit().await?;
         drop(client);
         Ok(Self {
+            ingest: ingest::IngestQueue::start(pool.clone()),
             pool,
             url: url.to_owned(),
             tls,
@@ -748,69 +752,7 @@ impl Store for PostgresStore {
     }
 
     async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
-        let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
-        let account_exists = transaction
-            .query_opt("SELECT 1 FROM accounts WHERE id = $1", &[&event.account_id])
-            .await?
-            .is_some();
-        if !account_exists {
-            return Err(StoreError::AccountNotFound(event.account_id));
-        }
-        let Some(event_pk) = insert_event(&transaction, &event, false).await? else {
-            return Ok(IngestOutcome {
-                event_id: event.id.as_str().to_owned(),
-                duplicate: true,
-                deliveries: 0,
-            });
-        };
-        let candidates = transaction
-            .query(
-                "SELECT id, events, filter FROM subscriptions WHERE account_id = $1 AND enabled",
-                &[&event.account_id],
-            )
-            .await?;
-        let mut matching = Vec::new();
-        for row in &candidates {
-            let events = EventSelection::from_stored(json_text(row.get(1), "event list")?);
-            let filter = match row.get::<_, Option<&str>>(2) {
-                None => None,
-                Some(text) => Some(
-                    Filter::parse(&json_text::<Value>(text, "filter")?)
-                        .map_err(|_| corrupt("filter"))?,
-                ),
-            };
-            if events.wants(&event.event_type)
-                && filter.as_ref().is_none_or(|f| f.matches(&event.data))
-            {
-                matching.push(row.get::<_, String>(0));
-            }
-        }
-        if !matching.is_empty() {
-            let ids: Vec<String> = matching.iter().map(|_| new_id("dlv")).collect();
-            transaction
-                .execute(
-                    "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
-                         next_attempt_at, created_at, updated_at)
-                     SELECT d, $2, s, $4, 'pending', $5, $5, $5
-                     FROM UNNEST($1::TEXT[], $3::TEXT[]) AS t(d, s)",
-                    &[
-                        &ids,
-                        &event_pk,
-                        &matching,
-                        &event.account_id,
-                        &event.created_at.0,
-                    ],
-                )
-                .await?;
-            notify_due(&transaction).await?;
-        }
-        transaction.commit().await?;
-        Ok(IngestOutcome {
-            event_id: event.id.as_str().to_owned(),
-            duplicate: false,
-            deliveries: matching.len(),
-        })
+        self.ingest.ingest(event).await
     }
 
     async fn recent_events(

@@ -1,0 +1,230 @@
+//! Group commit for publishing on PostgreSQL: events published at the same
+//! time share one transaction (a handful of statements whatever their
+//! number), and each publisher hears back only after it has committed. One
+//! transaction per event had made the commit's fsync the limit on how many
+//! events a node could accept.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::{CHANNEL, corrupt, json_text};
+use crate::domain::{EventSelection, Filter, new_id};
+use crate::store::{IngestOutcome, NewEvent, StoreError, StoreResult};
+
+/// Events taken into one transaction at most.
+const MAX_BATCH: usize = 256;
+/// Transactions running at once; while they commit, the next publishes
+/// gather into the following batches.
+const COMMITTERS: usize = 4;
+
+type Request = (NewEvent, oneshot::Sender<StoreResult<IngestOutcome>>);
+
+/// The queue of events waiting for a transaction.
+pub(super) struct IngestQueue {
+    requests: mpsc::Sender<Request>,
+}
+
+impl IngestQueue {
+    /// Start the committers on `pool`.
+    pub(super) fn start(pool: Pool) -> Self {
+        let (requests, queue) = mpsc::channel(MAX_BATCH * COMMITTERS * 4);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..COMMITTERS {
+            tokio::spawn(commit_batches(pool.clone(), queue.clone()));
+        }
+        Self { requests }
+    }
+
+    /// Store `event` with its deliveries; resolves once that has committed.
+    pub(super) async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
+        let (reply, outcome) = oneshot::channel();
+        self.requests
+            .send((event, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        outcome.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Take whatever is queued (up to [`MAX_BATCH`]) and store it in one
+/// transaction, until the queue closes.
+async fn commit_batches(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Request>>>) {
+    loop {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        if queue.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
+        }
+        let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.into_iter().unzip();
+        match store_batch(&pool, &events).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Database(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// A subscription's matcher, parsed once per batch.
+struct Matcher {
+    id: String,
+    events: EventSelection,
+    filter: Option<Filter>,
+}
+
+/// Store `events` and their deliveries in one transaction: one outcome per
+/// event, in order. An event of an unknown account gets its own error and
+/// the others go on; a database error fails the whole batch.
+async fn store_batch(
+    pool: &Pool,
+    events: &[NewEvent],
+) -> StoreResult<Vec<StoreResult<IngestOutcome>>> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+
+    let mut account_ids: Vec<&str> = events.iter().map(|e| e.account_id.as_str()).collect();
+    account_ids.sort_unstable();
+    account_ids.dedup();
+    let known: HashSet<String> = transaction
+        .query(
+            "SELECT id FROM accounts WHERE id = ANY($1)",
+            &[&account_ids],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+
+    // The first of several publishes of one id in a batch is the one stored.
+    let mut first_of: HashSet<(&str, &str)> = HashSet::new();
+    let mut candidates: Vec<&NewEvent> = events
+        .iter()
+        .filter(|e| known.contains(&e.account_id))
+        .filter(|e| first_of.insert((e.account_id.as_str(), e.id.as_str())))
+        .collect();
+    // In key order, so that two batches holding the same ids take their
+    // locks in the same order and cannot deadlock.
+    candidates.sort_unstable_by_key(|e| (e.account_id.as_str(), e.id.as_str()));
+    let data: Vec<String> = candidates.iter().map(|e| e.data.to_string()).collect();
+    let inserted: HashMap<(String, String), i64> = transaction
+        .query(
+            "INSERT INTO events (id, account_id, type, data, created_at, test)
+             SELECT id, account_id, type, data, created_at, FALSE
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
+                 AS e(id, account_id, type, data, created_at)
+             ON CONFLICT (account_id, id) DO NOTHING
+             RETURNING account_id, id, pk",
+            &[
+                &candidates.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+                &candidates
+                    .iter()
+                    .map(|e| e.account_id.as_str())
+                    .collect::<Vec<_>>(),
+                &candidates
+                    .iter()
+                    .map(|e| e.event_type.as_str())
+                    .collect::<Vec<_>>(),
+                &data,
+                &candidates
+                    .iter()
+                    .map(|e| e.created_at.0)
+                    .collect::<Vec<_>>(),
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+        .collect();
+
+    let mut matchers: HashMap<String, Vec<Matcher>> = HashMap::new();
+    for row in transaction
+        .query(
+            "SELECT account_id, id, events, filter FROM subscriptions
+             WHERE account_id = ANY($1) AND enabled",
+            &[&account_ids],
+        )
+        .await?
+    {
+        let filter = match row.get::<_, Option<&str>>(3) {
+            None => None,
+            Some(text) => {
+                Some(Filter::parse(&json_text(text, "filter")?).map_err(|_| corrupt("filter"))?)
+            }
+        };
+        matchers.entry(row.get(0)).or_default().push(Matcher {
+            id: row.get(1),
+            events: EventSelection::from_stored(json_text(row.get(2), "event list")?),
+            filter,
+        });
+    }
+
+    let (mut ids, mut event_pks, mut targets, mut owners, mut times) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut claimed: HashSet<(&str, &str)> = HashSet::new();
+    for event in events {
+        if !known.contains(&event.account_id) {
+            outcomes.push(Err(StoreError::AccountNotFound(event.account_id.clone())));
+            continue;
+        }
+        let key = (event.account_id.clone(), event.id.as_str().to_owned());
+        let stored = inserted
+            .get(&key)
+            .filter(|_| claimed.insert((event.account_id.as_str(), event.id.as_str())));
+        let Some(&event_pk) = stored else {
+            outcomes.push(Ok(IngestOutcome {
+                event_id: event.id.as_str().to_owned(),
+                duplicate: true,
+                deliveries: 0,
+            }));
+            continue;
+        };
+        let mut deliveries = 0;
+        for matcher in matchers.get(&event.account_id).into_iter().flatten() {
+            if matcher.events.wants(&event.event_type)
+                && matcher
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&event.data))
+            {
+                ids.push(new_id("dlv"));
+                event_pks.push(event_pk);
+                targets.push(matcher.id.as_str());
+                owners.push(event.account_id.as_str());
+                times.push(event.created_at.0);
+                deliveries += 1;
+            }
+        }
+        outcomes.push(Ok(IngestOutcome {
+            event_id: event.id.as_str().to_owned(),
+            duplicate: false,
+            deliveries,
+        }));
+    }
+    if !ids.is_empty() {
+        transaction
+            .execute(
+                "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                     next_attempt_at, created_at, updated_at)
+                 SELECT d, e, s, a, 'pending', t, t, t
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
+                     AS x(d, e, s, a, t)",
+                &[&ids, &event_pks, &targets, &owners, &times],
+            )
+            .await?;
+        transaction
+            .execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(outcomes)
+}
