@@ -96,7 +96,9 @@ async fn store_batch(
     account_ids.dedup();
     let known: HashSet<String> = transaction
         .query(
-            "SELECT id FROM accounts WHERE id = ANY($1)",
+            &transaction
+                .prepare_cached("SELECT id FROM accounts WHERE id = ANY($1)")
+                .await?,
             &[&account_ids],
         )
         .await?
@@ -117,12 +119,16 @@ async fn store_batch(
     let data: Vec<String> = candidates.iter().map(|e| e.data.to_string()).collect();
     let inserted: HashMap<(String, String), i64> = transaction
         .query(
-            "INSERT INTO events (id, account_id, type, data, created_at, test)
+            &transaction
+                .prepare_cached(
+                    "INSERT INTO events (id, account_id, type, data, created_at, test)
              SELECT id, account_id, type, data, created_at, FALSE
              FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
                  AS e(id, account_id, type, data, created_at)
              ON CONFLICT (account_id, id) DO NOTHING
              RETURNING account_id, id, pk",
+                )
+                .await?,
             &[
                 &candidates.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
                 &candidates
@@ -148,8 +154,12 @@ async fn store_batch(
     let mut matchers: HashMap<String, Vec<Matcher>> = HashMap::new();
     for row in transaction
         .query(
-            "SELECT account_id, id, events, filter FROM subscriptions
+            &transaction
+                .prepare_cached(
+                    "SELECT account_id, id, events, filter FROM subscriptions
              WHERE account_id = ANY($1) AND enabled",
+                )
+                .await?,
             &[&account_ids],
         )
         .await?
@@ -213,16 +223,25 @@ async fn store_batch(
     if !ids.is_empty() {
         transaction
             .execute(
-                "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                &transaction
+                    .prepare_cached(
+                        "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
                      next_attempt_at, created_at, updated_at)
                  SELECT d, e, s, a, 'pending', t, t, t
                  FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
                      AS x(d, e, s, a, t)",
+                    )
+                    .await?,
                 &[&ids, &event_pks, &targets, &owners, &times],
             )
             .await?;
         transaction
-            .execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+            .execute(
+                &transaction
+                    .prepare_cached("SELECT pg_notify($1, '')")
+                    .await?,
+                &[&CHANNEL],
+            )
             .await?;
     }
     transaction.commit().await?;

@@ -3,7 +3,10 @@
 //! `FOR UPDATE SKIP LOCKED` and a lease (a node that dies leaves leases that
 //! simply fall due again when they expire), and ingest wakes every node's
 //! workers with `NOTIFY` (each node `LISTEN`s; polling is only the fallback).
-//! Publishes arriving together share one transaction ([`ingest`]).
+//! Publishes arriving together share one transaction ([`ingest`]). The
+//! statements of the delivery path are prepared once per connection and
+//! cached (deadpool's `prepare_cached`): a plain query is parsed and planned
+//! on every call and costs two round trips, a prepared one a single one.
 //! Nothing is cached between calls, since another node may change any row.
 
 use std::collections::{BTreeMap, HashMap};
@@ -342,7 +345,10 @@ async fn insert_event(
 
 async fn notify_due(client: &impl GenericClient) -> StoreResult<()> {
     client
-        .execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+        .execute(
+            &client.prepare_cached("SELECT pg_notify($1, '')").await?,
+            &[&CHANNEL],
+        )
         .await?;
     Ok(())
 }
@@ -370,13 +376,17 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
     }
     let applied: HashMap<String, i64> = client
         .query(
-            "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
+            &client
+                .prepare_cached(
+                    "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
                  next_attempt_at = c.next_at, lease_token = NULL, last_status = c.status,
                  last_error = c.error, updated_at = $7
              FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::INT[], $6::TEXT[])
                  AS c(id, token, state, next_at, status, error)
              WHERE d.id = c.id AND d.lease_token = c.token AND d.state = 'pending'
              RETURNING d.id, d.event_pk",
+                )
+                .await?,
             &[
                 &ids,
                 &tokens,
@@ -416,10 +426,14 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
     let errors: Vec<Option<&str>> = done.iter().map(|c| c.attempt.error.as_deref()).collect();
     client
         .execute(
-            "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
+            &client
+                .prepare_cached(
+                    "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
                  started_at, status, latency_ms, response_snippet, error)
              SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[],
                  $6::BIGINT[], $7::INT[], $8::BIGINT[], $9::TEXT[], $10::TEXT[])",
+                )
+                .await?,
             &[
                 &attempt_ids,
                 &delivery_ids,
@@ -443,8 +457,12 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
     recovered.dedup();
     client
         .execute(
-            "UPDATE subscriptions SET failing_since = NULL
+            &client
+                .prepare_cached(
+                    "UPDATE subscriptions SET failing_since = NULL
              WHERE id = ANY($1) AND failing_since IS NOT NULL",
+                )
+                .await?,
             &[&recovered],
         )
         .await?;
@@ -465,7 +483,7 @@ async fn track_failure(client: &impl GenericClient, completion: &Completion) -> 
     let id = &completion.subscription_id;
     client
         .execute(
-            "UPDATE subscriptions SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+            &client.prepare_cached("UPDATE subscriptions SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL").await?,
             &[id, &completion.attempt.started_at.0],
         )
         .await?;
@@ -474,9 +492,13 @@ async fn track_failure(client: &impl GenericClient, completion: &Completion) -> 
     };
     let disabled = client
         .execute(
-            "UPDATE subscriptions SET enabled = FALSE,
+            &client
+                .prepare_cached(
+                    "UPDATE subscriptions SET enabled = FALSE,
                  disabled_reason = 'every attempt failed since ' || $3
              WHERE id = $1 AND enabled AND failing_since <= $2",
+                )
+                .await?,
             &[id, &cutoff.0, &rfc3339(cutoff)],
         )
         .await?;
@@ -786,7 +808,9 @@ impl Store for PostgresStore {
         let now = Timestamp::now();
         let claimed = transaction
             .query(
-                "WITH due AS (
+                &transaction
+                    .prepare_cached(
+                        "WITH due AS (
                      SELECT d.id FROM deliveries d
                      WHERE d.state = 'pending' AND d.next_attempt_at <= $1
                        AND NOT (d.subscription_id = ANY($3::TEXT[]))
@@ -800,6 +824,8 @@ impl Store for PostgresStore {
                      lease_token = floor(random() * 9007199254740991)::BIGINT
                  FROM due WHERE d.id = due.id
                  RETURNING d.id, d.attempts, d.subscription_id, d.lease_token, d.event_pk",
+                    )
+                    .await?,
                 &[&now.0, &(limit as i64), &skip, &now.after(lease).0],
             )
             .await?;
@@ -812,7 +838,11 @@ impl Store for PostgresStore {
         let mut events = HashMap::new();
         for row in transaction
             .query(
-                "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
+                &transaction
+                    .prepare_cached(
+                        "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
+                    )
+                    .await?,
                 &[&event_pks],
             )
             .await?
@@ -822,7 +852,11 @@ impl Store for PostgresStore {
         let mut subscriptions = HashMap::new();
         for row in transaction
             .query(
-                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
+                &transaction
+                    .prepare_cached(&format!(
+                        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"
+                    ))
+                    .await?,
                 &[&subscription_ids],
             )
             .await?
@@ -883,9 +917,13 @@ impl Store for PostgresStore {
         let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
         client
             .execute(
-                "UPDATE deliveries d SET next_attempt_at = $3, lease_token = NULL
+                &client
+                    .prepare_cached(
+                        "UPDATE deliveries d SET next_attempt_at = $3, lease_token = NULL
                  FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
                  WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
+                    )
+                    .await?,
                 &[&ids, &tokens, &Timestamp::now().0],
             )
             .await?;
@@ -899,9 +937,13 @@ impl Store for PostgresStore {
         let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
         client
             .execute(
-                "UPDATE deliveries d SET next_attempt_at = $3
+                &client
+                    .prepare_cached(
+                        "UPDATE deliveries d SET next_attempt_at = $3
                  FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
                  WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
+                    )
+                    .await?,
                 &[&ids, &tokens, &Timestamp::now().after(lease).0],
             )
             .await?;
@@ -912,10 +954,14 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let at: Option<i64> = client
             .query_one(
-                "SELECT MIN(d.next_attempt_at) FROM deliveries d
+                &client
+                    .prepare_cached(
+                        "SELECT MIN(d.next_attempt_at) FROM deliveries d
                  WHERE d.state = 'pending' AND NOT (d.subscription_id = ANY($1::TEXT[]))
                    AND NOT EXISTS (SELECT 1 FROM subscriptions s
                                    WHERE s.id = d.subscription_id AND NOT s.enabled)",
+                    )
+                    .await?,
                 &[&skip],
             )
             .await?
