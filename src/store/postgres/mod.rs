@@ -343,6 +343,30 @@ async fn insert_event(
     Ok(row.map(|r| r.get(0)))
 }
 
+/// Make the pending deliveries whose `leases` still hold due at `due`:
+/// ending the lease (a release) or keeping it (a renewal).
+async fn move_leased(
+    client: &impl GenericClient,
+    leases: &[Lease],
+    due: Timestamp,
+    end_lease: bool,
+) -> StoreResult<()> {
+    let ids: Vec<&str> = leases.iter().map(|l| l.delivery_id.as_str()).collect();
+    let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
+    let statement = client
+        .prepare_cached(
+            "UPDATE deliveries d SET next_attempt_at = $3,
+                 lease_token = CASE WHEN $4 THEN NULL ELSE d.lease_token END
+             FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
+             WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
+        )
+        .await?;
+    client
+        .execute(&statement, &[&ids, &tokens, &due.0, &end_lease])
+        .await?;
+    Ok(())
+}
+
 async fn notify_due(client: &impl GenericClient) -> StoreResult<()> {
     client
         .execute(
@@ -913,41 +937,14 @@ impl Store for PostgresStore {
 
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
         let client = self.pool.get().await?;
-        let ids: Vec<&str> = leases.iter().map(|l| l.delivery_id.as_str()).collect();
-        let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE deliveries d SET next_attempt_at = $3, lease_token = NULL
-                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
-                 WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
-                    )
-                    .await?,
-                &[&ids, &tokens, &Timestamp::now().0],
-            )
-            .await?;
+        move_leased(&client, &leases, Timestamp::now(), true).await?;
         notify_due(&client).await?;
         Ok(())
     }
 
     async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()> {
         let client = self.pool.get().await?;
-        let ids: Vec<&str> = leases.iter().map(|l| l.delivery_id.as_str()).collect();
-        let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE deliveries d SET next_attempt_at = $3
-                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
-                 WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
-                    )
-                    .await?,
-                &[&ids, &tokens, &Timestamp::now().after(lease).0],
-            )
-            .await?;
-        Ok(())
+        move_leased(&client, &leases, Timestamp::now().after(lease), false).await
     }
 
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
