@@ -10,7 +10,7 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{CHANNEL, corrupt, json_text};
+use super::{execute, filter_column, json_text, notify_due, query};
 use crate::domain::{EventSelection, Filter, new_id};
 use crate::store::{IngestOutcome, NewEvent, StoreError, StoreResult};
 
@@ -94,17 +94,15 @@ async fn store_batch(
     let mut account_ids: Vec<&str> = events.iter().map(|e| e.account_id.as_str()).collect();
     account_ids.sort_unstable();
     account_ids.dedup();
-    let known: HashSet<String> = transaction
-        .query(
-            &transaction
-                .prepare_cached("SELECT id FROM accounts WHERE id = ANY($1)")
-                .await?,
-            &[&account_ids],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let known: HashSet<String> = query(
+        &transaction,
+        "SELECT id FROM accounts WHERE id = ANY($1)",
+        &[&account_ids],
+    )
+    .await?
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
 
     // The first of several publishes of one id in a batch is the one stored.
     let mut first_of: HashSet<(&str, &str)> = HashSet::new();
@@ -116,81 +114,54 @@ async fn store_batch(
     // In key order, so that two batches holding the same ids take their
     // locks in the same order and cannot deadlock.
     candidates.sort_unstable_by_key(|e| (e.account_id.as_str(), e.id.as_str()));
+    let ids: Vec<&str> = candidates.iter().map(|e| e.id.as_str()).collect();
+    let owners: Vec<&str> = candidates.iter().map(|e| e.account_id.as_str()).collect();
+    let types: Vec<&str> = candidates.iter().map(|e| e.event_type.as_str()).collect();
     let data: Vec<String> = candidates.iter().map(|e| e.data.to_string()).collect();
-    let inserted: HashMap<(String, String), i64> = transaction
-        .query(
-            &transaction
-                .prepare_cached(
-                    "INSERT INTO events (id, account_id, type, data, created_at, test)
-             SELECT id, account_id, type, data, created_at, FALSE
-             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
-                 AS e(id, account_id, type, data, created_at)
-             ON CONFLICT (account_id, id) DO NOTHING
-             RETURNING account_id, id, pk",
-                )
-                .await?,
-            &[
-                &candidates.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-                &candidates
-                    .iter()
-                    .map(|e| e.account_id.as_str())
-                    .collect::<Vec<_>>(),
-                &candidates
-                    .iter()
-                    .map(|e| e.event_type.as_str())
-                    .collect::<Vec<_>>(),
-                &data,
-                &candidates
-                    .iter()
-                    .map(|e| e.created_at.0)
-                    .collect::<Vec<_>>(),
-            ],
-        )
-        .await?
-        .iter()
-        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
-        .collect();
+    let times: Vec<i64> = candidates.iter().map(|e| e.created_at.0).collect();
+    let mut inserted: HashMap<(String, String), i64> = query(
+        &transaction,
+        "INSERT INTO events (id, account_id, type, data, created_at, test)
+         SELECT id, account_id, type, data, created_at, FALSE
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
+             AS e(id, account_id, type, data, created_at)
+         ON CONFLICT (account_id, id) DO NOTHING
+         RETURNING account_id, id, pk",
+        &[&ids, &owners, &types, &data, &times],
+    )
+    .await?
+    .iter()
+    .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+    .collect();
 
     let mut matchers: HashMap<String, Vec<Matcher>> = HashMap::new();
-    for row in transaction
-        .query(
-            &transaction
-                .prepare_cached(
-                    "SELECT account_id, id, events, filter FROM subscriptions
+    for row in query(
+        &transaction,
+        "SELECT account_id, id, events, filter FROM subscriptions
              WHERE account_id = ANY($1) AND enabled",
-                )
-                .await?,
-            &[&account_ids],
-        )
-        .await?
+        &[&account_ids],
+    )
+    .await?
     {
-        let filter = match row.get::<_, Option<&str>>(3) {
-            None => None,
-            Some(text) => {
-                Some(Filter::parse(&json_text(text, "filter")?).map_err(|_| corrupt("filter"))?)
-            }
-        };
         matchers.entry(row.get(0)).or_default().push(Matcher {
             id: row.get(1),
             events: EventSelection::from_stored(json_text(row.get(2), "event list")?),
-            filter,
+            filter: filter_column(row.get(3))?,
         });
     }
 
-    let (mut ids, mut event_pks, mut targets, mut owners, mut times) =
+    let (mut delivery_ids, mut event_pks, mut targets, mut delivery_owners, mut delivery_times) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut outcomes = Vec::with_capacity(events.len());
-    let mut claimed: HashSet<(&str, &str)> = HashSet::new();
     for event in events {
         if !known.contains(&event.account_id) {
             outcomes.push(Err(StoreError::AccountNotFound(event.account_id.clone())));
             continue;
         }
+        // Taken out once: a later publish of the same id in this batch is a
+        // duplicate of the first.
         let key = (event.account_id.clone(), event.id.as_str().to_owned());
-        let stored = inserted
-            .get(&key)
-            .filter(|_| claimed.insert((event.account_id.as_str(), event.id.as_str())));
-        let Some(&event_pk) = stored else {
+        let Some(event_pk) = inserted.remove(&key) else {
             outcomes.push(Ok(IngestOutcome {
                 event_id: event.id.as_str().to_owned(),
                 duplicate: true,
@@ -206,11 +177,11 @@ async fn store_batch(
                     .as_ref()
                     .is_none_or(|f| f.matches(&event.data))
             {
-                ids.push(new_id("dlv"));
+                delivery_ids.push(new_id("dlv"));
                 event_pks.push(event_pk);
                 targets.push(matcher.id.as_str());
-                owners.push(event.account_id.as_str());
-                times.push(event.created_at.0);
+                delivery_owners.push(event.account_id.as_str());
+                delivery_times.push(event.created_at.0);
                 deliveries += 1;
             }
         }
@@ -220,29 +191,24 @@ async fn store_batch(
             deliveries,
         }));
     }
-    if !ids.is_empty() {
-        transaction
-            .execute(
-                &transaction
-                    .prepare_cached(
-                        "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
-                     next_attempt_at, created_at, updated_at)
-                 SELECT d, e, s, a, 'pending', t, t, t
-                 FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
-                     AS x(d, e, s, a, t)",
-                    )
-                    .await?,
-                &[&ids, &event_pks, &targets, &owners, &times],
-            )
-            .await?;
-        transaction
-            .execute(
-                &transaction
-                    .prepare_cached("SELECT pg_notify($1, '')")
-                    .await?,
-                &[&CHANNEL],
-            )
-            .await?;
+    if !delivery_ids.is_empty() {
+        execute(
+            &transaction,
+            "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                 next_attempt_at, created_at, updated_at)
+             SELECT d, e, s, a, 'pending', t, t, t
+             FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
+                 AS x(d, e, s, a, t)",
+            &[
+                &delivery_ids,
+                &event_pks,
+                &targets,
+                &delivery_owners,
+                &delivery_times,
+            ],
+        )
+        .await?;
+        notify_due(&transaction).await?;
     }
     transaction.commit().await?;
     Ok(outcomes)

@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sealing::Sealer;
@@ -185,16 +186,18 @@ fn json_text<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreRes
     serde_json::from_str(text).map_err(|_| corrupt(what))
 }
 
+/// A stored filter: `None` when the subscription has none.
+fn filter_column(text: Option<&str>) -> StoreResult<Option<Filter>> {
+    text.map(|text| {
+        Filter::parse(&json_text::<Value>(text, "filter")?).map_err(|_| corrupt("filter"))
+    })
+    .transpose()
+}
+
 /// A subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
 fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> StoreResult<Subscription> {
     let events: Vec<String> = json_text(row.get(at + 3), "event list")?;
-    let filter = match row.get::<_, Option<&str>>(at + 4) {
-        None => None,
-        Some(text) => {
-            let value: Value = json_text(text, "filter")?;
-            Some(Filter::parse(&value).map_err(|_| corrupt("filter"))?)
-        }
-    };
+    let filter = filter_column(row.get(at + 4))?;
     let headers: BTreeMap<String, String> =
         json_text(&sealer.open(row.get(at + 7))?, "header set")?;
     let previous_secret = match (
@@ -353,27 +356,42 @@ async fn move_leased(
 ) -> StoreResult<()> {
     let ids: Vec<&str> = leases.iter().map(|l| l.delivery_id.as_str()).collect();
     let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
-    let statement = client
-        .prepare_cached(
-            "UPDATE deliveries d SET next_attempt_at = $3,
-                 lease_token = CASE WHEN $4 THEN NULL ELSE d.lease_token END
-             FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
-             WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
-        )
-        .await?;
-    client
-        .execute(&statement, &[&ids, &tokens, &due.0, &end_lease])
-        .await?;
+    execute(
+        client,
+        "UPDATE deliveries d SET next_attempt_at = $3,
+             lease_token = CASE WHEN $4 THEN NULL ELSE d.lease_token END
+         FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
+         WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
+        &[&ids, &tokens, &due.0, &end_lease],
+    )
+    .await?;
     Ok(())
 }
 
+/// Run `sql` as a statement prepared once per connection and cached
+/// (deadpool's `prepare_cached`), for the hot paths: PostgreSQL neither
+/// parses nor plans it again, and each call is one round trip, not two.
+async fn query(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Vec<Row>> {
+    let statement = client.prepare_cached(sql).await?;
+    Ok(client.query(&statement, params).await?)
+}
+
+/// [`query`] for a statement that returns no rows: how many it changed.
+async fn execute(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<u64> {
+    let statement = client.prepare_cached(sql).await?;
+    Ok(client.execute(&statement, params).await?)
+}
+
 async fn notify_due(client: &impl GenericClient) -> StoreResult<()> {
-    client
-        .execute(
-            &client.prepare_cached("SELECT pg_notify($1, '')").await?,
-            &[&CHANNEL],
-        )
-        .await?;
+    execute(client, "SELECT pg_notify($1, '')", &[&CHANNEL]).await?;
     Ok(())
 }
 
@@ -398,33 +416,29 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         statuses.push(attempt.status.map(i32::from));
         errors.push(error);
     }
-    let applied: HashMap<String, i64> = client
-        .query(
-            &client
-                .prepare_cached(
-                    "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
+    let applied: HashMap<String, i64> = query(
+        client,
+        "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
                  next_attempt_at = c.next_at, lease_token = NULL, last_status = c.status,
                  last_error = c.error, updated_at = $7
              FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::INT[], $6::TEXT[])
                  AS c(id, token, state, next_at, status, error)
              WHERE d.id = c.id AND d.lease_token = c.token AND d.state = 'pending'
              RETURNING d.id, d.event_pk",
-                )
-                .await?,
-            &[
-                &ids,
-                &tokens,
-                &states,
-                &next_ats,
-                &statuses,
-                &errors,
-                &Timestamp::now().0,
-            ],
-        )
-        .await?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
+        &[
+            &ids,
+            &tokens,
+            &states,
+            &next_ats,
+            &statuses,
+            &errors,
+            &Timestamp::now().0,
+        ],
+    )
+    .await?
+    .iter()
+    .map(|row| (row.get(0), row.get(1)))
+    .collect();
     let done: Vec<&Completion> = completions
         .iter()
         .filter(|c| applied.contains_key(&c.lease.delivery_id))
@@ -448,30 +462,26 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         .map(|c| c.attempt.response_snippet.as_str())
         .collect();
     let errors: Vec<Option<&str>> = done.iter().map(|c| c.attempt.error.as_deref()).collect();
-    client
-        .execute(
-            &client
-                .prepare_cached(
-                    "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
+    execute(
+        client,
+        "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
                  started_at, status, latency_ms, response_snippet, error)
              SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[],
                  $6::BIGINT[], $7::INT[], $8::BIGINT[], $9::TEXT[], $10::TEXT[])",
-                )
-                .await?,
-            &[
-                &attempt_ids,
-                &delivery_ids,
-                &subscription_ids,
-                &account_ids,
-                &event_pks,
-                &started,
-                &statuses,
-                &latencies,
-                &snippets,
-                &errors,
-            ],
-        )
-        .await?;
+        &[
+            &attempt_ids,
+            &delivery_ids,
+            &subscription_ids,
+            &account_ids,
+            &event_pks,
+            &started,
+            &statuses,
+            &latencies,
+            &snippets,
+            &errors,
+        ],
+    )
+    .await?;
     let mut recovered: Vec<&str> = done
         .iter()
         .filter(|c| c.next == NextStep::Delivered)
@@ -479,17 +489,13 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         .collect();
     recovered.sort_unstable();
     recovered.dedup();
-    client
-        .execute(
-            &client
-                .prepare_cached(
-                    "UPDATE subscriptions SET failing_since = NULL
+    execute(
+        client,
+        "UPDATE subscriptions SET failing_since = NULL
              WHERE id = ANY($1) AND failing_since IS NOT NULL",
-                )
-                .await?,
-            &[&recovered],
-        )
-        .await?;
+        &[&recovered],
+    )
+    .await?;
     for completion in done.iter().filter(|c| c.next != NextStep::Delivered) {
         track_failure(client, completion).await?;
         if completion.next == NextStep::RemoveSubscription {
@@ -505,27 +511,23 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
 /// auto-disable cutoff (a success ends the run, in [`complete_all`]).
 async fn track_failure(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
     let id = &completion.subscription_id;
-    client
-        .execute(
-            &client.prepare_cached("UPDATE subscriptions SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL").await?,
-            &[id, &completion.attempt.started_at.0],
-        )
-        .await?;
+    execute(
+        client,
+        "UPDATE subscriptions SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+        &[id, &completion.attempt.started_at.0],
+    )
+    .await?;
     let Some(cutoff) = completion.disable_if_failing_since else {
         return Ok(());
     };
-    let disabled = client
-        .execute(
-            &client
-                .prepare_cached(
-                    "UPDATE subscriptions SET enabled = FALSE,
+    let disabled = execute(
+        client,
+        "UPDATE subscriptions SET enabled = FALSE,
                  disabled_reason = 'every attempt failed since ' || $3
              WHERE id = $1 AND enabled AND failing_since <= $2",
-                )
-                .await?,
-            &[id, &cutoff.0, &rfc3339(cutoff)],
-        )
-        .await?;
+        &[id, &cutoff.0, &rfc3339(cutoff)],
+    )
+    .await?;
     if disabled > 0 {
         tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
     }
@@ -830,11 +832,9 @@ impl Store for PostgresStore {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         let now = Timestamp::now();
-        let claimed = transaction
-            .query(
-                &transaction
-                    .prepare_cached(
-                        "WITH due AS (
+        let claimed = query(
+            &transaction,
+            "WITH due AS (
                      SELECT d.id FROM deliveries d
                      WHERE d.state = 'pending' AND d.next_attempt_at <= $1
                        AND NOT (d.subscription_id = ANY($3::TEXT[]))
@@ -848,11 +848,9 @@ impl Store for PostgresStore {
                      lease_token = floor(random() * 9007199254740991)::BIGINT
                  FROM due WHERE d.id = due.id
                  RETURNING d.id, d.attempts, d.subscription_id, d.lease_token, d.event_pk",
-                    )
-                    .await?,
-                &[&now.0, &(limit as i64), &skip, &now.after(lease).0],
-            )
-            .await?;
+            &[&now.0, &(limit as i64), &skip, &now.after(lease).0],
+        )
+        .await?;
         if claimed.is_empty() {
             transaction.commit().await?;
             return Ok(Vec::new());
@@ -860,30 +858,22 @@ impl Store for PostgresStore {
         let event_pks: Vec<i64> = claimed.iter().map(|r| r.get(4)).collect();
         let subscription_ids: Vec<String> = claimed.iter().map(|r| r.get(2)).collect();
         let mut events = HashMap::new();
-        for row in transaction
-            .query(
-                &transaction
-                    .prepare_cached(
-                        "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
-                    )
-                    .await?,
-                &[&event_pks],
-            )
-            .await?
+        for row in query(
+            &transaction,
+            "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
+            &[&event_pks],
+        )
+        .await?
         {
             events.insert(row.get::<_, i64>(0), Arc::new(event_from(&row, 1)?));
         }
         let mut subscriptions = HashMap::new();
-        for row in transaction
-            .query(
-                &transaction
-                    .prepare_cached(&format!(
-                        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"
-                    ))
-                    .await?,
-                &[&subscription_ids],
-            )
-            .await?
+        for row in query(
+            &transaction,
+            &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
+            &[&subscription_ids],
+        )
+        .await?
         {
             let id: String = row.get(0);
             match subscription_at(&row, 0, &self.sealer) {
@@ -949,20 +939,16 @@ impl Store for PostgresStore {
 
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
         let client = self.pool.get().await?;
-        let at: Option<i64> = client
-            .query_one(
-                &client
-                    .prepare_cached(
-                        "SELECT MIN(d.next_attempt_at) FROM deliveries d
-                 WHERE d.state = 'pending' AND NOT (d.subscription_id = ANY($1::TEXT[]))
-                   AND NOT EXISTS (SELECT 1 FROM subscriptions s
-                                   WHERE s.id = d.subscription_id AND NOT s.enabled)",
-                    )
-                    .await?,
-                &[&skip],
-            )
-            .await?
-            .get(0);
+        let rows = query(
+            &client,
+            "SELECT MIN(d.next_attempt_at) FROM deliveries d
+             WHERE d.state = 'pending' AND NOT (d.subscription_id = ANY($1::TEXT[]))
+               AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                               WHERE s.id = d.subscription_id AND NOT s.enabled)",
+            &[&skip],
+        )
+        .await?;
+        let at: Option<i64> = rows.first().and_then(|row| row.get(0));
         Ok(at.map(Timestamp))
     }
 
