@@ -1,7 +1,7 @@
 //! The single SQLite writer: one thread owns the write connection and runs
-//! queued write jobs in shared transactions (group commit). A durable job
-//! runs in its own savepoint, so a failing one rolls back alone; queue
-//! bookkeeping shares one (see [`run_batch`]). Callers hear back only after
+//! queued write jobs in shared transactions (group commit). A job that fails
+//! changes nothing, so it fails alone; one that fails after writing rolls
+//! its whole batch back (see [`run_batch`]). Callers hear back only after
 //! the transaction holding their job has committed.
 //!
 //! A batch holding any [`Durability::Full`] job (an accepted event, a
@@ -21,7 +21,9 @@ const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 8192;
 
 type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
-type Work = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// Runs a job on the connection, or, given none (its batch had already
+/// failed), only makes its reply; says whether the job succeeded.
+type Work = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
 
 /// How a job's commit must survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +82,10 @@ where
 {
     let (done, outcome) = oneshot::channel();
     let work: Work = Box::new(move |connection| {
-        let result = work(connection);
+        let result = match connection {
+            Some(connection) => work(connection),
+            None => Err(StoreError::Database("not run".to_owned())),
+        };
         let ok = result.is_ok();
         let reply: Reply = Box::new(move |commit_error| {
             let result = match commit_error {
@@ -124,89 +129,75 @@ fn run(connection: Connection, mut queue: mpsc::Receiver<Job>, on_rollback: OnRo
     }
 }
 
-/// Run one batch; false when it did not commit (or part of it was rolled
-/// back), so caches filled inside it are dropped.
+/// Run one batch in one transaction; false when it did not commit, so
+/// caches filled inside it are dropped.
 ///
-/// Jobs that must survive power loss (accepted events, subscription changes)
-/// may fail for reasons of their own, so each runs in its own savepoint and
-/// rolls back alone. Queue bookkeeping (claims, outcomes, releases) fails only
-/// with the database itself, so those jobs share one savepoint: per-job
-/// savepoints copied every page each job touched into the sub-journal again,
-/// which was the writer's largest cost. When one of them fails, the group is
-/// rolled back and each of its callers hears so; a claim is retried, and an
-/// outcome that was not recorded lets its lease run out and the delivery be
-/// made again (at least once).
+/// There are no savepoints: copying every page a job touched into a
+/// savepoint's sub-journal was the writer's largest cost. Instead a job
+/// that fails must have changed nothing, which every job here does by
+/// checking before it writes; SQLite undoes a failed statement by itself.
+/// When a failed job did change rows anyway (the database failing mid-job),
+/// the whole batch is rolled back and each caller hears so: an event's
+/// publisher gets an error and publishes again (idempotently, by event id),
+/// a claim is retried, and an outcome that was not recorded lets its lease
+/// run out and the delivery be made again (at least once).
 fn run_batch(connection: &Connection, batch: Vec<Job>) -> bool {
-    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(error) = statement(connection, "BEGIN IMMEDIATE") {
         let message = error.to_string();
         for job in batch {
-            let (_, reply) = (job.work)(connection);
+            let (_, reply) = (job.work)(None);
             reply(Some(&message));
         }
         return false;
     }
-    let (durable, bookkeeping): (Vec<Job>, Vec<Job>) = batch
-        .into_iter()
-        .partition(|job| job.durability == Durability::Full);
-    let mut replies = Vec::with_capacity(durable.len() + bookkeeping.len());
-    for job in durable {
-        let opened = statement(connection, "SAVEPOINT job");
-        let (ok, reply) = (job.work)(connection);
-        let closed = if ok {
-            statement(connection, "RELEASE job")
-        } else {
-            statement(connection, "ROLLBACK TO job").and(statement(connection, "RELEASE job"))
-        };
-        let failure = opened.and(closed).err().map(|e| e.to_string());
-        replies.push((reply, failure));
-    }
-    let group_ok = run_group(connection, bookkeeping, &mut replies);
-    let commit_error = connection.execute_batch("COMMIT").err().map(|e| {
-        let _ = connection.execute_batch("ROLLBACK");
-        e.to_string()
-    });
-    let committed = commit_error.is_none();
-    for (reply, failure) in replies {
-        reply(commit_error.as_deref().or(failure.as_deref()));
-    }
-    committed && group_ok
-}
-
-/// Run `jobs` in one savepoint; roll all of them back when one fails. False
-/// when the group was rolled back.
-fn run_group(
-    connection: &Connection,
-    jobs: Vec<Job>,
-    replies: &mut Vec<(Reply, Option<String>)>,
-) -> bool {
-    if jobs.is_empty() {
-        return true;
-    }
-    if let Err(error) = statement(connection, "SAVEPOINT bookkeeping") {
-        let message = error.to_string();
-        for job in jobs {
-            let (_, reply) = (job.work)(connection);
-            replies.push((reply, Some(message.clone())));
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut failure: Option<(usize, String)> = None;
+    for (index, job) in batch.into_iter().enumerate() {
+        if failure.is_some() {
+            replies.push((job.work)(None).1);
+            continue;
         }
-        return false;
+        let before = connection.total_changes();
+        let (ok, reply) = (job.work)(Some(connection));
+        if connection.is_autocommit() {
+            // SQLite ended the transaction itself (I/O error, disk full):
+            // nothing of the batch is stored, whatever the job said.
+            failure = Some((usize::MAX, "the database rolled the batch back".to_owned()));
+        } else if !ok && connection.total_changes() != before {
+            failure = Some((index, ROLLED_BACK.to_owned()));
+        }
+        replies.push(reply);
     }
-    let ran: Vec<(bool, Reply)> = jobs.into_iter().map(|job| (job.work)(connection)).collect();
-    if ran.iter().all(|(ok, _)| *ok) {
-        let failure = statement(connection, "RELEASE bookkeeping")
-            .err()
-            .map(|e| e.to_string());
-        replies.extend(ran.into_iter().map(|(_, reply)| (reply, failure.clone())));
-        return failure.is_none();
-    }
-    let _ = statement(connection, "ROLLBACK TO bookkeeping")
-        .and(statement(connection, "RELEASE bookkeeping"));
-    for (ok, reply) in ran {
-        // The failed job reports its own error; the others, the rollback.
-        let failure = ok.then(|| "rolled back with a failed write of the same batch".to_owned());
-        replies.push((reply, failure));
+    let failure = match failure {
+        Some(failure) => {
+            if !connection.is_autocommit() {
+                let _ = statement(connection, "ROLLBACK");
+            }
+            failure
+        }
+        None => match statement(connection, "COMMIT") {
+            Ok(()) => {
+                for reply in replies {
+                    reply(None);
+                }
+                return true;
+            }
+            Err(error) => {
+                let _ = statement(connection, "ROLLBACK");
+                (usize::MAX, error.to_string())
+            }
+        },
+    };
+    let (failed, message) = failure;
+    for (index, reply) in replies.into_iter().enumerate() {
+        // The job that failed mid-write reports its own error.
+        reply((index != failed).then_some(message.as_str()));
     }
     false
 }
+
+/// What the other callers of a batch that was rolled back hear.
+const ROLLED_BACK: &str = "rolled back with a failed write of the same batch";
 
 /// Run one of the writer's fixed statements, parsed once.
 fn statement(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
@@ -217,18 +208,39 @@ fn statement(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
+    /// How a test job ends.
+    #[derive(Clone, Copy)]
+    enum Ending {
+        Succeeds,
+        /// Fails before writing anything.
+        RefusesFirst,
+        /// Fails after its insert.
+        FailsAfterWriting,
+    }
+
     fn insert(
         durability: Durability,
         value: i64,
-        fail: bool,
+        ending: Ending,
     ) -> (Job, oneshot::Receiver<StoreResult<i64>>) {
         job(durability, move |c: &Connection| {
+            if matches!(ending, Ending::RefusesFirst) {
+                return Err(StoreError::Database(format!("job {value} refused")));
+            }
             c.execute("INSERT INTO t (x) VALUES (?1)", [value])?;
-            if fail {
+            if matches!(ending, Ending::FailsAfterWriting) {
                 return Err(StoreError::Database(format!("job {value} failed")));
             }
             Ok(value)
         })
+    }
+
+    fn table() -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        connection
     }
 
     fn stored(connection: &Connection) -> Vec<i64> {
@@ -240,57 +252,84 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_failing_durable_job_rolls_back_alone_and_bookkeeping_as_a_group() {
-        let connection = Connection::open_in_memory().unwrap();
-        connection
-            .execute_batch("CREATE TABLE t (x INTEGER)")
-            .unwrap();
-        let jobs = [
-            insert(Durability::Full, 1, false),
-            insert(Durability::Full, 2, true),
-            insert(Durability::Relaxed, 3, false),
-            insert(Durability::Relaxed, 4, true),
-        ];
-        let (batch, mut outcomes): (Vec<Job>, Vec<_>) = jobs.into_iter().unzip();
-        assert!(
-            !run_batch(&connection, batch),
-            "part of the batch was rolled back"
-        );
-        assert_eq!(stored(&connection), vec![1]);
-        let results: Vec<String> = outcomes
-            .iter_mut()
-            .map(|o| match o.try_recv().unwrap() {
+    /// Run `jobs` as one batch: whether it committed, and what each caller heard.
+    fn run_jobs(
+        connection: &Connection,
+        jobs: Vec<(Job, oneshot::Receiver<StoreResult<i64>>)>,
+    ) -> (bool, Vec<String>) {
+        let (batch, outcomes): (Vec<Job>, Vec<_>) = jobs.into_iter().unzip();
+        let committed = run_batch(connection, batch);
+        let heard = outcomes
+            .into_iter()
+            .map(|mut o| match o.try_recv().unwrap() {
                 Ok(value) => value.to_string(),
                 Err(error) => error.to_string(),
             })
             .collect();
-        assert_eq!(results[0], "1");
-        assert!(results[1].contains("job 2 failed"), "{}", results[1]);
-        assert!(
-            results[2].contains("rolled back with a failed write"),
-            "{}",
-            results[2]
+        (committed, heard)
+    }
+
+    #[test]
+    fn a_job_that_fails_before_writing_fails_alone() {
+        use Ending::*;
+        let connection = table();
+        let (committed, heard) = run_jobs(
+            &connection,
+            vec![
+                insert(Durability::Full, 1, Succeeds),
+                insert(Durability::Full, 2, RefusesFirst),
+                insert(Durability::Relaxed, 3, Succeeds),
+                insert(Durability::Relaxed, 4, RefusesFirst),
+            ],
         );
-        assert!(results[3].contains("job 4 failed"), "{}", results[3]);
+        assert!(committed);
+        assert_eq!(stored(&connection), vec![1, 3]);
+        assert_eq!(heard[0], "1");
+        assert!(heard[1].contains("job 2 refused"), "{}", heard[1]);
+        assert_eq!(heard[2], "3");
+        assert!(heard[3].contains("job 4 refused"), "{}", heard[3]);
+    }
+
+    #[test]
+    fn a_job_that_fails_after_writing_rolls_back_its_batch() {
+        use Ending::*;
+        let connection = table();
+        let (committed, heard) = run_jobs(
+            &connection,
+            vec![
+                insert(Durability::Full, 1, Succeeds),
+                insert(Durability::Relaxed, 2, FailsAfterWriting),
+                insert(Durability::Full, 3, Succeeds),
+            ],
+        );
+        assert!(!committed, "the batch was rolled back");
+        assert!(stored(&connection).is_empty());
+        assert!(heard[0].contains(ROLLED_BACK), "{}", heard[0]);
+        assert!(heard[1].contains("job 2 failed"), "{}", heard[1]);
+        assert!(heard[2].contains(ROLLED_BACK), "{}", heard[2]);
+
+        let (committed, heard) = run_jobs(&connection, vec![insert(Durability::Full, 5, Succeeds)]);
+        assert!(committed, "the next batch starts afresh");
+        assert_eq!(
+            (stored(&connection), heard),
+            (vec![5], vec!["5".to_owned()])
+        );
     }
 
     #[test]
     fn a_batch_without_failures_commits_every_job() {
-        let connection = Connection::open_in_memory().unwrap();
-        connection
-            .execute_batch("CREATE TABLE t (x INTEGER)")
-            .unwrap();
-        let jobs = [
-            insert(Durability::Relaxed, 3, false),
-            insert(Durability::Full, 1, false),
-            insert(Durability::Relaxed, 4, false),
-        ];
-        let (batch, mut outcomes): (Vec<Job>, Vec<_>) = jobs.into_iter().unzip();
-        assert!(run_batch(&connection, batch));
+        use Ending::*;
+        let connection = table();
+        let (committed, heard) = run_jobs(
+            &connection,
+            vec![
+                insert(Durability::Relaxed, 3, Succeeds),
+                insert(Durability::Full, 1, Succeeds),
+                insert(Durability::Relaxed, 4, Succeeds),
+            ],
+        );
+        assert!(committed);
         assert_eq!(stored(&connection), vec![1, 3, 4]);
-        for outcome in &mut outcomes {
-            assert!(outcome.try_recv().unwrap().is_ok());
-        }
+        assert_eq!(heard, ["3", "1", "4"]);
     }
 }
