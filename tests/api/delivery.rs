@@ -344,14 +344,23 @@ async fn deleting_a_webhook_stops_its_pending_retries() {
     let created = app
         .create_webhook(&account, json!({"url": receiver.url}))
         .await;
-    app.publish(&account, "generation_complete", generation("image"))
+    let published = app
+        .publish_accepted(&account, "generation_complete", generation("image"))
         .await;
     receiver.wait_for(1, WAIT).await;
-    app.delete_as(
-        &account,
-        &format!("/v1/webhooks/{}", created["id"].as_str().unwrap()),
-    )
-    .await;
+    let deleted = app
+        .delete_as(
+            &account,
+            &format!("/v1/webhooks/{}", created["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let path = format!(
+        "/v1/events/{}/deliveries",
+        published["id"].as_str().unwrap()
+    );
+    let deliveries: Value = app.get_as(&account, &path).await.json().await.unwrap();
+    assert_eq!(deliveries["data"][0]["state"], "cancelled");
     receiver.assert_quiet(1, Duration::from_millis(1500)).await;
 }
 

@@ -144,9 +144,9 @@ impl From<r2d2::Error> for StoreError {
     }
 }
 
-/// The write connection's settings. `temp_store = MEMORY` keeps savepoint
-/// sub-journals in memory: by default they spill to a temporary file past
-/// 64 KiB, and writing that file was a third of the writer's time under load.
+/// The write connection's settings. `temp_store = MEMORY` keeps statement
+/// journals in memory: by default they spill to a temporary file past
+/// 64 KiB, and writing that file was once a third of the writer's time.
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(Duration::from_secs(5))?;
     connection.execute_batch(
