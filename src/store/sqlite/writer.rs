@@ -317,6 +317,35 @@ mod tests {
     }
 
     #[test]
+    fn a_transaction_the_database_ended_fails_every_job_of_the_batch() {
+        use Ending::*;
+        let connection = table();
+        let (ended, mut ended_outcome) = job(Durability::Relaxed, |c: &Connection| {
+            // What SQLite does by itself on an I/O error or a full disk.
+            c.execute_batch("ROLLBACK")?;
+            Ok(2_i64)
+        });
+        let (first, mut first_outcome) = insert(Durability::Full, 1, Succeeds);
+        let (last, mut last_outcome) = insert(Durability::Full, 3, Succeeds);
+        assert!(!run_batch(&connection, vec![first, ended, last]));
+        assert!(
+            stored(&connection).is_empty(),
+            "job 3 did not run on its own"
+        );
+        let heard = [
+            first_outcome.try_recv().unwrap().unwrap_err(),
+            ended_outcome.try_recv().unwrap().unwrap_err(),
+            last_outcome.try_recv().unwrap().unwrap_err(),
+        ];
+        for error in heard {
+            assert!(
+                error.to_string().contains("rolled the batch back"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn a_batch_without_failures_commits_every_job() {
         use Ending::*;
         let connection = table();
