@@ -306,20 +306,34 @@ async fn cancel_pending(
     Ok(())
 }
 
+/// Delete a subscription and cancel its pending deliveries.
+///
+/// The deliveries are locked before the subscription, the order in which an
+/// attempt's outcome locks them (its delivery, then the subscription's run
+/// of failures): in the other order a deletion and an outcome arriving
+/// together deadlocked, and PostgreSQL aborted one of them.
 async fn delete_subscription_in(
     client: &impl GenericClient,
     account_id: &str,
     id: &str,
 ) -> StoreResult<bool> {
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM subscriptions WHERE id = $1 AND account_id = $2",
+            &[&id, &account_id],
+        )
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(false);
+    }
+    cancel_pending(client, id, Timestamp::now()).await?;
     let deleted = client
         .execute(
             "DELETE FROM subscriptions WHERE id = $1 AND account_id = $2",
             &[&id, &account_id],
         )
         .await?;
-    if deleted > 0 {
-        cancel_pending(client, id, Timestamp::now()).await?;
-    }
     Ok(deleted > 0)
 }
 
