@@ -5,10 +5,14 @@ use super::Invalid;
 
 /// A new id such as `evt_01jd...`: prefix, underscore, lower-case ULID.
 pub fn new_id(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}",
-        ulid::Ulid::new().to_string().to_ascii_lowercase()
-    )
+    let mut text = [0; ulid::ULID_LEN];
+    let ulid = ulid::Ulid::new().array_to_str(&mut text);
+    ulid.make_ascii_lowercase();
+    let mut id = String::with_capacity(prefix.len() + 1 + ulid::ULID_LEN);
+    id.push_str(prefix);
+    id.push('_');
+    id.push_str(ulid);
+    id
 }
 
 /// An event id: generated (`evt_...`) or chosen by the producer for idempotent
@@ -36,5 +40,23 @@ impl EventId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_id;
+
+    #[test]
+    fn a_new_id_is_its_prefix_and_a_lower_case_ulid() {
+        let id = new_id("dlv");
+        let (prefix, ulid) = id.split_once('_').expect("an underscore");
+        assert_eq!(prefix, "dlv");
+        assert_eq!(ulid.len(), ulid::ULID_LEN);
+        assert!(
+            ulid.chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        );
+        assert!(ulid::Ulid::from_string(&ulid.to_ascii_uppercase()).is_ok());
     }
 }
