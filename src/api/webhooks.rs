@@ -455,6 +455,7 @@ async fn send_test(
             lease: job.lease.clone(),
             account_id: account.id,
             subscription_id: id,
+            event_pk: job.event_pk,
             attempt,
             next: if delivered {
                 NextStep::Delivered

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::HeaderName;
 use reqwest::Client;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
@@ -93,17 +94,15 @@ impl Sender {
             .check_syntax(&subscription.url)
             .map_err(|e| format!("target refused: {e}"))?;
         let event = &job.event;
-        let body = render(
-            subscription.format,
-            &EventParts {
+        let body = event.bodies.get_or_render(subscription.format, || {
+            let parts = EventParts {
                 id: &event.id,
                 event_type: &event.event_type,
                 data: &event.data,
                 created: event.created_at.unix_seconds(),
-            },
-        );
-        let body =
-            serde_json::to_vec(&body).map_err(|e| format!("could not render the body: {e}"))?;
+            };
+            Bytes::from(render(subscription.format, &parts).to_string())
+        });
         let now = Timestamp::now();
         let timestamp = now.unix_seconds();
         let secret = &subscription.secret;

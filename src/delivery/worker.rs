@@ -446,6 +446,7 @@ async fn attempt(
         lease: job.lease,
         account_id: job.subscription.account_id.clone(),
         subscription_id: job.subscription.id.clone(),
+        event_pk: job.event_pk,
         disable_if_failing_since: auto_disable_after.map(|span| result.started_at.before(span)),
         attempt: result,
         next,

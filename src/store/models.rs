@@ -1,6 +1,8 @@
 //! The records the store reads and writes.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use serde_json::Value;
 
@@ -127,6 +129,28 @@ pub struct StoredEvent {
     pub data: Value,
     /// When it was accepted.
     pub created_at: Timestamp,
+    /// Its delivery bodies, serialized once per format.
+    pub bodies: RenderedBodies,
+}
+
+/// An event's delivery bodies, one per [`Format`], each serialized by the
+/// first delivery that needs it and shared by the event's other deliveries
+/// (ten subscriptions to an event render and serialize it once, not ten times).
+#[derive(Debug, Clone, Default)]
+pub struct RenderedBodies {
+    flat: OnceLock<Bytes>,
+    envelope: OnceLock<Bytes>,
+}
+
+impl RenderedBodies {
+    /// The body in `format`, made with `render` if no delivery made it yet.
+    pub fn get_or_render(&self, format: Format, render: impl FnOnce() -> Bytes) -> Bytes {
+        let slot = match format {
+            Format::Flat => &self.flat,
+            Format::Envelope => &self.envelope,
+        };
+        slot.get_or_init(render).clone()
+    }
 }
 
 /// A leased delivery: proof that this worker may complete it.
@@ -145,6 +169,8 @@ pub struct DeliveryJob {
     pub lease: Lease,
     /// Attempts made before this one.
     pub attempts_made: u32,
+    /// The stored row key of its event, which its attempt records carry.
+    pub event_pk: i64,
     /// The event (shared by the deliveries of one event in a claim).
     pub event: Arc<StoredEvent>,
     /// The subscription it goes to.
@@ -173,6 +199,8 @@ pub struct Completion {
     pub account_id: String,
     /// The subscription it was sent to.
     pub subscription_id: String,
+    /// The stored row key of the delivery's event (from its claim).
+    pub event_pk: i64,
     /// What the attempt saw.
     pub attempt: AttemptResult,
     /// What happens next.

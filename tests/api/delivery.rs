@@ -144,6 +144,43 @@ async fn the_envelope_format_has_the_zipkit_shape() {
     assert_eq!(body.as_object().unwrap().len(), 5);
 }
 
+/// An event's body is serialized once per format and shared by its
+/// deliveries: two webhooks of each format on one event must each get the
+/// body of their own format, signed with their own secret.
+#[tokio::test]
+async fn one_event_to_webhooks_of_both_formats_gives_each_its_own_shape_and_signature() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let mut webhooks = Vec::new();
+    for format in ["flat", "envelope", "flat", "envelope"] {
+        let receiver = Receiver::start().await;
+        let created = app
+            .create_webhook(
+                &account,
+                json!({"url": receiver.url, "format": format, "events": ["signup"]}),
+            )
+            .await;
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        webhooks.push((format, secret, receiver));
+    }
+    let data = json!({"email": "ada@example.com", "plan": "pro", "referral_code": null});
+    let published = app.publish_accepted(&account, "signup", data.clone()).await;
+    for (format, secret, receiver) in &webhooks {
+        let got = receiver.wait_for(1, WAIT).await;
+        Webhook::new(secret)
+            .unwrap()
+            .verify(&got[0].body, &got[0].headers)
+            .expect("signed with this webhook's own secret");
+        let body = got[0].json();
+        assert_eq!(body.get("object").is_some(), *format == "envelope", "{body}");
+        match *format {
+            "envelope" => assert_eq!(body["data"], data),
+            _ => assert_eq!(body["email"], "ada@example.com"),
+        }
+        assert_eq!(body["id"], published["id"]);
+    }
+}
+
 #[tokio::test]
 async fn every_matching_webhook_receives_and_custom_headers_are_sent() {
     let app = TestApp::spawn().await;

@@ -9,7 +9,7 @@
 //! on every call and costs two round trips, a prepared one a single one.
 //! Nothing is cached between calls, since another node may change any row.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -259,6 +259,7 @@ fn event_from(row: &Row, at: usize) -> StoreResult<StoredEvent> {
         event_type: row.get(at + 1),
         data: json_text(row.get(at + 2), "event")?,
         created_at: Timestamp(row.get(at + 3)),
+        bodies: Default::default(),
     })
 }
 
@@ -430,7 +431,7 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         statuses.push(attempt.status.map(i32::from));
         errors.push(error);
     }
-    let applied: HashMap<String, i64> = query(
+    let applied: HashSet<String> = query(
         client,
         "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
                  next_attempt_at = c.next_at, lease_token = NULL, last_status = c.status,
@@ -438,7 +439,7 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
              FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::INT[], $6::TEXT[])
                  AS c(id, token, state, next_at, status, error)
              WHERE d.id = c.id AND d.lease_token = c.token AND d.state = 'pending'
-             RETURNING d.id, d.event_pk",
+             RETURNING d.id",
         &[
             &ids,
             &tokens,
@@ -451,11 +452,11 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
     )
     .await?
     .iter()
-    .map(|row| (row.get(0), row.get(1)))
+    .map(|row| row.get(0))
     .collect();
     let done: Vec<&Completion> = completions
         .iter()
-        .filter(|c| applied.contains_key(&c.lease.delivery_id))
+        .filter(|c| applied.contains(&c.lease.delivery_id))
         .collect();
     if done.is_empty() {
         return Ok(());
@@ -464,7 +465,7 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
     let delivery_ids: Vec<&str> = done.iter().map(|c| c.lease.delivery_id.as_str()).collect();
     let subscription_ids: Vec<&str> = done.iter().map(|c| c.subscription_id.as_str()).collect();
     let account_ids: Vec<&str> = done.iter().map(|c| c.account_id.as_str()).collect();
-    let event_pks: Vec<i64> = done.iter().map(|c| applied[&c.lease.delivery_id]).collect();
+    let event_pks: Vec<i64> = done.iter().map(|c| c.event_pk).collect();
     let started: Vec<i64> = done.iter().map(|c| c.attempt.started_at.0).collect();
     let statuses: Vec<Option<i32>> = done
         .iter()
@@ -923,6 +924,7 @@ impl Store for PostgresStore {
                     token: row.get(3),
                 },
                 attempts_made: row.get::<_, i32>(1).max(0) as u32,
+                event_pk: row.get(4),
                 event: event.clone(),
                 subscription: subscription.clone(),
             });
@@ -1056,11 +1058,13 @@ impl Store for PostgresStore {
         Ok(Some(DeliveryJob {
             lease,
             attempts_made: 0,
+            event_pk,
             event: Arc::new(StoredEvent {
                 id: event.id.as_str().to_owned(),
                 event_type: event.event_type,
                 data: event.data,
                 created_at: event.created_at,
+                bodies: Default::default(),
             }),
             subscription,
         }))
