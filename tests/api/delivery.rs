@@ -172,7 +172,11 @@ async fn one_event_to_webhooks_of_both_formats_gives_each_its_own_shape_and_sign
             .verify(&got[0].body, &got[0].headers)
             .expect("signed with this webhook's own secret");
         let body = got[0].json();
-        assert_eq!(body.get("object").is_some(), *format == "envelope", "{body}");
+        assert_eq!(
+            body.get("object").is_some(),
+            *format == "envelope",
+            "{body}"
+        );
         match *format {
             "envelope" => assert_eq!(body["data"], data),
             _ => assert_eq!(body["email"], "ada@example.com"),
@@ -676,4 +680,104 @@ async fn leases_of_jobs_waiting_for_a_slow_target_are_renewed_not_claimed_twice(
         .map(|r| r.json()["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), EVENTS, "every event once");
+}
+
+/// Outcomes recorded in one batch keep a webhook's run of failures in their
+/// order: a success, a failure, then a success leave it not failing, and a
+/// success then a failure leave it failing. The SQLite store clears a
+/// webhook once per run of successes in a batch, and the PostgreSQL store
+/// once applied a batch's successes before its failures (leaving a webhook
+/// whose last attempt succeeded marked failing). Drives the store directly,
+/// on both backends.
+#[tokio::test]
+async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
+    use hookbridge::domain::{
+        CustomHeaders, EventId, EventSelection, Format, SigningSecret, Source, Timestamp,
+    };
+    use hookbridge::store::{
+        Account, AttemptResult, Completion, NewEvent, NextStep, Store, Subscription,
+    };
+
+    let database = TestDatabase::new();
+    let store = database.open_store().await;
+    let now = Timestamp::now();
+    store
+        .create_account(Account {
+            id: "acc_run".into(),
+            name: "run".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    store
+        .create_subscription(Subscription {
+            id: "sub_run".into(),
+            account_id: "acc_run".into(),
+            url: "http://127.0.0.1:9/never-called".into(),
+            events: EventSelection::from_stored(vec!["*".into()]),
+            filter: None,
+            format: Format::Flat,
+            secret: SigningSecret::generate(),
+            headers: CustomHeaders::default(),
+            description: String::new(),
+            source: Source::Api,
+            created_at: now,
+            updated_at: now,
+            previous_secret: None,
+            enabled: true,
+            disabled_reason: None,
+            failing_since: None,
+        })
+        .await
+        .unwrap();
+    let store: &dyn Store = store.as_ref();
+    let record = |outcomes: &'static [bool]| async move {
+        for _ in outcomes {
+            store
+                .ingest(NewEvent {
+                    id: EventId::generate(),
+                    account_id: "acc_run".into(),
+                    event_type: "signup".into(),
+                    data: json!({"email": "ada@example.com"}),
+                    created_at: Timestamp::now(),
+                })
+                .await
+                .unwrap();
+        }
+        let jobs = store
+            .claim_due(outcomes.len(), Duration::from_secs(60), vec![])
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), outcomes.len());
+        let completions = jobs
+            .into_iter()
+            .zip(outcomes)
+            .map(|(job, &delivered)| Completion {
+                lease: job.lease,
+                account_id: "acc_run".into(),
+                subscription_id: "sub_run".into(),
+                event_pk: job.event_pk,
+                attempt: AttemptResult {
+                    started_at: Timestamp::now(),
+                    status: Some(if delivered { 200 } else { 500 }),
+                    latency_ms: 1,
+                    response_snippet: String::new(),
+                    error: None,
+                    retry_after: None,
+                },
+                next: if delivered {
+                    NextStep::Delivered
+                } else {
+                    NextStep::RetryAt(Timestamp::now().after(Duration::from_secs(3600)))
+                },
+                disable_if_failing_since: None,
+            })
+            .collect();
+        store.complete(completions).await.unwrap();
+        let subscription = store.subscription("acc_run", "sub_run").await.unwrap();
+        subscription.unwrap().failing_since
+    };
+    assert_eq!(record(&[true, false, true]).await, None);
+    assert!(record(&[true, false]).await.is_some());
+    assert_eq!(record(&[false, true, true]).await, None);
 }

@@ -52,6 +52,19 @@ impl TestDatabase {
         Self::create(true)
     }
 
+    /// The store on this database, opened directly (no service), for tests
+    /// that drive it into states the API cannot reach on purpose.
+    pub async fn open_store(&self) -> std::sync::Arc<dyn hookbridge::store::Store> {
+        use hookbridge::store::sealing::{EncryptionKey, Sealer};
+        hookbridge::store::open(
+            &self.url.parse().unwrap(),
+            None,
+            Sealer::new(&EncryptionKey::generate(), &[]),
+        )
+        .await
+        .expect("open the store")
+    }
+
     /// A PostgreSQL database on a server that takes TCP clients only over
     /// TLS; the URL says `sslmode=require`. Also returns the PEM file of the
     /// CA that issued the server's certificate.

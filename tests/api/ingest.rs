@@ -228,17 +228,10 @@ async fn publishes_arriving_together_are_each_answered_on_their_own() {
 #[tokio::test]
 async fn postgres_group_commit_answers_each_publish_of_a_batch_on_its_own() {
     use hookbridge::domain::{EventId, Timestamp};
-    use hookbridge::store::sealing::{EncryptionKey, Sealer};
     use hookbridge::store::{Account, NewEvent, StoreError};
 
     let database = crate::helpers::TestDatabase::postgres();
-    let store = hookbridge::store::open(
-        &database.url.parse().unwrap(),
-        None,
-        Sealer::new(&EncryptionKey::generate(), &[]),
-    )
-    .await
-    .unwrap();
+    let store = database.open_store().await;
     store
         .create_account(Account {
             id: "acc_batch".into(),

@@ -497,13 +497,16 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         ],
     )
     .await?;
-    let mut recovered: Vec<&str> = done
-        .iter()
-        .filter(|c| c.next == NextStep::Delivered)
-        .map(|c| c.subscription_id.as_str())
-        .collect();
-    recovered.sort_unstable();
-    recovered.dedup();
+    // A batch's outcomes count in their order, as the SQLite store records
+    // them one by one: a subscription's last success in the batch ends its
+    // run of failures, so only the failures after it start a new one.
+    let mut last_success: HashMap<&str, usize> = HashMap::new();
+    for (index, completion) in done.iter().enumerate() {
+        if completion.next == NextStep::Delivered {
+            last_success.insert(completion.subscription_id.as_str(), index);
+        }
+    }
+    let recovered: Vec<&str> = last_success.keys().copied().collect();
     execute(
         client,
         "UPDATE subscriptions SET failing_since = NULL
@@ -511,8 +514,16 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         &[&recovered],
     )
     .await?;
-    for completion in done.iter().filter(|c| c.next != NextStep::Delivered) {
-        track_failure(client, completion).await?;
+    for (index, completion) in done.iter().enumerate() {
+        if completion.next == NextStep::Delivered {
+            continue;
+        }
+        let succeeded_later = last_success
+            .get(completion.subscription_id.as_str())
+            .is_some_and(|&success| success > index);
+        if !succeeded_later {
+            track_failure(client, completion).await?;
+        }
         if completion.next == NextStep::RemoveSubscription {
             delete_subscription_in(client, &completion.account_id, &completion.subscription_id)
                 .await?;

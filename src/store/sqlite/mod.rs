@@ -5,7 +5,7 @@
 
 mod writer;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -525,10 +525,11 @@ fn claim_in(
     Ok(jobs)
 }
 
-fn complete_in(
+fn complete_in<'a>(
     connection: &Connection,
     cache: &SubscriptionCache,
-    completion: &Completion,
+    not_failing: &mut HashSet<&'a str>,
+    completion: &'a Completion,
 ) -> StoreResult<()> {
     let attempt = &completion.attempt;
     let (state, next_at, error) = completion.stored_outcome();
@@ -571,7 +572,7 @@ fn complete_in(
             attempt.response_snippet,
             attempt.error
         ])?;
-    track_failures(connection, cache, completion)?;
+    track_failures(connection, cache, not_failing, completion)?;
     if completion.next == NextStep::RemoveSubscription {
         delete_subscription_in(
             connection,
@@ -586,21 +587,31 @@ fn complete_in(
 /// Keep a subscription's run of failures: a success ends it; a failure
 /// starts it, or, once it began before the auto-disable cutoff, disables the
 /// subscription with the reason recorded.
-fn track_failures(
+///
+/// `not_failing` holds the subscriptions that a success earlier in the same
+/// write job has already cleared, and that no failure has marked since: a
+/// batch of outcomes to one target clears it once, not once per delivery.
+fn track_failures<'a>(
     connection: &Connection,
     cache: &SubscriptionCache,
-    completion: &Completion,
+    not_failing: &mut HashSet<&'a str>,
+    completion: &'a Completion,
 ) -> StoreResult<()> {
-    let id = &completion.subscription_id;
+    let id = completion.subscription_id.as_str();
     if completion.next == NextStep::Delivered {
+        if not_failing.contains(id) {
+            return Ok(());
+        }
         connection
             .prepare_cached(
                 "UPDATE subscriptions SET failing_since = NULL
                  WHERE id = ?1 AND failing_since IS NOT NULL",
             )?
             .execute(params![id])?;
+        not_failing.insert(id);
         return Ok(());
     }
+    not_failing.remove(id);
     connection
         .prepare_cached(
             "UPDATE subscriptions SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
@@ -917,9 +928,10 @@ impl Store for SqliteStore {
         let cache = self.cache.clone();
         self.writer
             .write(Durability::Relaxed, move |c| {
+                let mut not_failing = HashSet::new();
                 completions
                     .iter()
-                    .try_for_each(|done| complete_in(c, &cache, done))
+                    .try_for_each(|done| complete_in(c, &cache, &mut not_failing, done))
             })
             .await
     }
