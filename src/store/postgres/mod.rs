@@ -296,14 +296,14 @@ async fn cancel_pending(
     subscription_id: &str,
     now: Timestamp,
 ) -> StoreResult<()> {
-    client
-        .execute(
-            "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL,
+    execute(
+        client,
+        "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL,
                  lease_token = NULL, updated_at = $2
              WHERE subscription_id = $1 AND state = 'pending'",
-            &[&subscription_id, &now.0],
-        )
-        .await?;
+        &[&subscription_id, &now.0],
+    )
+    .await?;
     Ok(())
 }
 
@@ -318,23 +318,23 @@ async fn delete_subscription_in(
     account_id: &str,
     id: &str,
 ) -> StoreResult<bool> {
-    let exists = client
-        .query_opt(
-            "SELECT 1 FROM subscriptions WHERE id = $1 AND account_id = $2",
-            &[&id, &account_id],
-        )
-        .await?
-        .is_some();
+    let exists = query_opt(
+        client,
+        "SELECT 1 FROM subscriptions WHERE id = $1 AND account_id = $2",
+        &[&id, &account_id],
+    )
+    .await?
+    .is_some();
     if !exists {
         return Ok(false);
     }
     cancel_pending(client, id, Timestamp::now()).await?;
-    let deleted = client
-        .execute(
-            "DELETE FROM subscriptions WHERE id = $1 AND account_id = $2",
-            &[&id, &account_id],
-        )
-        .await?;
+    let deleted = execute(
+        client,
+        "DELETE FROM subscriptions WHERE id = $1 AND account_id = $2",
+        &[&id, &account_id],
+    )
+    .await?;
     Ok(deleted > 0)
 }
 
@@ -343,21 +343,21 @@ async fn insert_event(
     event: &NewEvent,
     test: bool,
 ) -> StoreResult<Option<i64>> {
-    let row = client
-        .query_opt(
-            "INSERT INTO events (id, account_id, type, data, created_at, test)
+    let row = query_opt(
+        client,
+        "INSERT INTO events (id, account_id, type, data, created_at, test)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (account_id, id) DO NOTHING RETURNING pk",
-            &[
-                &event.id.as_str(),
-                &event.account_id,
-                &event.event_type,
-                &event.data.to_string(),
-                &event.created_at.0,
-                &test,
-            ],
-        )
-        .await?;
+        &[
+            &event.id.as_str(),
+            &event.account_id,
+            &event.event_type,
+            &event.data.to_string(),
+            &event.created_at.0,
+            &test,
+        ],
+    )
+    .await?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -384,8 +384,11 @@ async fn move_leased(
 }
 
 /// Run `sql` as a statement prepared once per connection and cached
-/// (deadpool's `prepare_cached`), for the hot paths: PostgreSQL neither
-/// parses nor plans it again, and each call is one round trip, not two.
+/// (deadpool's `prepare_cached`): PostgreSQL neither parses nor plans it
+/// again, and each call is one round trip, not two. Every statement of the
+/// store goes through here or its siblings below, except the schema
+/// migration and the health ping; their SQL texts are fixed, so each
+/// connection's cache stays bounded.
 async fn query(
     client: &impl GenericClient,
     sql: &str,
@@ -393,6 +396,26 @@ async fn query(
 ) -> StoreResult<Vec<Row>> {
     let statement = client.prepare_cached(sql).await?;
     Ok(client.query(&statement, params).await?)
+}
+
+/// [`query`] for at most one row (the first, if several came back).
+async fn query_opt(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Option<Row>> {
+    Ok(query(client, sql, params).await?.into_iter().next())
+}
+
+/// [`query`] for exactly one row.
+async fn query_one(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Row> {
+    query_opt(client, sql, params)
+        .await?
+        .ok_or_else(|| StoreError::Database(format!("no row from {sql}")))
 }
 
 /// [`query`] for a statement that returns no rows: how many it changed.
@@ -568,125 +591,125 @@ impl Store for PostgresStore {
 
     async fn admin_key_hash(&self) -> StoreResult<Option<String>> {
         let client = self.pool.get().await?;
-        Ok(client
-            .query_opt(
-                "SELECT value FROM settings WHERE key = 'admin_key_hash'",
-                &[],
-            )
-            .await?
-            .map(|r| r.get(0)))
+        Ok(query_opt(
+            &client,
+            "SELECT value FROM settings WHERE key = 'admin_key_hash'",
+            &[],
+        )
+        .await?
+        .map(|r| r.get(0)))
     }
 
     async fn set_admin_key_hash(&self, hash: String) -> StoreResult<()> {
         let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1)
+        execute(
+            &client,
+            "INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&hash],
-            )
-            .await?;
+            &[&hash],
+        )
+        .await?;
         Ok(())
     }
 
     async fn create_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool> {
         let client = self.pool.get().await?;
-        let created = client
-            .execute(
-                "INSERT INTO event_types (name, description, schema, examples, created_at, updated_at)
+        let created = execute(
+            &client,
+            "INSERT INTO event_types (name, description, schema, examples, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
-                &[
-                    &event_type.name,
-                    &event_type.description,
-                    &to_json(&event_type.schema),
-                    &to_json(&event_type.examples),
-                    &event_type.created_at.0,
-                    &event_type.updated_at.0,
-                ],
-            )
-            .await?;
+            &[
+                &event_type.name,
+                &event_type.description,
+                &to_json(&event_type.schema),
+                &to_json(&event_type.examples),
+                &event_type.created_at.0,
+                &event_type.updated_at.0,
+            ],
+        )
+        .await?;
         Ok(created == 1)
     }
 
     async fn replace_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool> {
         let client = self.pool.get().await?;
-        let replaced = client
-            .execute(
-                "UPDATE event_types SET description = $2, schema = $3, examples = $4,
+        let replaced = execute(
+            &client,
+            "UPDATE event_types SET description = $2, schema = $3, examples = $4,
                      updated_at = $5 WHERE name = $1",
-                &[
-                    &event_type.name,
-                    &event_type.description,
-                    &to_json(&event_type.schema),
-                    &to_json(&event_type.examples),
-                    &event_type.updated_at.0,
-                ],
-            )
-            .await?;
+            &[
+                &event_type.name,
+                &event_type.description,
+                &to_json(&event_type.schema),
+                &to_json(&event_type.examples),
+                &event_type.updated_at.0,
+            ],
+        )
+        .await?;
         Ok(replaced == 1)
     }
 
     async fn event_types(&self) -> StoreResult<Vec<RegisteredEventType>> {
         let client = self.pool.get().await?;
-        client
-            .query(
-                "SELECT name, description, schema, examples, created_at, updated_at
+        query(
+            &client,
+            "SELECT name, description, schema, examples, created_at, updated_at
                  FROM event_types ORDER BY name",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(RegisteredEventType {
-                    name: row.get(0),
-                    description: row.get(1),
-                    schema: json_text(row.get(2), "event type schema")?,
-                    examples: json_text(row.get(3), "event type example list")?,
-                    created_at: Timestamp(row.get(4)),
-                    updated_at: Timestamp(row.get(5)),
-                })
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(RegisteredEventType {
+                name: row.get(0),
+                description: row.get(1),
+                schema: json_text(row.get(2), "event type schema")?,
+                examples: json_text(row.get(3), "event type example list")?,
+                created_at: Timestamp(row.get(4)),
+                updated_at: Timestamp(row.get(5)),
             })
-            .collect()
+        })
+        .collect()
     }
 
     async fn create_account(&self, account: Account) -> StoreResult<Account> {
         let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)",
-                &[&account.id, &account.name, &account.created_at.0],
-            )
-            .await?;
+        execute(
+            &client,
+            "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)",
+            &[&account.id, &account.name, &account.created_at.0],
+        )
+        .await?;
         Ok(account)
     }
 
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         let client = self.pool.get().await?;
-        Ok(client
-            .query_opt(
-                "SELECT id, name, created_at FROM accounts WHERE id = $1",
-                &[&id],
-            )
-            .await?
-            .as_ref()
-            .map(account_from))
+        Ok(query_opt(
+            &client,
+            "SELECT id, name, created_at FROM accounts WHERE id = $1",
+            &[&id],
+        )
+        .await?
+        .as_ref()
+        .map(account_from))
     }
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<ApiKeyRecord> {
         let client = self.pool.get().await?;
-        let inserted = client
-            .execute(
-                "INSERT INTO api_keys (id, account_id, hash, last_four, created_at)
+        let inserted = execute(
+            &client,
+            "INSERT INTO api_keys (id, account_id, hash, last_four, created_at)
                  SELECT $1, id, $3, $4, $5 FROM accounts WHERE id = $2",
-                &[
-                    &key.id,
-                    &key.account_id,
-                    &key.hash,
-                    &key.last_four,
-                    &key.created_at.0,
-                ],
-            )
-            .await?;
+            &[
+                &key.id,
+                &key.account_id,
+                &key.hash,
+                &key.last_four,
+                &key.created_at.0,
+            ],
+        )
+        .await?;
         if inserted == 0 {
             return Err(StoreError::AccountNotFound(key.account_id));
         }
@@ -695,49 +718,49 @@ impl Store for PostgresStore {
 
     async fn account_by_key_hash(&self, hash: &str) -> StoreResult<Option<Account>> {
         let client = self.pool.get().await?;
-        Ok(client
-            .query_opt(
-                "SELECT a.id, a.name, a.created_at FROM api_keys k
+        Ok(query_opt(
+            &client,
+            "SELECT a.id, a.name, a.created_at FROM api_keys k
                  JOIN accounts a ON a.id = k.account_id WHERE k.hash = $1",
-                &[&hash],
-            )
-            .await?
-            .as_ref()
-            .map(account_from))
+            &[&hash],
+        )
+        .await?
+        .as_ref()
+        .map(account_from))
     }
 
     async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription> {
         let client = self.pool.get().await?;
         let s = &subscription;
         let v = SubscriptionValues::of(s, &self.sealer);
-        let inserted = client
-            .execute(
-                "INSERT INTO subscriptions (id, account_id, url, events, filter, format, secret,
+        let inserted = execute(
+            &client,
+            "INSERT INTO subscriptions (id, account_id, url, events, filter, format, secret,
                      headers, description, source, created_at, updated_at, previous_secret,
                      previous_secret_until, enabled, disabled_reason, failing_since)
                  SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
                  FROM accounts WHERE id = $2",
-                &[
-                    &s.id,
-                    &s.account_id,
-                    &s.url,
-                    &v.events,
-                    &v.filter,
-                    &s.format.as_str(),
-                    &v.secret,
-                    &v.headers,
-                    &s.description,
-                    &s.source.as_str(),
-                    &s.created_at.0,
-                    &s.updated_at.0,
-                    &v.previous_secret,
-                    &v.previous_until,
-                    &s.enabled,
-                    &s.disabled_reason,
-                    &v.failing_since,
-                ],
-            )
-            .await?;
+            &[
+                &s.id,
+                &s.account_id,
+                &s.url,
+                &v.events,
+                &v.filter,
+                &s.format.as_str(),
+                &v.secret,
+                &v.headers,
+                &s.description,
+                &s.source.as_str(),
+                &s.created_at.0,
+                &s.updated_at.0,
+                &v.previous_secret,
+                &v.previous_until,
+                &s.enabled,
+                &s.disabled_reason,
+                &v.failing_since,
+            ],
+        )
+        .await?;
         if inserted == 0 {
             return Err(StoreError::AccountNotFound(subscription.account_id));
         }
@@ -746,17 +769,17 @@ impl Store for PostgresStore {
 
     async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>> {
         let client = self.pool.get().await?;
-        client
-            .query_opt(
-                &format!(
-                    "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+        query_opt(
+            &client,
+            &format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
                      WHERE s.id = $1 AND s.account_id = $2"
-                ),
-                &[&id, &account_id],
-            )
-            .await?
-            .map(|row| subscription_at(&row, 0, &self.sealer))
-            .transpose()
+            ),
+            &[&id, &account_id],
+        )
+        .await?
+        .map(|row| subscription_at(&row, 0, &self.sealer))
+        .transpose()
     }
 
     async fn list_subscriptions(
@@ -765,19 +788,19 @@ impl Store for PostgresStore {
         page: PageRequest,
     ) -> StoreResult<Page<Subscription>> {
         let client = self.pool.get().await?;
-        let items = client
-            .query(
-                &format!(
-                    "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+        let items = query(
+            &client,
+            &format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
                      WHERE s.account_id = $1 AND ($2::TEXT IS NULL OR s.id < $2)
                      ORDER BY s.id DESC LIMIT $3"
-                ),
-                &[&account_id, &page.cursor, &(page.limit as i64 + 1)],
-            )
-            .await?
-            .iter()
-            .map(|row| subscription_at(row, 0, &self.sealer))
-            .collect::<StoreResult<Vec<_>>>()?;
+            ),
+            &[&account_id, &page.cursor, &(page.limit as i64 + 1)],
+        )
+        .await?
+        .iter()
+        .map(|row| subscription_at(row, 0, &self.sealer))
+        .collect::<StoreResult<Vec<_>>>()?;
         Ok(page_of(items, page.limit, |s| s.id.clone()))
     }
 
@@ -788,32 +811,32 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let s = &subscription;
         let v = SubscriptionValues::of(s, &self.sealer);
-        let changed = client
-            .execute(
-                "UPDATE subscriptions SET url = $3, events = $4, filter = $5, format = $6,
+        let changed = execute(
+            &client,
+            "UPDATE subscriptions SET url = $3, events = $4, filter = $5, format = $6,
                      secret = $7, headers = $8, description = $9, updated_at = $10,
                      previous_secret = $11, previous_secret_until = $12,
                      enabled = $13, disabled_reason = $14, failing_since = $15
                  WHERE id = $1 AND account_id = $2",
-                &[
-                    &s.id,
-                    &s.account_id,
-                    &s.url,
-                    &v.events,
-                    &v.filter,
-                    &s.format.as_str(),
-                    &v.secret,
-                    &v.headers,
-                    &s.description,
-                    &s.updated_at.0,
-                    &v.previous_secret,
-                    &v.previous_until,
-                    &s.enabled,
-                    &s.disabled_reason,
-                    &v.failing_since,
-                ],
-            )
-            .await?;
+            &[
+                &s.id,
+                &s.account_id,
+                &s.url,
+                &v.events,
+                &v.filter,
+                &s.format.as_str(),
+                &v.secret,
+                &v.headers,
+                &s.description,
+                &s.updated_at.0,
+                &v.previous_secret,
+                &v.previous_until,
+                &s.enabled,
+                &s.disabled_reason,
+                &v.failing_since,
+            ],
+        )
+        .await?;
         Ok((changed > 0).then_some(subscription))
     }
 
@@ -836,17 +859,17 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>> {
         let client = self.pool.get().await?;
-        client
-            .query(
-                "SELECT id, type, data, created_at FROM events
+        query(
+            &client,
+            "SELECT id, type, data, created_at FROM events
                  WHERE account_id = $1 AND ($2::TEXT IS NULL OR type = $2) AND NOT test
                  ORDER BY pk DESC LIMIT $3",
-                &[&account_id, &event_type, &(limit as i64)],
-            )
-            .await?
-            .iter()
-            .map(|row| event_from(row, 0))
-            .collect()
+            &[&account_id, &event_type, &(limit as i64)],
+        )
+        .await?
+        .iter()
+        .map(|row| event_from(row, 0))
+        .collect()
     }
 
     async fn claim_due(
@@ -985,15 +1008,15 @@ impl Store for PostgresStore {
         delivery_id: &str,
     ) -> StoreResult<Option<DeliveryStatus>> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
-                "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, updated_at = $3
+        let row = query_opt(
+            &client,
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, updated_at = $3
                  WHERE id = $1 AND account_id = $2 AND lease_token IS NULL
                    AND subscription_id IN (SELECT id FROM subscriptions WHERE account_id = $2)
                  RETURNING id, subscription_id, state, attempts, last_status, last_error",
-                &[&delivery_id, &account_id, &Timestamp::now().0],
-            )
-            .await?;
+            &[&delivery_id, &account_id, &Timestamp::now().0],
+        )
+        .await?;
         if row.is_some() {
             notify_due(&client).await?;
         }
@@ -1007,14 +1030,14 @@ impl Store for PostgresStore {
         since: Timestamp,
     ) -> StoreResult<usize> {
         let client = self.pool.get().await?;
-        let resent = client
-            .execute(
-                "UPDATE deliveries SET state = 'pending', next_attempt_at = $4, updated_at = $4
+        let resent = execute(
+            &client,
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = $4, updated_at = $4
                  WHERE account_id = $1 AND subscription_id = $2 AND state = 'failed'
                    AND updated_at >= $3",
-                &[&account_id, &subscription_id, &since.0, &Timestamp::now().0],
-            )
-            .await?;
+            &[&account_id, &subscription_id, &since.0, &Timestamp::now().0],
+        )
+        .await?;
         if resent > 0 {
             notify_due(&client).await?;
         }
@@ -1029,15 +1052,15 @@ impl Store for PostgresStore {
     ) -> StoreResult<Option<DeliveryJob>> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        let Some(row) = transaction
-            .query_opt(
-                &format!(
-                    "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+        let Some(row) = query_opt(
+            &transaction,
+            &format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
                      WHERE s.id = $1 AND s.account_id = $2"
-                ),
-                &[&subscription_id, &event.account_id],
-            )
-            .await?
+            ),
+            &[&subscription_id, &event.account_id],
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -1049,22 +1072,22 @@ impl Store for PostgresStore {
             delivery_id: new_id("dlv"),
             token: rand::random::<i64>(),
         };
-        transaction
-            .execute(
-                "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+        execute(
+            &transaction,
+            "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
                      next_attempt_at, lease_token, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7)",
-                &[
-                    &lease.delivery_id,
-                    &event_pk,
-                    &subscription.id,
-                    &event.account_id,
-                    &event.created_at.after(lease_length).0,
-                    &lease.token,
-                    &event.created_at.0,
-                ],
-            )
-            .await?;
+            &[
+                &lease.delivery_id,
+                &event_pk,
+                &subscription.id,
+                &event.account_id,
+                &event.created_at.after(lease_length).0,
+                &lease.token,
+                &event.created_at.0,
+            ],
+        )
+        .await?;
         transaction.commit().await?;
         Ok(Some(DeliveryJob {
             lease,
@@ -1083,12 +1106,12 @@ impl Store for PostgresStore {
 
     async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_one(
-                "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
-                &[],
-            )
-            .await?;
+        let row = query_one(
+            &client,
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
+            &[],
+        )
+        .await?;
         Ok((
             row.get::<_, i64>(0) as u64,
             row.get::<_, Option<i64>>(1).map(Timestamp),
@@ -1112,9 +1135,9 @@ impl Store for PostgresStore {
             AttemptsOf::Subscription(id) => (Some(id), None),
             AttemptsOf::Event(id) => (None, Some(id)),
         };
-        let items = client
-            .query(
-                "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
+        let items = query(
+            &client,
+            "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
                      a.status, a.latency_ms, a.response_snippet, a.error
                  FROM attempts a JOIN events e ON e.pk = a.event_pk
                  WHERE a.account_id = $1
@@ -1123,32 +1146,32 @@ impl Store for PostgresStore {
                    AND ($4::TEXT IS NULL OR (a.started_at, a.id) <
                         (SELECT started_at, id FROM attempts WHERE id = $4))
                  ORDER BY a.started_at DESC, a.id DESC LIMIT $5",
-                &[
-                    &account_id,
-                    &subscription_id,
-                    &event_id,
-                    &page.cursor,
-                    &(page.limit as i64 + 1),
-                ],
-            )
-            .await?
-            .iter()
-            .map(|row| Attempt {
-                id: row.get(0),
-                delivery_id: row.get(1),
-                event_id: row.get(2),
-                event_type: row.get(3),
-                subscription_id: row.get(4),
-                result: AttemptResult {
-                    started_at: Timestamp(row.get(5)),
-                    status: row.get::<_, Option<i32>>(6).map(|s| s as u16),
-                    latency_ms: row.get::<_, i64>(7).max(0) as u64,
-                    response_snippet: row.get(8),
-                    error: row.get(9),
-                    retry_after: None,
-                },
-            })
-            .collect();
+            &[
+                &account_id,
+                &subscription_id,
+                &event_id,
+                &page.cursor,
+                &(page.limit as i64 + 1),
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| Attempt {
+            id: row.get(0),
+            delivery_id: row.get(1),
+            event_id: row.get(2),
+            event_type: row.get(3),
+            subscription_id: row.get(4),
+            result: AttemptResult {
+                started_at: Timestamp(row.get(5)),
+                status: row.get::<_, Option<i32>>(6).map(|s| s as u16),
+                latency_ms: row.get::<_, i64>(7).max(0) as u64,
+                response_snippet: row.get(8),
+                error: row.get(9),
+                retry_after: None,
+            },
+        })
+        .collect();
         Ok(page_of(items, page.limit, |a| a.id.clone()))
     }
 
@@ -1158,24 +1181,24 @@ impl Store for PostgresStore {
         event_id: &str,
     ) -> StoreResult<Option<Vec<DeliveryStatus>>> {
         let client = self.pool.get().await?;
-        let exists = client
-            .query_opt(
-                "SELECT 1 FROM events WHERE account_id = $1 AND id = $2",
-                &[&account_id, &event_id],
-            )
-            .await?
-            .is_some();
+        let exists = query_opt(
+            &client,
+            "SELECT 1 FROM events WHERE account_id = $1 AND id = $2",
+            &[&account_id, &event_id],
+        )
+        .await?
+        .is_some();
         if !exists {
             return Ok(None);
         }
-        let rows = client
-            .query(
-                "SELECT d.id, d.subscription_id, d.state, d.attempts, d.last_status, d.last_error
+        let rows = query(
+            &client,
+            "SELECT d.id, d.subscription_id, d.state, d.attempts, d.last_status, d.last_error
                  FROM deliveries d JOIN events e ON e.pk = d.event_pk
                  WHERE e.account_id = $1 AND e.id = $2 ORDER BY d.id",
-                &[&account_id, &event_id],
-            )
-            .await?;
+            &[&account_id, &event_id],
+        )
+        .await?;
         Ok(Some(rows.iter().map(delivery_status_from).collect()))
     }
 }
