@@ -497,6 +497,49 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
 }
 
+/// The whole machine's CPU time so far, from the first line of `/proc/stat`
+/// (clock ticks summed over every core).
+#[derive(Clone, Copy)]
+struct MachineCpu {
+    busy: u64,
+    total: u64,
+}
+
+impl MachineCpu {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: u64 = ticks.iter().sum();
+        // idle and iowait
+        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+        Self {
+            busy: total - idle,
+            total,
+        }
+    }
+
+    /// Since `self`: how busy the machine was, and the service's share of
+    /// it given the service's CPU seconds in the same span, both in percent
+    /// of all cores' time.
+    fn shares_since(self, service_cpu_seconds: f64) -> (f64, f64) {
+        let now = Self::now();
+        let total = (now.total - self.total).max(1) as f64;
+        let busy = (now.busy - self.busy) as f64;
+        (
+            100.0 * busy / total,
+            100.0 * service_cpu_seconds * 100.0 / total,
+        )
+    }
+}
+
 /// One row of the table.
 struct Row {
     workload: String,
@@ -505,6 +548,8 @@ struct Row {
     latencies_us: Vec<u64>,
     latency_of: &'static str,
     cpu_per_1000: Option<f64>,
+    /// Percent of all cores' time: the machine busy, the service's part.
+    machine: Option<(f64, f64)>,
     peak_rss_mb: f64,
 }
 
@@ -524,8 +569,11 @@ impl Row {
                 self.latency_of
             )
         };
+        let machine = self.machine.map_or("-".into(), |(busy, service)| {
+            format!("{busy:.0} / {service:.0}")
+        });
         println!(
-            "| {} | {} | {} | {latency} | {} | {:.0} |",
+            "| {} | {} | {} | {latency} | {} | {machine} | {:.0} |",
             self.workload,
             opt(self.events_per_s, 0),
             opt(self.deliveries_per_s, 0),
@@ -550,8 +598,10 @@ async fn ingest_only(client: &reqwest::Client, seconds: u64, backend: Backend) -
     let account = api.account("http://127.0.0.1:9", "unused", 0).await;
     burst(&api, &account, 500, 32).await;
     let cpu = service.cpu_seconds();
+    let machine = MachineCpu::now();
     let events = 5_000 * seconds;
     let (elapsed, latencies) = burst(&api, &account, events, 32).await;
+    let used = service.cpu_seconds() - cpu;
     Row {
         workload: format!(
             "{}: ingest only, 32 publishers, {events} events",
@@ -561,7 +611,8 @@ async fn ingest_only(client: &reqwest::Client, seconds: u64, backend: Backend) -
         deliveries_per_s: None,
         latencies_us: latencies,
         latency_of: "publish request",
-        cpu_per_1000: Some((service.cpu_seconds() - cpu) / events as f64 * 1000.0),
+        cpu_per_1000: Some(used / events as f64 * 1000.0),
+        machine: Some(machine.shares_since(used)),
         peak_rss_mb: service.peak_rss_mb(),
     }
 }
@@ -587,11 +638,13 @@ async fn fanout(
     let warm = received.count.load(Ordering::Relaxed);
     let events = 2_000 * seconds;
     let cpu = service.cpu_seconds();
+    let machine = MachineCpu::now();
     let started = Instant::now();
     let (ingest, _) = burst(&api, &account, events, 32).await;
     let deliveries = events * subscriptions as u64;
     wait_for(&received, warm + deliveries, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
+    let used = service.cpu_seconds() - cpu;
     Row {
         workload: format!(
             "{}: {subscriptions} matching subscription(s), {events} events, end to end",
@@ -601,7 +654,8 @@ async fn fanout(
         deliveries_per_s: Some(deliveries as f64 / elapsed.as_secs_f64()),
         latencies_us: latencies_of(&received, "t"),
         latency_of: "publish -> delivery",
-        cpu_per_1000: Some((service.cpu_seconds() - cpu) / deliveries as f64 * 1000.0),
+        cpu_per_1000: Some(used / deliveries as f64 * 1000.0),
+        machine: Some(machine.shares_since(used)),
         peak_rss_mb: service.peak_rss_mb(),
     }
 }
@@ -623,9 +677,9 @@ async fn main() {
         "\nHookbridge load benchmark: {cores} cores, SQLite (synchronous=FULL) and durable PostgreSQL (fsync on), release build\n"
     );
     println!(
-        "| workload | events/s accepted | deliveries/s | latency ms p50 / p99 / max | CPU s per 1,000 deliveries (or events) | peak RSS MB |"
+        "| workload | events/s accepted | deliveries/s | latency ms p50 / p99 / max | CPU s per 1,000 deliveries (or events) | machine busy / service, % of all cores | peak RSS MB |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
 
     // 1-3. Ingest only, then end to end with 1 and 10 matching subscriptions.
     if wanted("ingest") {
@@ -659,6 +713,7 @@ async fn main() {
             latencies_us: latencies_of(&received, "s"),
             latency_of: "publish -> delivery",
             cpu_per_1000: Some((service.cpu_seconds() - cpu) / (1000 * seconds) as f64 * 1000.0),
+            machine: None,
             peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
         }
         .print();
@@ -707,6 +762,7 @@ async fn main() {
             latencies_us: latencies_of(&received, "ok"),
             latency_of: "healthy target, publish -> delivery",
             cpu_per_1000: None,
+            machine: None,
             peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
         }
         .print();
@@ -737,6 +793,7 @@ async fn main() {
             latencies_us: Vec::new(),
             latency_of: "-",
             cpu_per_1000: None,
+            machine: None,
             peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
         }
         .print();
