@@ -529,7 +529,8 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
             last_success.insert(completion.subscription_id.as_str(), index);
         }
     }
-    let recovered: Vec<&str> = last_success.keys().copied().collect();
+    let mut recovered: Vec<&str> = last_success.keys().copied().collect();
+    recovered.sort_unstable();
     execute(
         client,
         "UPDATE subscriptions SET failing_since = NULL
