@@ -34,6 +34,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use serde_json::{Value, json};
 
+/// Clock ticks per second in `/proc` CPU times (Linux's USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
 const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdef";
 
 fn now_us() -> u64 {
@@ -171,7 +173,7 @@ impl Service {
         let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
             f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
         });
-        ticks / 100.0
+        ticks / TICKS_PER_SECOND
     }
 
     fn memory_kb(&self, key: &str) -> u64 {
@@ -518,7 +520,7 @@ impl MachineCpu {
             .filter_map(|v| v.parse().ok())
             .collect();
         let total: u64 = ticks.iter().sum();
-        // idle and iowait
+        // The fourth and fifth fields: idle and waiting for I/O.
         let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
         Self {
             busy: total - idle,
@@ -535,7 +537,7 @@ impl MachineCpu {
         let busy = (now.busy - self.busy) as f64;
         (
             100.0 * busy / total,
-            100.0 * service_cpu_seconds * 100.0 / total,
+            100.0 * service_cpu_seconds * TICKS_PER_SECOND / total,
         )
     }
 }
