@@ -238,6 +238,29 @@ impl Nodes {
         self.services.iter().map(Service::cpu_seconds).sum()
     }
 
+    /// Print each node's dispatcher counters (claims, claimed, released) to
+    /// stderr: how much claiming a workload took, for `BENCH_METRICS=1`.
+    async fn print_dispatcher_metrics(&self, client: &reqwest::Client) {
+        for service in &self.services {
+            let text = client
+                .get(format!("{}/metrics", service.url))
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status);
+            let text = match text {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(error) => format!("metrics unavailable: {error}"),
+            };
+            for line in text
+                .lines()
+                .filter(|l| l.starts_with("hookbridge_dispatcher_"))
+            {
+                eprintln!("{}: {line}", service.url);
+            }
+        }
+    }
+
     fn peak_rss_mb(&self) -> f64 {
         self.services
             .iter()
@@ -647,6 +670,9 @@ async fn fanout(
     wait_for(&received, warm + deliveries, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let used = service.cpu_seconds() - cpu;
+    if std::env::var_os("BENCH_METRICS").is_some() && !matches!(backend, Backend::Svix) {
+        service.print_dispatcher_metrics(client).await;
+    }
     Row {
         workload: format!(
             "{}: {subscriptions} matching subscription(s), {events} events, end to end",

@@ -11,7 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::limits::RateLimits;
@@ -22,6 +21,7 @@ use crate::delivery::breaker::BreakerSettings;
 use crate::delivery::guard::TargetGuard;
 use crate::delivery::retry::RetrySchedule;
 use crate::delivery::sender::Sender;
+use crate::delivery::wake::Wake;
 use crate::delivery::worker::{DispatchSettings, Dispatcher};
 use crate::metrics::Metrics;
 use crate::server;
@@ -59,8 +59,9 @@ impl Application {
         let (admin_key_hash, generated_admin_key) =
             settle_admin_key(store.as_ref(), config.admin_key.as_deref()).await?;
         let guard = TargetGuard::new(config.allow_private_targets);
-        let wake = Arc::new(Notify::new());
-        store.listen_for_work(wake.clone());
+        let wake = Arc::new(Wake::new());
+        let rung = wake.clone();
+        store.listen_for_work(Arc::new(move || rung.anything()));
         let schedule = config
             .retry_schedule
             .clone()

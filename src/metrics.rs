@@ -2,7 +2,8 @@
 //! attempts took, and how deep and old the queue is (read at scrape time).
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::store::NextStep;
@@ -14,6 +15,9 @@ pub struct Metrics {
     events_rejected: IntCounterVec,
     attempts: IntCounterVec,
     attempt_seconds: Histogram,
+    claims: IntCounter,
+    claimed: IntCounter,
+    released: IntCounter,
     queue_depth: IntGauge,
     oldest_pending_seconds: IntGauge,
 }
@@ -43,6 +47,18 @@ impl Metrics {
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ]),
         )?;
+        let claims = IntCounter::new(
+            "dispatcher_claims_total",
+            "Round trips the dispatcher made to claim due deliveries",
+        )?;
+        let claimed = IntCounter::new(
+            "dispatcher_claimed_total",
+            "Deliveries the dispatcher claimed",
+        )?;
+        let released = IntCounter::new(
+            "dispatcher_released_total",
+            "Claimed deliveries given back unattempted (target busy or its circuit open, shutdown)",
+        )?;
         let queue_depth = IntGauge::new("queue_depth", "Pending deliveries")?;
         let oldest_pending_seconds = IntGauge::new(
             "oldest_pending_seconds",
@@ -52,6 +68,9 @@ impl Metrics {
         registry.register(Box::new(events_rejected.clone()))?;
         registry.register(Box::new(attempts.clone()))?;
         registry.register(Box::new(attempt_seconds.clone()))?;
+        registry.register(Box::new(claims.clone()))?;
+        registry.register(Box::new(claimed.clone()))?;
+        registry.register(Box::new(released.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(oldest_pending_seconds.clone()))?;
         Ok(Self {
@@ -60,6 +79,9 @@ impl Metrics {
             events_rejected,
             attempts,
             attempt_seconds,
+            claims,
+            claimed,
+            released,
             queue_depth,
             oldest_pending_seconds,
         })
@@ -87,6 +109,17 @@ impl Metrics {
         };
         self.attempts.with_label_values(&[outcome]).inc();
         self.attempt_seconds.observe(latency_ms as f64 / 1000.0);
+    }
+
+    /// The dispatcher claimed `count` deliveries in one round trip.
+    pub fn claimed(&self, count: usize) {
+        self.claims.inc();
+        self.claimed.inc_by(count as u64);
+    }
+
+    /// The dispatcher gave back `count` claimed deliveries unattempted.
+    pub fn released(&self, count: usize) {
+        self.released.inc_by(count as u64);
     }
 
     /// The Prometheus text exposition, with the queue as it is now.

@@ -36,6 +36,6 @@ async fn resend(
     let delivery = state.store.resend(&account.id, &id).await?.ok_or_else(|| {
         ApiError::not_found("delivery (or its webhook, or it is being attempted now)")
     })?;
-    state.wake.notify_one();
+    state.wake.due_now([delivery.subscription_id.clone()]);
     Ok((StatusCode::ACCEPTED, Json(delivery)))
 }

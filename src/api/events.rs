@@ -120,8 +120,9 @@ async fn publish(
             created_at: Timestamp::now(),
         })
         .await?;
-    if outcome.deliveries > 0 {
-        state.wake.notify_one();
+    let deliveries = outcome.targets.len() as u64;
+    if deliveries > 0 {
+        state.wake.due_now(outcome.targets);
     }
     if !outcome.duplicate {
         state.metrics.accepted(event_type.name());
@@ -131,7 +132,7 @@ async fn publish(
         Json(PublishedView {
             id: outcome.event_id,
             duplicate: outcome.duplicate,
-            deliveries: outcome.deliveries as u64,
+            deliveries,
         }),
     ))
 }

@@ -27,7 +27,6 @@ use axum::http::HeaderName;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next, map_response};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -37,6 +36,7 @@ pub use openapi::document as openapi_document;
 use crate::catalog::Catalog;
 use crate::delivery::guard::TargetGuard;
 use crate::delivery::sender::Sender;
+use crate::delivery::wake::Wake;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -52,8 +52,8 @@ pub struct AppState {
     pub catalog: Catalog,
     /// The SSRF policy for target URLs.
     pub guard: TargetGuard,
-    /// Wakes the delivery workers when new deliveries are stored.
-    pub wake: Arc<Notify>,
+    /// Wakes the delivery workers when deliveries fall due.
+    pub wake: Arc<Wake>,
     /// SHA-256 of the admin key.
     pub admin_key_hash: [u8; 32],
     /// Prefix of account API keys (`hb` gives `hb_...`).

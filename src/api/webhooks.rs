@@ -513,7 +513,7 @@ async fn resend_failed(
     let since = Timestamp((since.unix_timestamp_nanos() / 1_000_000) as i64);
     let resent = state.store.resend_failed(&account.id, &id, since).await?;
     if resent > 0 {
-        state.wake.notify_one();
+        state.wake.due_now([id.clone()]);
     }
     Ok((
         StatusCode::ACCEPTED,

@@ -37,6 +37,12 @@ struct Circuit {
     probing: bool,
 }
 
+impl Circuit {
+    fn is_open(&self, now: Instant) -> bool {
+        self.probing || self.open_until.is_some_and(|until| now < until)
+    }
+}
+
 /// What the dispatcher may do with a target now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -108,13 +114,25 @@ impl Breaker {
         }
     }
 
-    /// Targets whose circuit is open (or whose probe is running): claims
-    /// skip them.
-    pub fn open_targets(&self) -> Vec<String> {
-        let now = Instant::now();
+    /// What [`Breaker::admit`] would answer for `target` now, without
+    /// reserving the probe.
+    pub fn peek(&self, target: &str) -> Admission {
+        match self.circuits().get(target) {
+            None
+            | Some(Circuit {
+                open_until: None, ..
+            }) => Admission::Closed,
+            Some(circuit) if circuit.is_open(Instant::now()) => Admission::Open,
+            Some(_) => Admission::Probe,
+        }
+    }
+
+    /// Targets whose circuit is not closed: open, or waiting for or running
+    /// its probe.
+    pub fn tripped_targets(&self) -> Vec<String> {
         self.circuits()
             .iter()
-            .filter(|(_, c)| c.probing || c.open_until.is_some_and(|until| now < until))
+            .filter(|(_, c)| c.open_until.is_some())
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -141,13 +159,24 @@ mod tests {
         assert_eq!(breaker.admit("t"), Admission::Closed);
         breaker.record("t", false);
         assert_eq!(breaker.admit("t"), Admission::Open);
-        assert_eq!(breaker.open_targets(), ["t"]);
+        assert_eq!(breaker.tripped_targets(), ["t"]);
+        assert_eq!(breaker.peek("t"), Admission::Open);
+        assert_eq!(breaker.peek("u"), Admission::Closed);
         std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(breaker.peek("t"), Admission::Probe);
+        assert_eq!(
+            breaker.peek("t"),
+            Admission::Probe,
+            "peeking reserves nothing"
+        );
+        assert_eq!(breaker.tripped_targets(), ["t"]);
         assert_eq!(breaker.admit("t"), Admission::Probe);
         assert_eq!(breaker.admit("t"), Admission::Open, "one probe at a time");
+        assert_eq!(breaker.peek("t"), Admission::Open);
         breaker.record("t", true);
         assert_eq!(breaker.admit("t"), Admission::Closed);
-        assert!(breaker.open_targets().is_empty());
+        assert!(breaker.tripped_targets().is_empty());
+        assert_eq!(breaker.peek("t"), Admission::Closed);
     }
 
     #[test]

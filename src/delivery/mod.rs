@@ -1,6 +1,7 @@
 //! Delivery: turning pending delivery rows into signed HTTP POSTs.
 //!
-//! [`worker`] claims due deliveries from the store and runs them,
+//! [`worker`] claims due deliveries from the store and runs them, woken by
+//! [`wake`] when work falls due,
 //! [`sender`] makes one attempt, [`payload`] shapes the body, [`signing`]
 //! signs it, [`retry`] decides when to try again and [`guard`] keeps targets
 //! off private networks.
@@ -11,4 +12,5 @@ pub mod payload;
 pub mod retry;
 pub mod sender;
 pub mod signing;
+pub mod wake;
 pub mod worker;

@@ -3,20 +3,23 @@
 //! them back in batches. Woken at once by ingest; the database is polled
 //! only as a fallback and to catch retries as they fall due.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::breaker::{Admission, Breaker, BreakerSettings};
 use super::retry::RetrySchedule;
 use super::sender::{ATTEMPT_TIMEOUT, Sender};
+use super::wake::Wake;
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
-use crate::store::{AttemptResult, Completion, DeliveryJob, Lease, NextStep, Store};
+use crate::store::{
+    AttemptResult, ClaimRequest, ClaimScope, Completion, DeliveryJob, Lease, NextStep, Store,
+};
 
 /// How long a claim holds a delivery: several times what an attempt may take.
 pub const LEASE: Duration = Duration::from_secs(ATTEMPT_TIMEOUT.as_secs() * 6);
@@ -90,17 +93,29 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     sender: Arc<Sender>,
     settings: DispatchSettings,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
     metrics: Arc<Metrics>,
 }
 
+/// What ended a wait of the dispatcher.
+enum Woken {
+    /// Its doorbell rang.
+    Rung,
+    /// An attempt finished.
+    Finished,
+    /// The deadline passed: retries or expired leases may be due.
+    Deadline,
+    /// Shutdown began.
+    Shutdown,
+}
+
 impl Dispatcher {
-    /// A dispatcher; `wake` is notified by ingest when deliveries are stored.
+    /// A dispatcher; `wake` is rung when deliveries fall due.
     pub fn new(
         store: Arc<dyn Store>,
         sender: Arc<Sender>,
         settings: DispatchSettings,
-        wake: Arc<Notify>,
+        wake: Arc<Wake>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -115,6 +130,15 @@ impl Dispatcher {
     /// Deliver until `shutdown` is cancelled; then stop claiming, let running
     /// attempts finish (up to the drain grace), release the rest, and return
     /// once every outcome is recorded.
+    ///
+    /// Two kinds of claim: one over every target's due deliveries in due
+    /// order (at start, when the deadline for the next retry passes, at the
+    /// fallback poll, and when the doorbell cannot say where work is), and
+    /// one per target (when ingest or a resend rings with targets that have
+    /// room, and when a target that was full drains enough to take a slot's
+    /// worth more). A full target is not claimed for again until then, so
+    /// its backlog is neither searched nor claimed and given back each time
+    /// one of its attempts ends or another event for it arrives.
     pub async fn run(self, shutdown: CancellationToken) {
         let (outcomes, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(self.store.clone(), recorded, self.wake.clone()));
@@ -126,6 +150,8 @@ impl Dispatcher {
         );
 
         let mut renew_at = Instant::now() + self.settings.lease / 3;
+        let mut look_everywhere = true;
+        let mut deadline = Instant::now();
         while !shutdown.is_cancelled() {
             slots.reap();
             self.release(std::mem::take(&mut slots.turned_away)).await;
@@ -133,53 +159,68 @@ impl Dispatcher {
                 self.renew(slots.held()).await;
                 renew_at = Instant::now() + self.settings.lease / 3;
             }
-            let room = self.settings.max_in_flight.saturating_sub(slots.busy());
-            if room == 0 {
+            if slots.room() == 0 {
                 tokio::select! {
                     _ = slots.next_finished() => {}
                     _ = shutdown.cancelled() => {}
                 }
                 continue;
             }
-            let claimed = self
-                .store
-                .claim_due(
-                    room.min(self.settings.batch),
-                    self.settings.lease,
-                    slots.skipped_targets(),
-                )
-                .await;
-            let jobs = match claimed {
-                Ok(jobs) => jobs,
-                Err(error) => {
-                    tracing::warn!(%error, "claiming deliveries failed; retrying shortly");
-                    tokio::select! {
-                        _ = tokio::time::sleep(self.settings.poll) => {}
-                        _ = shutdown.cancelled() => {}
+            if look_everywhere || Instant::now() >= deadline {
+                // This claim sees everything rung so far.
+                self.wake.take();
+                let scope = ClaimScope::Any {
+                    room: slots.room_by_target(),
+                    per_new_target: slots.capacity(),
+                };
+                match self.claim(&mut slots, scope).await {
+                    Err(()) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.settings.poll) => {}
+                            _ = shutdown.cancelled() => {}
+                        }
+                        continue;
                     }
-                    continue;
+                    Ok(Fill::Full) => {
+                        look_everywhere = true;
+                        continue;
+                    }
+                    Ok(Fill::Short) => look_everywhere = false,
                 }
-            };
-            if jobs.is_empty() {
                 let wait = match self.store.next_due(slots.skipped_targets()).await {
                     Ok(Some(at)) => at
                         .until()
                         .clamp(Duration::from_millis(5), self.settings.poll),
                     _ => self.settings.poll,
                 };
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = slots.next_finished(), if slots.has_queued() => {}
-                    _ = shutdown.cancelled() => {}
-                }
-                continue;
+                deadline = Instant::now() + wait;
             }
-            let refused: Vec<Lease> = jobs
-                .into_iter()
-                .filter_map(|job| slots.admit(job))
-                .collect();
-            self.release(refused).await;
+            let woken = tokio::select! {
+                _ = self.wake.rung() => Woken::Rung,
+                _ = tokio::time::sleep_until(deadline.into()) => Woken::Deadline,
+                _ = slots.next_finished(), if slots.awaits_finishes() => Woken::Finished,
+                _ = shutdown.cancelled() => Woken::Shutdown,
+            };
+            match woken {
+                Woken::Rung => {
+                    let news = self.wake.take();
+                    if news.anything {
+                        look_everywhere = true;
+                        continue;
+                    }
+                    if let Some(at) = news.earliest {
+                        deadline = deadline.min(Instant::now() + at.until());
+                    }
+                    let targets = slots.claimable(news.targets);
+                    look_everywhere |= self.claim_for(&mut slots, targets).await.is_err();
+                }
+                Woken::Finished => {
+                    let targets = slots.refillable();
+                    look_everywhere |= self.claim_for(&mut slots, targets).await.is_err();
+                }
+                Woken::Deadline => look_everywhere = true,
+                Woken::Shutdown => {}
+            }
         }
 
         self.release(slots.take_queued()).await;
@@ -191,6 +232,52 @@ impl Dispatcher {
         }
         drop(slots);
         let _ = recorder.await;
+    }
+
+    /// Claim what `scope` allows, at most a batch and the room left, and
+    /// start or queue each job. Whether the claim filled its whole allowance
+    /// (so more may be due); `Err` if the store failed (logged).
+    async fn claim(&self, slots: &mut Slots, scope: ClaimScope) -> Result<Fill, ()> {
+        let total = slots.room().min(self.settings.batch);
+        let request = ClaimRequest {
+            lease: self.settings.lease,
+            total,
+            scope,
+        };
+        let jobs = match self.store.claim_due(request).await {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                tracing::warn!(%error, "claiming deliveries failed; retrying shortly");
+                return Err(());
+            }
+        };
+        self.metrics.claimed(jobs.len());
+        let fill = if jobs.len() >= total {
+            Fill::Full
+        } else {
+            Fill::Short
+        };
+        let refused: Vec<Lease> = jobs
+            .into_iter()
+            .filter_map(|job| slots.admit(job))
+            .collect();
+        self.release(refused).await;
+        slots.note_starved();
+        Ok(fill)
+    }
+
+    /// Claim for `targets` (each with its room), if any. When the claim
+    /// took all it was allowed, they may have more due: they are remembered
+    /// as starved, to be claimed for again as attempts end.
+    async fn claim_for(&self, slots: &mut Slots, targets: Vec<(String, usize)>) -> Result<(), ()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = targets.iter().map(|(target, _)| target.clone()).collect();
+        if let Fill::Full = self.claim(slots, ClaimScope::Targets(targets)).await? {
+            slots.starved.extend(names);
+        }
+        Ok(())
     }
 
     /// Extend the leases of every job this node holds. A job can wait for a
@@ -210,10 +297,19 @@ impl Dispatcher {
         if leases.is_empty() {
             return;
         }
+        self.metrics.released(leases.len());
         if let Err(error) = self.store.release(leases).await {
             tracing::warn!(%error, "releasing leases failed; they expire on their own");
         }
     }
+}
+
+/// Whether a claim took all it was allowed to.
+enum Fill {
+    /// It did: more may be due.
+    Full,
+    /// It took less: nothing more it was allowed was due.
+    Short,
 }
 
 /// How many claimed jobs may wait for a busy target, per slot. Each slot
@@ -236,6 +332,7 @@ struct Slots {
     schedule: RetrySchedule,
     outcomes: mpsc::UnboundedSender<Completion>,
     per_target: usize,
+    max_in_flight: usize,
     auto_disable_after: Option<Duration>,
     metrics: Arc<Metrics>,
     tasks: JoinSet<()>,
@@ -245,6 +342,9 @@ struct Slots {
     /// Claimed jobs given up because their target's circuit opened: the
     /// dispatcher releases them.
     turned_away: Vec<Lease>,
+    /// Targets that may have due deliveries this node did not claim for
+    /// want of room: claimed for again once they have a slot's worth.
+    starved: HashSet<String>,
 }
 
 impl Slots {
@@ -259,6 +359,7 @@ impl Slots {
             schedule: settings.schedule.clone(),
             outcomes,
             per_target: settings.per_target,
+            max_in_flight: settings.max_in_flight,
             auto_disable_after: settings.auto_disable_after,
             metrics,
             tasks: JoinSet::new(),
@@ -266,6 +367,7 @@ impl Slots {
             targets: HashMap::new(),
             breaker: Arc::new(Breaker::new(settings.breaker)),
             turned_away: Vec::new(),
+            starved: HashSet::new(),
         }
     }
 
@@ -279,22 +381,99 @@ impl Slots {
                 .sum::<usize>()
     }
 
+    /// How many more jobs this node may hold in all.
+    fn room(&self) -> usize {
+        self.max_in_flight.saturating_sub(self.busy())
+    }
+
     fn has_queued(&self) -> bool {
         self.targets.values().any(|t| !t.waiting.is_empty())
     }
 
-    /// Targets the next claim skips: those whose slots and queue are full,
-    /// and those whose circuit is open.
-    fn skipped_targets(&self) -> Vec<String> {
-        let capacity = self.per_target * (1 + QUEUED_PER_SLOT);
-        let mut skipped: Vec<String> = self
+    /// Whether a finished attempt may let the dispatcher do more: start a
+    /// queued job, or claim for a starved target.
+    fn awaits_finishes(&self) -> bool {
+        !self.tasks.is_empty() && (self.has_queued() || !self.starved.is_empty())
+    }
+
+    /// How many jobs one target may hold: its slots and its queue.
+    fn capacity(&self) -> usize {
+        self.per_target * (1 + QUEUED_PER_SLOT)
+    }
+
+    /// How many more jobs a claim may take for `target`: none while its
+    /// circuit is open, one when it is due a probe, and none while it has
+    /// less than a slot's worth of room (a job queued behind that many more
+    /// waits anyway, and claiming one or two at a time as attempts end
+    /// costs a claim per delivery).
+    fn claimable_room(&self, target: &str) -> usize {
+        match self.breaker.peek(target) {
+            Admission::Open => return 0,
+            Admission::Probe => return 1,
+            Admission::Closed => {}
+        }
+        let held = self
             .targets
-            .iter()
-            .filter(|(_, t)| t.running + t.waiting.len() >= capacity)
-            .map(|(id, _)| id.clone())
+            .get(target)
+            .map_or(0, |t| t.running + t.waiting.len());
+        let room = self.capacity().saturating_sub(held);
+        if room < self.per_target { 0 } else { room }
+    }
+
+    /// The room of every target that holds jobs or whose circuit is not
+    /// closed, for a claim over all targets (0: skip it).
+    fn room_by_target(&self) -> HashMap<String, usize> {
+        self.targets
+            .keys()
+            .cloned()
+            .chain(self.breaker.tripped_targets())
+            .map(|target| {
+                let room = self.claimable_room(&target);
+                (target, room)
+            })
+            .collect()
+    }
+
+    /// The targets a claim over all targets skips: those without room.
+    fn skipped_targets(&self) -> Vec<String> {
+        self.room_by_target()
+            .into_iter()
+            .filter(|(_, room)| *room == 0)
+            .map(|(target, _)| target)
+            .collect()
+    }
+
+    /// Of `targets`, those with room, and their room; the others are
+    /// remembered as starved.
+    fn claimable(&mut self, targets: HashSet<String>) -> Vec<(String, usize)> {
+        let mut claimable = Vec::new();
+        for target in targets {
+            match self.claimable_room(&target) {
+                0 => {
+                    self.starved.insert(target);
+                }
+                room => claimable.push((target, room)),
+            }
+        }
+        claimable
+    }
+
+    /// Starved targets that now have room, forgotten as starved.
+    fn refillable(&mut self) -> Vec<(String, usize)> {
+        let starved = std::mem::take(&mut self.starved);
+        self.claimable(starved)
+    }
+
+    /// Remember every held target without room as starved: it may have
+    /// more due than it could take.
+    fn note_starved(&mut self) {
+        let full: Vec<String> = self
+            .targets
+            .keys()
+            .filter(|target| self.claimable_room(target) == 0)
+            .cloned()
             .collect();
-        skipped.extend(self.breaker.open_targets());
-        skipped
+        self.starved.extend(full);
     }
 
     /// Start `job`, or queue it behind its target; give its lease back when
@@ -454,21 +633,28 @@ async fn attempt(
 }
 
 /// Write outcomes back in batches: whatever has arrived while the previous
-/// batch was being written goes in the next one. A recorded retry wakes the
-/// dispatcher, whose wait was computed before the retry time existed.
+/// batch was being written goes in the next one. A recorded retry rings the
+/// dispatcher with its time, since its deadline was set before the retry
+/// existed.
 async fn record(
     store: Arc<dyn Store>,
     mut outcomes: mpsc::UnboundedReceiver<Completion>,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
 ) {
     const MAX_BATCH: usize = 512;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while outcomes.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let count = batch.len();
-        let retries = batch.iter().any(|c| matches!(c.next, NextStep::RetryAt(_)));
+        let earliest_retry = batch
+            .iter()
+            .filter_map(|c| match c.next {
+                NextStep::RetryAt(at) => Some(at),
+                _ => None,
+            })
+            .min();
         let recorded = store.complete(std::mem::take(&mut batch)).await;
-        if retries {
-            wake.notify_one();
+        if let Some(at) = earliest_retry {
+            wake.due_at(at);
         }
         if let Err(error) = recorded {
             tracing::error!(%error, count, "recording attempts failed; their leases will expire and they will be retried");

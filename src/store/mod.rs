@@ -14,12 +14,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
 
 pub use models::*;
 
 use crate::config::DatabaseUrl;
 use crate::domain::Timestamp;
+
+/// Each schema upgrade, in order, as SQL both databases run: upgrade `i`
+/// takes a database from version `i + 1` to `i + 2`. A new database gets
+/// the latest schema (each store's `schema.sql`) at [`SCHEMA_VERSION`].
+const UPGRADES: &[&str] = &[
+    // 2: a target's pending deliveries in due order, for claims per target.
+    "DROP INDEX deliveries_pending_by_subscription;
+     CREATE INDEX deliveries_pending_by_subscription
+         ON deliveries(subscription_id, next_attempt_at) WHERE state = 'pending';",
+];
+
+/// The schema version this binary writes and reads.
+const SCHEMA_VERSION: i64 = 1 + UPGRADES.len() as i64;
+
+/// The upgrades a database at `version` still needs.
+fn upgrades_from(version: i64) -> &'static [&'static str] {
+    let done = usize::try_from(version - 1)
+        .unwrap_or(0)
+        .min(UPGRADES.len());
+    &UPGRADES[done..]
+}
 
 /// The columns both stores read a subscription from, in the order their
 /// row readers expect (`s` is the subscriptions table).
@@ -83,10 +103,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// id, so one account can never reach another's rows.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Wake `wake` when another node stores deliveries that are due now.
+    /// Call `woken` when another node stores deliveries that are due now.
     /// A single-node store has no other nodes: its default does nothing.
-    fn listen_for_work(&self, wake: Arc<Notify>) {
-        drop(wake);
+    fn listen_for_work(&self, woken: Arc<dyn Fn() + Send + Sync>) {
+        drop(woken);
     }
 
     /// The stored admin key hash, if one was generated earlier.
@@ -143,15 +163,10 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
 
-    /// Lease up to `limit` due deliveries for `lease`, skipping those to the
-    /// subscriptions in `skip` (targets at their concurrency limit); a lease
-    /// that expires makes its delivery due again.
-    async fn claim_due(
-        &self,
-        limit: usize,
-        lease: Duration,
-        skip: Vec<String>,
-    ) -> StoreResult<Vec<DeliveryJob>>;
+    /// Lease the due deliveries `request` allows, oldest first, none to a
+    /// paused subscription; a lease that expires makes its delivery due
+    /// again.
+    async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>>;
     /// Record attempts and apply their outcomes (delivered, retry, failed,
     /// subscription gone). An outcome whose lease was lost is ignored.
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;

@@ -1,6 +1,8 @@
 //! The records the store reads and writes.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -114,8 +116,8 @@ pub struct IngestOutcome {
     pub event_id: String,
     /// True when the id had been published before and nothing was stored.
     pub duplicate: bool,
-    /// Deliveries created.
-    pub deliveries: usize,
+    /// The subscriptions a delivery was created for, one per delivery.
+    pub targets: Vec<String>,
 }
 
 /// A stored event.
@@ -150,6 +152,89 @@ impl RenderedBodies {
             Format::Envelope => &self.envelope,
         };
         slot.get_or_init(render).clone()
+    }
+}
+
+/// Which due deliveries one claim may lease, oldest first.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// How long the claim holds each delivery.
+    pub lease: Duration,
+    /// At most this many deliveries in all.
+    pub total: usize,
+    /// Where to look.
+    pub scope: ClaimScope,
+}
+
+/// Where a claim looks for due deliveries.
+#[derive(Debug, Clone)]
+pub enum ClaimScope {
+    /// Among every target's due deliveries, in due order: at most the room
+    /// given for a target listed in `room` (none for a target listed with
+    /// 0), at most `per_new_target` to any other. Only the first
+    /// [`ClaimScope::SCAN`] due deliveries not to a skipped target are
+    /// looked at, so one target's backlog cannot make a claim long.
+    Any {
+        /// Targets that already hold claimed deliveries: how many more each
+        /// may take.
+        room: HashMap<String, usize>,
+        /// How many a target not in `room` may take.
+        per_new_target: usize,
+    },
+    /// Only these targets' due deliveries, at most the given number each.
+    Targets(Vec<(String, usize)>),
+}
+
+impl ClaimScope {
+    /// How many due deliveries an [`ClaimScope::Any`] claim looks at, per
+    /// delivery it may take.
+    pub const SCAN: usize = 4;
+
+    /// The targets an [`ClaimScope::Any`] claim skips: those without room.
+    pub fn skipped(&self) -> Vec<String> {
+        match self {
+            ClaimScope::Any { room, .. } => room
+                .iter()
+                .filter(|(_, free)| **free == 0)
+                .map(|(target, _)| target.clone())
+                .collect(),
+            ClaimScope::Targets(_) => Vec::new(),
+        }
+    }
+
+    /// From due `candidates` (a key and its target, in due order), those an
+    /// [`ClaimScope::Any`] claim takes: at most `total`, each target's room
+    /// respected.
+    pub fn pick<K>(
+        &self,
+        candidates: impl IntoIterator<Item = (K, String)>,
+        total: usize,
+    ) -> Vec<K> {
+        let ClaimScope::Any {
+            room,
+            per_new_target,
+        } = self
+        else {
+            return candidates
+                .into_iter()
+                .take(total)
+                .map(|(key, _)| key)
+                .collect();
+        };
+        let mut taken: HashMap<String, usize> = HashMap::new();
+        let mut picked = Vec::new();
+        for (key, target) in candidates {
+            if picked.len() == total {
+                break;
+            }
+            let allowed = room.get(&target).copied().unwrap_or(*per_new_target);
+            let count = taken.entry(target).or_default();
+            if *count < allowed {
+                *count += 1;
+                picked.push(key);
+            }
+        }
+        picked
     }
 }
 
@@ -322,4 +407,24 @@ pub struct RegisteredEventType {
     pub created_at: Timestamp,
     /// Last replacement (equal to `created_at` until replaced).
     pub updated_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_over_all_targets_keeps_to_each_targets_room_and_the_total() {
+        let scope = ClaimScope::Any {
+            room: HashMap::from([("busy".to_owned(), 0), ("half".to_owned(), 2)]),
+            per_new_target: 3,
+        };
+        assert_eq!(scope.skipped(), ["busy"]);
+        let due = [
+            "half", "busy", "new", "half", "half", "new", "new", "new", "other",
+        ];
+        let candidates = || due.iter().enumerate().map(|(at, t)| (at, t.to_string()));
+        assert_eq!(scope.pick(candidates(), 10), [0, 2, 3, 5, 6, 8]);
+        assert_eq!(scope.pick(candidates(), 4), [0, 2, 3, 5]);
+    }
 }

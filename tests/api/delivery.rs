@@ -524,6 +524,44 @@ async fn a_hanging_target_does_not_hold_up_the_others() {
     );
 }
 
+/// A slow target's backlog is claimed as the target drains, a slot's worth
+/// at a time: no claimed delivery is given back unattempted for want of
+/// room, and claims stay far fewer than deliveries (before, every finished
+/// attempt claimed a batch and gave most of it back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_targets_backlog_is_claimed_as_it_drains_not_claimed_and_given_back() {
+    const EVENTS: usize = 600;
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let slow = Receiver::start().await;
+    // 32 at a time, about 210 a second.
+    slow.set_delay(Duration::from_millis(150));
+    app.create_webhook(&account, json!({"url": slow.url})).await;
+    // Published 8 at a time, so they arrive faster than the target drains.
+    for _ in 0..EVENTS / 8 {
+        futures_util::future::join_all(
+            (0..8).map(|_| {
+                app.publish_accepted(&account, "generation_complete", generation("image"))
+            }),
+        )
+        .await;
+    }
+    slow.wait_for(EVENTS, WAIT).await;
+    assert_eq!(
+        app.metric("hookbridge_dispatcher_released_total").await,
+        0.0
+    );
+    assert_eq!(
+        app.metric("hookbridge_dispatcher_claimed_total").await,
+        EVENTS as f64
+    );
+    let claims = app.metric("hookbridge_dispatcher_claims_total").await;
+    assert!(
+        claims < (EVENTS / 4) as f64,
+        "{claims} claims for {EVENTS} deliveries"
+    );
+}
+
 /// A target that fails every attempt trips the circuit breaker: after a few
 /// failures it is left alone (its deliveries wait without spending attempts)
 /// while a healthy target of the same account gets everything; when it
@@ -695,7 +733,8 @@ async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
         CustomHeaders, EventId, EventSelection, Format, SigningSecret, Source, Timestamp,
     };
     use hookbridge::store::{
-        Account, AttemptResult, Completion, NewEvent, NextStep, Store, Subscription,
+        Account, AttemptResult, ClaimRequest, ClaimScope, Completion, NewEvent, NextStep, Store,
+        Subscription,
     };
 
     let database = TestDatabase::new();
@@ -745,7 +784,11 @@ async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
                 .unwrap();
         }
         let jobs = store
-            .claim_due(outcomes.len(), Duration::from_secs(60), vec![])
+            .claim_due(ClaimRequest {
+                lease: Duration::from_secs(60),
+                total: outcomes.len(),
+                scope: ClaimScope::Targets(vec![("sub_run".into(), outcomes.len())]),
+            })
             .await
             .unwrap();
         assert_eq!(jobs.len(), outcomes.len());

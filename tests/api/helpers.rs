@@ -202,6 +202,23 @@ impl Api {
             .expect("request")
     }
 
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        self.admin_get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("metrics")
+    }
+
+    /// One unlabelled counter or gauge of `GET /metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    }
+
     async fn admin_send(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
         self.client
             .request(method, self.url(path))

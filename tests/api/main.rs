@@ -19,6 +19,7 @@ mod openapi;
 mod postgres_server;
 mod postgres_tls;
 mod samples;
+mod schema;
 mod secrets;
 mod ssrf;
 mod subscriptions;

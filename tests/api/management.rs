@@ -484,20 +484,9 @@ async fn prometheus_metrics_count_events_attempts_and_the_queue() {
 
     let as_account = app.get_as(&account, "/metrics").await;
     expect_error(as_account, 401, "unauthorized").await;
-    let scrape = || async {
-        client()
-            .get(app.url("/metrics"))
-            .bearer_auth(crate::helpers::ADMIN_KEY)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
     let attempt_recorded = r#"hookbridge_delivery_attempts_total{outcome="retry"} 1"#;
     let text = eventually(WAIT, || async {
-        let text = scrape().await;
+        let text = app.metrics().await;
         text.lines().any(|l| l == attempt_recorded).then_some(text)
     })
     .await;

@@ -28,12 +28,12 @@ pub(super) struct IngestQueue {
 }
 
 impl IngestQueue {
-    /// Start the committers on `pool`.
-    pub(super) fn start(pool: Pool) -> Self {
+    /// Start the committers on `pool`; their notifications name `node`.
+    pub(super) fn start(pool: Pool, node: Arc<str>) -> Self {
         let (requests, queue) = mpsc::channel(MAX_BATCH * COMMITTERS * 4);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..COMMITTERS {
-            tokio::spawn(commit_batches(pool.clone(), queue.clone()));
+            tokio::spawn(commit_batches(pool.clone(), queue.clone(), node.clone()));
         }
         Self { requests }
     }
@@ -51,14 +51,14 @@ impl IngestQueue {
 
 /// Take whatever is queued (up to [`MAX_BATCH`]) and store it in one
 /// transaction, until the queue closes.
-async fn commit_batches(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Request>>>) {
+async fn commit_batches(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Request>>>, node: Arc<str>) {
     loop {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         if queue.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }
         let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.into_iter().unzip();
-        match store_batch(&pool, &events).await {
+        match store_batch(&pool, &events, &node).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
@@ -87,6 +87,7 @@ struct Matcher {
 async fn store_batch(
     pool: &Pool,
     events: &[NewEvent],
+    node: &str,
 ) -> StoreResult<Vec<StoreResult<IngestOutcome>>> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
@@ -165,11 +166,11 @@ async fn store_batch(
             outcomes.push(Ok(IngestOutcome {
                 event_id: event.id.as_str().to_owned(),
                 duplicate: true,
-                deliveries: 0,
+                targets: Vec::new(),
             }));
             continue;
         };
-        let mut deliveries = 0;
+        let mut matched = Vec::new();
         for matcher in matchers.get(&event.account_id).into_iter().flatten() {
             if matcher.events.wants(&event.event_type)
                 && matcher
@@ -182,13 +183,13 @@ async fn store_batch(
                 targets.push(matcher.id.as_str());
                 delivery_owners.push(event.account_id.as_str());
                 delivery_times.push(event.created_at.0);
-                deliveries += 1;
+                matched.push(matcher.id.clone());
             }
         }
         outcomes.push(Ok(IngestOutcome {
             event_id: event.id.as_str().to_owned(),
             duplicate: false,
-            deliveries,
+            targets: matched,
         }));
     }
     if !delivery_ids.is_empty() {
@@ -208,7 +209,7 @@ async fn store_batch(
             ],
         )
         .await?;
-        notify_due(&transaction).await?;
+        notify_due(&transaction, node).await?;
     }
     transaction.commit().await?;
     Ok(outcomes)

@@ -17,17 +17,16 @@ use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool, Runtime};
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::sync::Notify;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sealing::Sealer;
 use super::{
-    Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
-    DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
-    RegisteredEventType, SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent,
-    Subscription, page_of, to_json,
+    Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
+    Completion, DeliveryJob, DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page,
+    PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, Store,
+    StoreError, StoreResult, StoredEvent, Subscription, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -37,7 +36,6 @@ use crate::domain::{
 mod ingest;
 mod tls;
 
-const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = include_str!("schema.sql");
 /// The channel ingest notifies when deliveries are due now.
 const CHANNEL: &str = "hookbridge_due";
@@ -51,6 +49,8 @@ pub struct PostgresStore {
     url: String,
     tls: MakeRustlsConnect,
     sealer: Sealer,
+    /// This node's name in its notifications, so that it ignores its own.
+    node: Arc<str>,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -138,23 +138,42 @@ impl PostgresStore {
                     "the database has schema version {found}, newer than this binary's {SCHEMA_VERSION}"
                 )));
             }
+            Some(found) if found < SCHEMA_VERSION => {
+                transaction
+                    .batch_execute(&upgrades_from(found).concat())
+                    .await?;
+                transaction
+                    .execute(
+                        "UPDATE hookbridge_schema SET version = $1",
+                        &[&SCHEMA_VERSION],
+                    )
+                    .await?;
+            }
             Some(_) => {}
         }
         transaction.commit().await?;
         drop(client);
+        let node: Arc<str> = new_id("node").into();
         Ok(Self {
-            ingest: ingest::IngestQueue::start(pool.clone()),
+            ingest: ingest::IngestQueue::start(pool.clone(), node.clone()),
             pool,
             url: url.to_owned(),
             tls,
             sealer,
+            node,
         })
     }
 }
 
-/// Wake `wake` whenever any node notifies [`CHANNEL`]; reconnects after a
-/// lost connection (waking once, in case a notification was missed).
-async fn listen(url: String, tls: MakeRustlsConnect, wake: Arc<Notify>) {
+/// Call `woken` whenever another node notifies [`CHANNEL`]; reconnects
+/// after a lost connection (calling it once, in case a notification was
+/// missed).
+async fn listen(
+    url: String,
+    tls: MakeRustlsConnect,
+    node: Arc<str>,
+    woken: Arc<dyn Fn() + Send + Sync>,
+) {
     loop {
         match tokio_postgres::connect(&url, tls.clone()).await {
             Ok((client, mut connection)) => {
@@ -166,8 +185,10 @@ async fn listen(url: String, tls: MakeRustlsConnect, wake: Arc<Notify>) {
                 };
                 let (listened, _) = tokio::join!(listening, async {
                     while let Some(Ok(message)) = messages.next().await {
-                        if let tokio_postgres::AsyncMessage::Notification(_) = message {
-                            wake.notify_one();
+                        if let tokio_postgres::AsyncMessage::Notification(note) = message
+                            && note.payload() != &*node
+                        {
+                            woken();
                         }
                     }
                 });
@@ -177,7 +198,7 @@ async fn listen(url: String, tls: MakeRustlsConnect, wake: Arc<Notify>) {
             }
             Err(error) => tracing::warn!(%error, "the notification connection failed"),
         }
-        wake.notify_one();
+        woken();
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -428,8 +449,10 @@ async fn execute(
     Ok(client.execute(&statement, params).await?)
 }
 
-async fn notify_due(client: &impl GenericClient) -> StoreResult<()> {
-    execute(client, "SELECT pg_notify($1, '')", &[&CHANNEL]).await?;
+/// Tell every node that deliveries are due now; the payload names `node`,
+/// which has rung its own dispatcher already.
+async fn notify_due(client: &impl GenericClient, node: &str) -> StoreResult<()> {
+    execute(client, "SELECT pg_notify($1, $2)", &[&CHANNEL, &node]).await?;
     Ok(())
 }
 
@@ -586,8 +609,13 @@ async fn track_failure(client: &impl GenericClient, completion: &Completion) -> 
 
 #[async_trait]
 impl Store for PostgresStore {
-    fn listen_for_work(&self, wake: Arc<Notify>) {
-        tokio::spawn(listen(self.url.clone(), self.tls.clone(), wake));
+    fn listen_for_work(&self, woken: Arc<dyn Fn() + Send + Sync>) {
+        tokio::spawn(listen(
+            self.url.clone(),
+            self.tls.clone(),
+            self.node.clone(),
+            woken,
+        ));
     }
 
     async fn admin_key_hash(&self) -> StoreResult<Option<String>> {
@@ -873,34 +901,80 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    async fn claim_due(
-        &self,
-        limit: usize,
-        lease: Duration,
-        skip: Vec<String>,
-    ) -> StoreResult<Vec<DeliveryJob>> {
+    async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>> {
         let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
         let now = Timestamp::now();
-        let claimed = query(
-            &transaction,
-            "WITH due AS (
-                     SELECT d.id FROM deliveries d
+        let picked: Vec<String> = match &request.scope {
+            scope @ ClaimScope::Any { .. } => {
+                let scan = request.total.saturating_mul(ClaimScope::SCAN) as i64;
+                let candidates = query(
+                    &client,
+                    "SELECT d.id, d.subscription_id FROM deliveries d
                      WHERE d.state = 'pending' AND d.next_attempt_at <= $1
-                       AND NOT (d.subscription_id = ANY($3::TEXT[]))
+                       AND NOT (d.subscription_id = ANY($2::TEXT[]))
                        AND NOT EXISTS (SELECT 1 FROM subscriptions s
                                        WHERE s.id = d.subscription_id AND NOT s.enabled)
                      ORDER BY d.next_attempt_at
-                     LIMIT $2
+                     LIMIT $3",
+                    &[&now.0, &scope.skipped(), &scan],
+                )
+                .await?;
+                scope.pick(
+                    candidates.iter().map(|row| (row.get(0), row.get(1))),
+                    request.total,
+                )
+            }
+            ClaimScope::Targets(targets) => {
+                let (ids, rooms): (Vec<&str>, Vec<i64>) = targets
+                    .iter()
+                    .map(|(id, room)| (id.as_str(), *room as i64))
+                    .unzip();
+                query(
+                    &client,
+                    "SELECT due.id FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS t(id, room)
+                     CROSS JOIN LATERAL (
+                         SELECT d.id FROM deliveries d
+                         WHERE d.subscription_id = t.id AND d.state = 'pending'
+                           AND d.next_attempt_at <= $3
+                           AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                                           WHERE s.id = t.id AND NOT s.enabled)
+                         ORDER BY d.next_attempt_at
+                         LIMIT t.room) due",
+                    &[&ids, &rooms, &now.0],
+                )
+                .await?
+                .iter()
+                .take(request.total)
+                .map(|row| row.get(0))
+                .collect()
+            }
+        };
+        if picked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let transaction = client.transaction().await?;
+        // Another node may have leased some of them since they were read:
+        // those are skipped (locked) or no longer due.
+        let mut claimed = query(
+            &transaction,
+            "WITH due AS (
+                     SELECT d.id FROM deliveries d
+                     WHERE d.id = ANY($1) AND d.state = 'pending' AND d.next_attempt_at <= $2
                      FOR UPDATE SKIP LOCKED)
                  UPDATE deliveries d
-                 SET next_attempt_at = $4,
+                 SET next_attempt_at = $3,
                      lease_token = floor(random() * 9007199254740991)::BIGINT
                  FROM due WHERE d.id = due.id
                  RETURNING d.id, d.attempts, d.subscription_id, d.lease_token, d.event_pk",
-            &[&now.0, &(limit as i64), &skip, &now.after(lease).0],
+            &[&picked, &now.0, &now.after(request.lease).0],
         )
         .await?;
+        let order: HashMap<&str, usize> = picked
+            .iter()
+            .enumerate()
+            .map(|(at, id)| (id.as_str(), at))
+            .collect();
+        claimed.sort_by_key(|row| order.get(row.get::<_, &str>(0)).copied());
         if claimed.is_empty() {
             transaction.commit().await?;
             return Ok(Vec::new());
@@ -979,7 +1053,7 @@ impl Store for PostgresStore {
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
         let client = self.pool.get().await?;
         move_leased(&client, &leases, Timestamp::now(), true).await?;
-        notify_due(&client).await?;
+        notify_due(&client, &self.node).await?;
         Ok(())
     }
 
@@ -1019,7 +1093,7 @@ impl Store for PostgresStore {
         )
         .await?;
         if row.is_some() {
-            notify_due(&client).await?;
+            notify_due(&client, &self.node).await?;
         }
         Ok(row.as_ref().map(delivery_status_from))
     }
@@ -1040,7 +1114,7 @@ impl Store for PostgresStore {
         )
         .await?;
         if resent > 0 {
-            notify_due(&client).await?;
+            notify_due(&client, &self.node).await?;
         }
         Ok(resent as usize)
     }

@@ -18,17 +18,16 @@ use serde_json::Value;
 
 use super::sealing::Sealer;
 use super::{
-    Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, Completion, DeliveryJob,
-    DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret,
-    RegisteredEventType, SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent,
-    Subscription, page_of, to_json,
+    Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
+    Completion, DeliveryJob, DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page,
+    PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, Store,
+    StoreError, StoreResult, StoredEvent, Subscription, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
 };
 use writer::{Durability, Writer};
 
-const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = include_str!("schema.sql");
 const READ_CONNECTIONS: u32 = 4;
 
@@ -213,6 +212,11 @@ fn migrate(connection: &Connection) -> StoreResult<()> {
         return Err(StoreError::Database(format!(
             "the database has schema version {version}, newer than this binary's {SCHEMA_VERSION}"
         )));
+    } else if version < SCHEMA_VERSION {
+        let steps = upgrades_from(version).concat();
+        connection.execute_batch(&format!(
+            "BEGIN; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))?;
     }
     Ok(())
 }
@@ -414,7 +418,7 @@ fn ingest_in(
         return Ok(IngestOutcome {
             event_id: event.id.as_str().to_owned(),
             duplicate: true,
-            deliveries: 0,
+            targets: Vec::new(),
         });
     };
     let subscriptions = cache.matchers_for(connection, &event.account_id)?;
@@ -423,7 +427,7 @@ fn ingest_in(
              next_attempt_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
     )?;
-    let mut deliveries = 0;
+    let mut targets = Vec::new();
     for subscription in subscriptions
         .iter()
         .filter(|s| s.matches(&event.event_type, &event.data))
@@ -435,73 +439,120 @@ fn ingest_in(
             event.account_id,
             event.created_at.0
         ])?;
-        deliveries += 1;
+        targets.push(subscription.id.clone());
     }
     Ok(IngestOutcome {
         event_id: event.id.as_str().to_owned(),
         duplicate: false,
-        deliveries,
+        targets,
     })
 }
 
 fn claim_in(
     connection: &Connection,
     cache: &SubscriptionCache,
-    limit: usize,
-    lease: Duration,
-    skip: &[String],
+    request: &ClaimRequest,
 ) -> StoreResult<Vec<DeliveryJob>> {
     let now = Timestamp::now();
-    let mut due = connection.prepare_cached(
+    let picked: Vec<i64> = match &request.scope {
+        scope @ ClaimScope::Any { .. } => {
+            // The due index alone: each row's key and target, no event read.
+            let mut due = connection.prepare_cached(
+                "SELECT rowid, subscription_id FROM deliveries
+                 WHERE state = 'pending' AND next_attempt_at <= ?1
+                   AND subscription_id NOT IN (SELECT value FROM json_each(?2))
+                   AND subscription_id NOT IN (SELECT id FROM subscriptions WHERE enabled = 0)
+                 ORDER BY next_attempt_at
+                 LIMIT ?3",
+            )?;
+            let scan = request.total.saturating_mul(ClaimScope::SCAN);
+            let candidates = due
+                .query_map(
+                    params![now.0, to_json(&scope.skipped()), scan as i64],
+                    |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            scope.pick(candidates, request.total)
+        }
+        ClaimScope::Targets(targets) => {
+            let mut due = connection.prepare_cached(
+                "SELECT rowid FROM deliveries
+                 WHERE subscription_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2
+                   AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1 AND enabled = 0)
+                 ORDER BY next_attempt_at
+                 LIMIT ?3",
+            )?;
+            let mut picked = Vec::new();
+            for (target, room) in targets {
+                let left = request.total.saturating_sub(picked.len());
+                if left == 0 {
+                    break;
+                }
+                let rows = due
+                    .query_map(params![target, now.0, (*room).min(left) as i64], |row| {
+                        row.get::<_, i64>(0)
+                    })?;
+                for row in rows {
+                    picked.push(row?);
+                }
+            }
+            picked
+        }
+    };
+    lease_rows(connection, cache, &picked, now.after(request.lease))
+}
+
+/// Lease the deliveries at `rowids` until `expiry`, with each one's event
+/// and subscription.
+fn lease_rows(
+    connection: &Connection,
+    cache: &SubscriptionCache,
+    rowids: &[i64],
+    expiry: Timestamp,
+) -> StoreResult<Vec<DeliveryJob>> {
+    let mut read = connection.prepare_cached(
         "SELECT d.id, d.attempts, d.subscription_id, e.pk, e.id, e.type, e.data, e.created_at
          FROM deliveries d
          JOIN events e ON e.pk = d.event_pk
-         WHERE d.state = 'pending' AND d.next_attempt_at <= ?1
-           AND d.subscription_id NOT IN (SELECT value FROM json_each(?3))
-           AND d.subscription_id NOT IN (SELECT id FROM subscriptions WHERE enabled = 0)
-         ORDER BY d.next_attempt_at
-         LIMIT ?2",
+         WHERE d.rowid = ?1",
+    )?;
+    let mut take = connection.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_token = ?3 WHERE rowid = ?1",
     )?;
     let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::new();
-    let mut rows = Vec::new();
-    let mut query = due.query(params![now.0, limit as i64, to_json(&skip)])?;
-    while let Some(row) = query.next()? {
-        let event_pk: i64 = row.get(3)?;
-        let event = match events.get(&event_pk) {
-            Some(event) => event.clone(),
-            None => {
-                let data: String = row.get(6)?;
-                let event = Arc::new(StoredEvent {
-                    id: row.get(4)?,
-                    event_type: row.get(5)?,
-                    data: serde_json::from_str(&data).map_err(|_| corrupt("event data"))?,
-                    created_at: Timestamp(row.get(7)?),
-                    bodies: Default::default(),
-                });
-                events.insert(event_pk, event.clone());
-                event
-            }
-        };
-        rows.push((
-            row.get::<_, String>(0)?,
-            row.get::<_, u32>(1)?,
-            row.get::<_, String>(2)?,
-            event_pk,
-            event,
-        ));
-    }
-    drop(query);
-    let mut take = connection.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = ?2, lease_token = ?3 WHERE id = ?1",
-    )?;
-    let expiry = now.after(lease);
-    let mut jobs = Vec::with_capacity(rows.len());
-    for (delivery_id, attempts_made, subscription_id, event_pk, event) in rows {
+    let mut jobs = Vec::with_capacity(rowids.len());
+    for &rowid in rowids {
+        let (delivery_id, attempts_made, subscription_id, event_pk, event) =
+            read.query_row(params![rowid], |row| {
+                let event_pk: i64 = row.get(3)?;
+                let event = match events.get(&event_pk) {
+                    Some(event) => event.clone(),
+                    None => {
+                        let data: String = row.get(6)?;
+                        let event = Arc::new(StoredEvent {
+                            id: row.get(4)?,
+                            event_type: row.get(5)?,
+                            data: serde_json::from_str(&data).map_err(|_| corrupt("event data"))?,
+                            created_at: Timestamp(row.get(7)?),
+                            bodies: Default::default(),
+                        });
+                        events.insert(event_pk, event.clone());
+                        event
+                    }
+                };
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, u32>(1)?,
+                    row.get::<_, String>(2)?,
+                    event_pk,
+                    event,
+                ))
+            })?;
         let token: i64 = rand::rng().random();
         let subscription = match cache.subscription(connection, &subscription_id) {
             Ok(Some(subscription)) => subscription,
             Ok(None) => {
-                cancel_pending(connection, &subscription_id, now)?;
+                cancel_pending(connection, &subscription_id, Timestamp::now())?;
                 continue;
             }
             Err(error) => {
@@ -509,11 +560,11 @@ fn claim_in(
                 // this process lacks) must not stall the others: its
                 // delivery is held for a lease and tried again after it.
                 tracing::error!(%error, subscription = %subscription_id, "a subscription could not be read; its delivery waits a lease");
-                take.execute(params![delivery_id, expiry.0, token])?;
+                take.execute(params![rowid, expiry.0, token])?;
                 continue;
             }
         };
-        take.execute(params![delivery_id, expiry.0, token])?;
+        take.execute(params![rowid, expiry.0, token])?;
         jobs.push(DeliveryJob {
             lease: Lease { delivery_id, token },
             attempts_made,
@@ -910,17 +961,10 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_due(
-        &self,
-        limit: usize,
-        lease: Duration,
-        skip: Vec<String>,
-    ) -> StoreResult<Vec<DeliveryJob>> {
+    async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>> {
         let cache = self.cache.clone();
         self.writer
-            .write(Durability::Relaxed, move |c| {
-                claim_in(c, &cache, limit, lease, &skip)
-            })
+            .write(Durability::Relaxed, move |c| claim_in(c, &cache, &request))
             .await
     }
 

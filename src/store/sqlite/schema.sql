@@ -82,7 +82,9 @@ CREATE TABLE deliveries (
     updated_at      INTEGER NOT NULL
 );
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at, subscription_id) WHERE state = 'pending';
-CREATE INDEX deliveries_pending_by_subscription ON deliveries(subscription_id) WHERE state = 'pending';
+-- A target's pending deliveries in due order: what a claim for that target
+-- reads, however long other targets' backlogs are.
+CREATE INDEX deliveries_pending_by_subscription ON deliveries(subscription_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX deliveries_by_event ON deliveries(event_pk);
 
 CREATE TABLE attempts (
