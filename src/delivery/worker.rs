@@ -443,9 +443,16 @@ impl Slots {
             .collect()
     }
 
-    /// Of `targets`, those with room, and their room; the others are
-    /// remembered as starved.
+    /// Of `targets`, those with room, and their room, the emptiest first
+    /// (a claim short of room in all serves them in this order); the others
+    /// are remembered as starved. While this node has less than a slot's
+    /// worth of room in all, every one of them is: claiming a delivery or
+    /// two as each attempt ends would cost a claim per delivery.
     fn claimable(&mut self, targets: HashSet<String>) -> Vec<(String, usize)> {
+        if self.room() < self.per_target.min(self.max_in_flight) {
+            self.starved.extend(targets);
+            return Vec::new();
+        }
         let mut claimable = Vec::new();
         for target in targets {
             match self.claimable_room(&target) {
@@ -455,6 +462,7 @@ impl Slots {
                 room => claimable.push((target, room)),
             }
         }
+        claimable.sort_by_key(|(_, room)| std::cmp::Reverse(*room));
         claimable
     }
 
