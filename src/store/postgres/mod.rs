@@ -449,6 +449,25 @@ async fn execute(
     Ok(client.execute(&statement, params).await?)
 }
 
+/// The statement that leases the deliveries a `due (id, next_attempt_at)`
+/// query selects (and locks) until `$1`, returning each with the due time
+/// it had.
+macro_rules! lease_due {
+    ($due:literal) => {
+        concat!(
+            "WITH due AS (",
+            $due,
+            ")
+             UPDATE deliveries d
+             SET next_attempt_at = $1,
+                 lease_token = floor(random() * 9007199254740991)::BIGINT
+             FROM due WHERE d.id = due.id
+             RETURNING d.id, d.attempts, d.subscription_id, d.lease_token, d.event_pk,
+                       due.next_attempt_at"
+        )
+    };
+}
+
 /// Tell every node that deliveries are due now; the payload names `node`,
 /// which has rung its own dispatcher already.
 async fn notify_due(client: &impl GenericClient, node: &str) -> StoreResult<()> {
@@ -902,9 +921,12 @@ impl Store for PostgresStore {
     }
 
     async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>> {
-        let mut client = self.pool.get().await?;
+        let client = self.pool.get().await?;
         let now = Timestamp::now();
-        let picked: Vec<String> = match &request.scope {
+        let lease_until = now.after(request.lease).0;
+        // Each path leases in one statement whose rows carry the due time
+        // they had, so the jobs can be put back in due order.
+        let mut claimed = match &request.scope {
             scope @ ClaimScope::Any { .. } => {
                 let scan = request.total.saturating_mul(ClaimScope::SCAN) as i64;
                 let candidates = query(
@@ -919,71 +941,65 @@ impl Store for PostgresStore {
                     &[&now.0, &scope.skipped(), &scan],
                 )
                 .await?;
-                scope.pick(
+                let picked: Vec<String> = scope.pick(
                     candidates.iter().map(|row| (row.get(0), row.get(1))),
                     request.total,
+                );
+                if picked.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Another node may have leased some of them since they were
+                // read: those are skipped (locked) or no longer due.
+                query(
+                    &client,
+                    lease_due!(
+                        "SELECT d.id, d.next_attempt_at FROM deliveries d
+                         WHERE d.id = ANY($2) AND d.state = 'pending' AND d.next_attempt_at <= $3
+                         FOR UPDATE SKIP LOCKED"
+                    ),
+                    &[&lease_until, &picked, &now.0],
                 )
+                .await?
             }
             ClaimScope::Targets(targets) => {
+                let mut left = request.total;
                 let (ids, rooms): (Vec<&str>, Vec<i64>) = targets
                     .iter()
-                    .map(|(id, room)| (id.as_str(), *room as i64))
+                    .map(|(id, room)| {
+                        let room = (*room).min(left);
+                        left -= room;
+                        (id.as_str(), room as i64)
+                    })
                     .unzip();
                 query(
                     &client,
-                    "SELECT due.id FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS t(id, room)
-                     CROSS JOIN LATERAL (
-                         SELECT d.id FROM deliveries d
-                         WHERE d.subscription_id = t.id AND d.state = 'pending'
-                           AND d.next_attempt_at <= $3
-                           AND NOT EXISTS (SELECT 1 FROM subscriptions s
-                                           WHERE s.id = t.id AND NOT s.enabled)
-                         ORDER BY d.next_attempt_at
-                         LIMIT t.room) due",
-                    &[&ids, &rooms, &now.0],
+                    lease_due!(
+                        "SELECT due.id, due.next_attempt_at
+                         FROM UNNEST($2::TEXT[], $3::BIGINT[]) AS t(id, room)
+                         CROSS JOIN LATERAL (
+                             SELECT d.id, d.next_attempt_at FROM deliveries d
+                             WHERE d.subscription_id = t.id AND d.state = 'pending'
+                               AND d.next_attempt_at <= $4
+                               AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                                               WHERE s.id = t.id AND NOT s.enabled)
+                             ORDER BY d.next_attempt_at
+                             LIMIT t.room
+                             FOR UPDATE SKIP LOCKED) due"
+                    ),
+                    &[&lease_until, &ids, &rooms, &now.0],
                 )
                 .await?
-                .iter()
-                .take(request.total)
-                .map(|row| row.get(0))
-                .collect()
             }
         };
-        if picked.is_empty() {
-            return Ok(Vec::new());
-        }
-        let transaction = client.transaction().await?;
-        // Another node may have leased some of them since they were read:
-        // those are skipped (locked) or no longer due.
-        let mut claimed = query(
-            &transaction,
-            "WITH due AS (
-                     SELECT d.id FROM deliveries d
-                     WHERE d.id = ANY($1) AND d.state = 'pending' AND d.next_attempt_at <= $2
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE deliveries d
-                 SET next_attempt_at = $3,
-                     lease_token = floor(random() * 9007199254740991)::BIGINT
-                 FROM due WHERE d.id = due.id
-                 RETURNING d.id, d.attempts, d.subscription_id, d.lease_token, d.event_pk",
-            &[&picked, &now.0, &now.after(request.lease).0],
-        )
-        .await?;
-        let order: HashMap<&str, usize> = picked
-            .iter()
-            .enumerate()
-            .map(|(at, id)| (id.as_str(), at))
-            .collect();
-        claimed.sort_by_key(|row| order.get(row.get::<_, &str>(0)).copied());
+        claimed.sort_by_key(|row| row.get::<_, i64>(5));
         if claimed.is_empty() {
-            transaction.commit().await?;
             return Ok(Vec::new());
         }
         let event_pks: Vec<i64> = claimed.iter().map(|r| r.get(4)).collect();
         let subscription_ids: Vec<String> = claimed.iter().map(|r| r.get(2)).collect();
         let mut events = HashMap::new();
         for row in query(
-            &transaction,
+            &client,
             "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
             &[&event_pks],
         )
@@ -993,7 +1009,7 @@ impl Store for PostgresStore {
         }
         let mut subscriptions = HashMap::new();
         for row in query(
-            &transaction,
+            &client,
             &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
             &[&subscription_ids],
         )
@@ -1020,7 +1036,7 @@ impl Store for PostgresStore {
                 Some(Some(subscription)) => subscription,
                 Some(None) => continue,
                 None => {
-                    cancel_pending(&transaction, &subscription_id, now).await?;
+                    cancel_pending(&client, &subscription_id, now).await?;
                     continue;
                 }
             };
@@ -1038,7 +1054,6 @@ impl Store for PostgresStore {
                 subscription: subscription.clone(),
             });
         }
-        transaction.commit().await?;
         Ok(jobs)
     }
 
