@@ -26,7 +26,7 @@ use crate::delivery::worker::{DispatchSettings, Dispatcher};
 use crate::metrics::Metrics;
 use crate::server;
 use crate::store::sealing::{EncryptionKey, Sealer};
-use crate::store::{self, Store};
+use crate::store::{self, DueWork, Store};
 
 /// A built service, bound to its address, not yet serving.
 pub struct Application {
@@ -61,7 +61,10 @@ impl Application {
         let guard = TargetGuard::new(config.allow_private_targets);
         let wake = Arc::new(Wake::new());
         let rung = wake.clone();
-        store.listen_for_work(Arc::new(move || rung.anything()));
+        store.listen_for_work(Arc::new(move |work| match work {
+            DueWork::Targets(targets) => rung.due_now(targets),
+            DueWork::Anywhere => rung.anything(),
+        }));
         let schedule = config
             .retry_schedule
             .clone()

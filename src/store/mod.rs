@@ -103,9 +103,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// id, so one account can never reach another's rows.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Call `woken` when another node stores deliveries that are due now.
-    /// A single-node store has no other nodes: its default does nothing.
-    fn listen_for_work(&self, woken: Arc<dyn Fn() + Send + Sync>) {
+    /// Call `woken` when another node stores deliveries that are due now,
+    /// saying where. A single-node store has no other nodes: its default
+    /// does nothing.
+    fn listen_for_work(&self, woken: Arc<dyn Fn(DueWork) + Send + Sync>) {
         drop(woken);
     }
 

@@ -155,6 +155,15 @@ impl RenderedBodies {
     }
 }
 
+/// Where another node says deliveries are due now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueWork {
+    /// To these subscriptions.
+    Targets(Vec<String>),
+    /// It did not say (a released or resent delivery, a missed notice).
+    Anywhere,
+}
+
 /// Which due deliveries one claim may lease, oldest first.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {

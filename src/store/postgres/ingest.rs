@@ -209,7 +209,10 @@ async fn store_batch(
             ],
         )
         .await?;
-        notify_due(&transaction, node).await?;
+        let mut notified = targets.clone();
+        notified.sort_unstable();
+        notified.dedup();
+        notify_due(&transaction, node, &notified).await?;
     }
     transaction.commit().await?;
     Ok(outcomes)

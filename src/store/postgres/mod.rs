@@ -24,9 +24,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
-    Completion, DeliveryJob, DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page,
-    PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, Store,
-    StoreError, StoreResult, StoredEvent, Subscription, page_of, to_json, upgrades_from,
+    Completion, DeliveryJob, DeliveryStatus, DueWork, IngestOutcome, Lease, NewEvent, NextStep,
+    Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS,
+    Store, StoreError, StoreResult, StoredEvent, Subscription, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -165,14 +165,14 @@ impl PostgresStore {
     }
 }
 
-/// Call `woken` whenever another node notifies [`CHANNEL`]; reconnects
-/// after a lost connection (calling it once, in case a notification was
-/// missed).
+/// Call `woken` with what another node's notification on [`CHANNEL`] says
+/// is due; reconnects after a lost connection (then calling it once for
+/// anywhere, in case a notification was missed).
 async fn listen(
     url: String,
     tls: MakeRustlsConnect,
     node: Arc<str>,
-    woken: Arc<dyn Fn() + Send + Sync>,
+    woken: Arc<dyn Fn(DueWork) + Send + Sync>,
 ) {
     loop {
         match tokio_postgres::connect(&url, tls.clone()).await {
@@ -186,9 +186,9 @@ async fn listen(
                 let (listened, _) = tokio::join!(listening, async {
                     while let Some(Ok(message)) = messages.next().await {
                         if let tokio_postgres::AsyncMessage::Notification(note) = message
-                            && note.payload() != &*node
+                            && let Some(work) = notified_work(note.payload(), &node)
                         {
-                            woken();
+                            woken(work);
                         }
                     }
                 });
@@ -198,7 +198,7 @@ async fn listen(
             }
             Err(error) => tracing::warn!(%error, "the notification connection failed"),
         }
-        woken();
+        woken(DueWork::Anywhere);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -468,11 +468,45 @@ macro_rules! lease_due {
     };
 }
 
-/// Tell every node that deliveries are due now; the payload names `node`,
-/// which has rung its own dispatcher already.
-async fn notify_due(client: &impl GenericClient, node: &str) -> StoreResult<()> {
-    execute(client, "SELECT pg_notify($1, $2)", &[&CHANNEL, &node]).await?;
+/// The longest notification payload sent; PostgreSQL refuses 8,000 bytes.
+const MAX_PAYLOAD: usize = 7_000;
+
+/// Tell every node that deliveries are due now to `targets` (subscription
+/// ids; none: to any). The payload is `node` (which has rung its own
+/// dispatcher already) and the targets, separated by spaces; a list too long
+/// for one payload is left out, and the others then look everywhere.
+async fn notify_due(client: &impl GenericClient, node: &str, targets: &[&str]) -> StoreResult<()> {
+    let payload = notice_payload(node, targets);
+    execute(client, "SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]).await?;
     Ok(())
+}
+
+/// The payload [`notify_due`] sends.
+fn notice_payload(node: &str, targets: &[&str]) -> String {
+    let mut payload = node.to_owned();
+    let listed: usize = targets.iter().map(|t| t.len() + 1).sum();
+    if payload.len() + listed <= MAX_PAYLOAD {
+        for target in targets {
+            payload.push(' ');
+            payload.push_str(target);
+        }
+    }
+    payload
+}
+
+/// What another node's notification says is due, or `None` for this
+/// node's own.
+fn notified_work(payload: &str, node: &str) -> Option<DueWork> {
+    let mut parts = payload.split(' ');
+    if parts.next() == Some(node) {
+        return None;
+    }
+    let targets: Vec<String> = parts.filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    Some(if targets.is_empty() {
+        DueWork::Anywhere
+    } else {
+        DueWork::Targets(targets)
+    })
 }
 
 /// Apply a batch of outcomes in a few statements, whatever its size: one
@@ -628,7 +662,7 @@ async fn track_failure(client: &impl GenericClient, completion: &Completion) -> 
 
 #[async_trait]
 impl Store for PostgresStore {
-    fn listen_for_work(&self, woken: Arc<dyn Fn() + Send + Sync>) {
+    fn listen_for_work(&self, woken: Arc<dyn Fn(DueWork) + Send + Sync>) {
         tokio::spawn(listen(
             self.url.clone(),
             self.tls.clone(),
@@ -1068,7 +1102,7 @@ impl Store for PostgresStore {
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
         let client = self.pool.get().await?;
         move_leased(&client, &leases, Timestamp::now(), true).await?;
-        notify_due(&client, &self.node).await?;
+        notify_due(&client, &self.node, &[]).await?;
         Ok(())
     }
 
@@ -1108,7 +1142,7 @@ impl Store for PostgresStore {
         )
         .await?;
         if row.is_some() {
-            notify_due(&client, &self.node).await?;
+            notify_due(&client, &self.node, &[]).await?;
         }
         Ok(row.as_ref().map(delivery_status_from))
     }
@@ -1129,7 +1163,7 @@ impl Store for PostgresStore {
         )
         .await?;
         if resent > 0 {
-            notify_due(&client, &self.node).await?;
+            notify_due(&client, &self.node, &[]).await?;
         }
         Ok(resent as usize)
     }
@@ -1290,5 +1324,33 @@ impl Store for PostgresStore {
         )
         .await?;
         Ok(Some(rows.iter().map(delivery_status_from).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_name_their_node_and_targets_and_a_long_list_is_left_out() {
+        let payload = notice_payload("node_a", &["sub_1", "sub_2"]);
+        assert_eq!(
+            notified_work(&payload, "node_a"),
+            None,
+            "a node's own notice"
+        );
+        assert_eq!(
+            notified_work(&payload, "node_b"),
+            Some(DueWork::Targets(vec!["sub_1".into(), "sub_2".into()]))
+        );
+        let many: Vec<String> = (0..1_000).map(|i| format!("sub_{i:026}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let payload = notice_payload("node_a", &many);
+        assert!(payload.len() < 8_000);
+        assert_eq!(notified_work(&payload, "node_b"), Some(DueWork::Anywhere));
+        assert_eq!(
+            notified_work(&notice_payload("node_a", &[]), "node_b"),
+            Some(DueWork::Anywhere)
+        );
     }
 }
