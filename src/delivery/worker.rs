@@ -447,38 +447,52 @@ impl Slots {
     /// (a claim short of room in all serves them in this order); the others
     /// are remembered as starved. While this node has less than a slot's
     /// worth of room in all, every one of them is: claiming a delivery or
-    /// two as each attempt ends would cost a claim per delivery.
+    /// two as each attempt ends would cost a claim per delivery. A target
+    /// whose circuit is open is not remembered: the claim over all targets
+    /// finds its deliveries once the circuit lets a probe through.
     fn claimable(&mut self, targets: HashSet<String>) -> Vec<(String, usize)> {
-        if self.room() < self.per_target.min(self.max_in_flight) {
-            self.starved.extend(targets);
-            return Vec::new();
-        }
+        let node_full = !self.has_room_for_a_claim();
         let mut claimable = Vec::new();
         for target in targets {
+            if self.breaker.peek(&target) == Admission::Open {
+                continue;
+            }
             match self.claimable_room(&target) {
-                0 => {
+                room if room > 0 && !node_full => claimable.push((target, room)),
+                _ => {
                     self.starved.insert(target);
                 }
-                room => claimable.push((target, room)),
             }
         }
         claimable.sort_by_key(|(_, room)| std::cmp::Reverse(*room));
         claimable
     }
 
-    /// Starved targets that now have room, forgotten as starved.
+    /// Whether this node has a slot's worth of room in all.
+    fn has_room_for_a_claim(&self) -> bool {
+        self.room() >= self.per_target.min(self.max_in_flight)
+    }
+
+    /// Starved targets that now have room, forgotten as starved; none
+    /// (and the starved left untouched) while the node itself is full, so
+    /// each finished attempt costs nothing however many targets wait.
     fn refillable(&mut self) -> Vec<(String, usize)> {
+        if !self.has_room_for_a_claim() {
+            return Vec::new();
+        }
         let starved = std::mem::take(&mut self.starved);
         self.claimable(starved)
     }
 
-    /// Remember every held target without room as starved: it may have
-    /// more due than it could take.
+    /// Remember every held target without room as starved (its circuit
+    /// closed): it may have more due than it could take.
     fn note_starved(&mut self) {
         let full: Vec<String> = self
             .targets
             .keys()
-            .filter(|target| self.claimable_room(target) == 0)
+            .filter(|target| {
+                self.claimable_room(target) == 0 && self.breaker.peek(target) != Admission::Open
+            })
             .cloned()
             .collect();
         self.starved.extend(full);
