@@ -19,6 +19,7 @@ use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{
     AttemptResult, ClaimRequest, ClaimScope, Completion, DeliveryJob, Lease, NextStep, Store,
+    TargetRoom,
 };
 
 /// How long a claim holds a delivery: several times what an attempt may take.
@@ -169,10 +170,10 @@ impl Dispatcher {
             if look_everywhere || Instant::now() >= deadline {
                 // This claim sees everything rung so far.
                 self.wake.take();
-                let scope = ClaimScope::Any {
+                let scope = ClaimScope::Any(TargetRoom {
                     room: slots.room_by_target(),
                     per_new_target: slots.capacity(),
-                };
+                });
                 match self.claim(&mut slots, scope).await {
                     Err(()) => {
                         tokio::select! {

@@ -178,65 +178,57 @@ pub struct ClaimRequest {
 /// Where a claim looks for due deliveries.
 #[derive(Debug, Clone)]
 pub enum ClaimScope {
-    /// Among every target's due deliveries, in due order: at most the room
-    /// given for a target listed in `room` (none for a target listed with
-    /// 0), at most `per_new_target` to any other. Only the first
-    /// [`ClaimScope::SCAN`] due deliveries not to a skipped target are
-    /// looked at, so one target's backlog cannot make a claim long.
-    Any {
-        /// Targets that already hold claimed deliveries: how many more each
-        /// may take.
-        room: HashMap<String, usize>,
-        /// How many a target not in `room` may take.
-        per_new_target: usize,
-    },
+    /// Among every target's due deliveries, in due order, within each
+    /// target's room.
+    Any(TargetRoom),
     /// Only these targets' due deliveries, at most the given number each.
     Targets(Vec<(String, usize)>),
 }
 
-impl ClaimScope {
-    /// How many due deliveries an [`ClaimScope::Any`] claim looks at, per
-    /// delivery it may take.
+/// How many deliveries a claim over all targets may take to each target.
+/// It looks at no more than [`TargetRoom::SCAN`] times its total of due
+/// deliveries not to a skipped target, so one target's backlog cannot make
+/// the claim long.
+#[derive(Debug, Clone)]
+pub struct TargetRoom {
+    /// Targets that already hold claimed deliveries: how many more each may
+    /// take (none: the claim skips it).
+    pub room: HashMap<String, usize>,
+    /// How many a target not in `room` may take.
+    pub per_new_target: usize,
+}
+
+impl TargetRoom {
+    /// How many due deliveries the claim looks at, per delivery it may take.
     pub const SCAN: usize = 4;
 
-    /// The targets an [`ClaimScope::Any`] claim skips: those without room.
+    /// The targets the claim skips: those without room.
     pub fn skipped(&self) -> Vec<String> {
-        match self {
-            ClaimScope::Any { room, .. } => room
-                .iter()
-                .filter(|(_, free)| **free == 0)
-                .map(|(target, _)| target.clone())
-                .collect(),
-            ClaimScope::Targets(_) => Vec::new(),
-        }
+        self.room
+            .iter()
+            .filter(|(_, free)| **free == 0)
+            .map(|(target, _)| target.clone())
+            .collect()
     }
 
-    /// From due `candidates` (a key and its target, in due order), those an
-    /// [`ClaimScope::Any`] claim takes: at most `total`, each target's room
-    /// respected.
+    /// From due `candidates` (a key and its target, in due order), those the
+    /// claim takes: at most `total`, each target's room respected.
     pub fn pick<K>(
         &self,
         candidates: impl IntoIterator<Item = (K, String)>,
         total: usize,
     ) -> Vec<K> {
-        let ClaimScope::Any {
-            room,
-            per_new_target,
-        } = self
-        else {
-            return candidates
-                .into_iter()
-                .take(total)
-                .map(|(key, _)| key)
-                .collect();
-        };
         let mut taken: HashMap<String, usize> = HashMap::new();
         let mut picked = Vec::new();
         for (key, target) in candidates {
             if picked.len() == total {
                 break;
             }
-            let allowed = room.get(&target).copied().unwrap_or(*per_new_target);
+            let allowed = self
+                .room
+                .get(&target)
+                .copied()
+                .unwrap_or(self.per_new_target);
             let count = taken.entry(target).or_default();
             if *count < allowed {
                 *count += 1;
@@ -424,16 +416,16 @@ mod tests {
 
     #[test]
     fn a_claim_over_all_targets_keeps_to_each_targets_room_and_the_total() {
-        let scope = ClaimScope::Any {
+        let limits = TargetRoom {
             room: HashMap::from([("busy".to_owned(), 0), ("half".to_owned(), 2)]),
             per_new_target: 3,
         };
-        assert_eq!(scope.skipped(), ["busy"]);
+        assert_eq!(limits.skipped(), ["busy"]);
         let due = [
             "half", "busy", "new", "half", "half", "new", "new", "new", "other",
         ];
         let candidates = || due.iter().enumerate().map(|(at, t)| (at, t.to_string()));
-        assert_eq!(scope.pick(candidates(), 10), [0, 2, 3, 5, 6, 8]);
-        assert_eq!(scope.pick(candidates(), 4), [0, 2, 3, 5]);
+        assert_eq!(limits.pick(candidates(), 10), [0, 2, 3, 5, 6, 8]);
+        assert_eq!(limits.pick(candidates(), 4), [0, 2, 3, 5]);
     }
 }

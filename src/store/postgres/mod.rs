@@ -26,7 +26,8 @@ use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryStatus, DueWork, IngestOutcome, Lease, NewEvent, NextStep,
     Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS,
-    Store, StoreError, StoreResult, StoredEvent, Subscription, page_of, to_json, upgrades_from,
+    Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom, page_of, to_json,
+    upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -961,8 +962,8 @@ impl Store for PostgresStore {
         // Each path leases in one statement whose rows carry the due time
         // they had, so the jobs can be put back in due order.
         let mut claimed = match &request.scope {
-            scope @ ClaimScope::Any { .. } => {
-                let scan = request.total.saturating_mul(ClaimScope::SCAN) as i64;
+            ClaimScope::Any(limits) => {
+                let scan = request.total.saturating_mul(TargetRoom::SCAN) as i64;
                 let candidates = query(
                     &client,
                     "SELECT d.id, d.subscription_id FROM deliveries d
@@ -972,10 +973,10 @@ impl Store for PostgresStore {
                                        WHERE s.id = d.subscription_id AND NOT s.enabled)
                      ORDER BY d.next_attempt_at
                      LIMIT $3",
-                    &[&now.0, &scope.skipped(), &scan],
+                    &[&now.0, &limits.skipped(), &scan],
                 )
                 .await?;
-                let picked: Vec<String> = scope.pick(
+                let picked: Vec<String> = limits.pick(
                     candidates.iter().map(|row| (row.get(0), row.get(1))),
                     request.total,
                 );

@@ -21,7 +21,8 @@ use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page,
     PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, Store,
-    StoreError, StoreResult, StoredEvent, Subscription, page_of, to_json, upgrades_from,
+    StoreError, StoreResult, StoredEvent, Subscription, TargetRoom, page_of, to_json,
+    upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -455,7 +456,7 @@ fn claim_in(
 ) -> StoreResult<Vec<DeliveryJob>> {
     let now = Timestamp::now();
     let picked: Vec<i64> = match &request.scope {
-        scope @ ClaimScope::Any { .. } => {
+        ClaimScope::Any(limits) => {
             // The due index alone: each row's key and target, no event read.
             let mut due = connection.prepare_cached(
                 "SELECT rowid, subscription_id FROM deliveries
@@ -465,14 +466,14 @@ fn claim_in(
                  ORDER BY next_attempt_at
                  LIMIT ?3",
             )?;
-            let scan = request.total.saturating_mul(ClaimScope::SCAN);
+            let scan = request.total.saturating_mul(TargetRoom::SCAN);
             let candidates = due
                 .query_map(
-                    params![now.0, to_json(&scope.skipped()), scan as i64],
+                    params![now.0, to_json(&limits.skipped()), scan as i64],
                     |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            scope.pick(candidates, request.total)
+            limits.pick(candidates, request.total)
         }
         ClaimScope::Targets(targets) => {
             let mut due = connection.prepare_cached(
