@@ -7,11 +7,13 @@
 //! [`GuardedResolver`] the HTTP client connects through, so a DNS answer that
 //! changes after registration cannot reach a forbidden address.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use hyper_util::client::legacy::connect::dns::Name;
 use url::{Host, Url};
 
 /// The longest target URL accepted.
@@ -130,10 +132,12 @@ impl TargetGuard {
         }
     }
 
-    /// The DNS resolver the HTTP client must use: `None` when private targets
-    /// are allowed (plain system resolution).
-    pub fn resolver(&self) -> Option<Arc<GuardedResolver>> {
-        (!self.allow_private).then(|| Arc::new(GuardedResolver))
+    /// The DNS resolver the HTTP client must use: the system's, keeping only
+    /// public addresses unless private targets are allowed.
+    pub fn resolver(&self) -> GuardedResolver {
+        GuardedResolver {
+            allow_private: self.allow_private,
+        }
     }
 }
 
@@ -199,25 +203,44 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     }
 }
 
-/// Resolves host names for the delivery client and drops every address the
-/// guard forbids; a name left with none fails the attempt.
-#[derive(Debug)]
-pub struct GuardedResolver;
+/// Resolves host names for the delivery client and, unless private targets
+/// are allowed, drops every address the guard forbids; a name left with none
+/// fails the attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedResolver {
+    allow_private: bool,
+}
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let allowed: Vec<SocketAddr> = resolved
-                .filter(|address| forbidden_reason(address.ip()).is_none())
-                .collect();
-            if allowed.is_empty() {
-                return Err(format!("{host} resolves only to non-public addresses").into());
-            }
-            let addresses: Addrs = Box::new(allowed.into_iter());
-            Ok(addresses)
-        })
+/// Why a host name gave no address to connect to.
+type ResolveError = Box<dyn std::error::Error + Send + Sync>;
+
+impl GuardedResolver {
+    /// The addresses `host` may be reached at.
+    pub async fn resolve(self, host: String) -> Result<Vec<SocketAddr>, ResolveError> {
+        let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+        let allowed: Vec<SocketAddr> = resolved
+            .filter(|address| self.allow_private || forbidden_reason(address.ip()).is_none())
+            .collect();
+        if allowed.is_empty() {
+            return Err(format!("{host} resolves only to non-public addresses").into());
+        }
+        Ok(allowed)
+    }
+}
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = ResolveError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ResolveError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ResolveError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolver = *self;
+        let host = name.as_str().to_owned();
+        Box::pin(async move { Ok(resolver.resolve(host).await?.into_iter()) })
     }
 }
 
@@ -272,17 +295,18 @@ mod tests {
 
     #[tokio::test]
     async fn the_send_time_resolver_drops_non_public_addresses() {
-        let resolver = TargetGuard::new(false)
+        let error = TargetGuard::new(false)
             .resolver()
-            .expect("a guarded resolver");
-        let name: Name = "localhost".parse().unwrap();
-        let error = resolver
-            .resolve(name)
+            .resolve("localhost".into())
             .await
-            .err()
-            .expect("localhost is refused");
+            .expect_err("localhost is refused");
         assert!(error.to_string().contains("non-public"), "{error}");
-        assert!(TargetGuard::new(true).resolver().is_none());
+        let allowed = TargetGuard::new(true)
+            .resolver()
+            .resolve("localhost".into())
+            .await
+            .expect("development mode resolves localhost");
+        assert!(allowed.iter().any(|a| a.ip().is_loopback()), "{allowed:?}");
     }
 
     #[tokio::test]

@@ -1,14 +1,23 @@
 //! One delivery attempt: render the body, sign it, POST it with the pooled
 //! client, and report what happened.
+//!
+//! The client is hyper's pooled client over rustls (the platform's
+//! verifier), with host names resolved through the target guard. It follows
+//! no redirects and has no retry or proxy layers: an attempt is one request,
+//! and the dispatcher owns retries.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderName;
-use reqwest::Client;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::guard::TargetGuard;
+use super::guard::{GuardedResolver, TargetGuard};
 use super::payload::{EventParts, render};
 use super::signing::{seed_signature, standard_signature};
 use crate::domain::Timestamp;
@@ -16,12 +25,23 @@ use crate::store::{AttemptResult, DeliveryJob};
 
 /// How long one attempt may take, response body included.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to a target may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of a response body is kept with the attempt.
 const SNIPPET_BYTES: usize = 1024;
+/// The `User-Agent` of every delivery.
+const AGENT: &str = concat!("Hookbridge/", env!("CARGO_PKG_VERSION"));
+
+const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+
+/// The delivery client: HTTP/1.1 or HTTP/2 (by ALPN), plain or TLS.
+type DeliveryClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
 
 /// Makes delivery attempts over one pooled HTTP client.
 pub struct Sender {
-    client: Client,
+    client: DeliveryClient,
     guard: TargetGuard,
     signature_header: HeaderName,
 }
@@ -29,7 +49,7 @@ pub struct Sender {
 /// Errors building the HTTP client.
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the delivery HTTP client: {0}")]
-pub struct SenderError(#[from] reqwest::Error);
+pub struct SenderError(#[from] rustls::Error);
 
 impl Sender {
     /// A sender whose client follows no redirects and, unless private targets
@@ -44,18 +64,23 @@ impl Sender {
         max_in_flight: usize,
     ) -> Result<Self, SenderError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
+        let mut http = HttpConnector::new_with_resolver(guard.resolver());
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let https = HttpsConnectorBuilder::new()
+            .try_with_platform_verifier()?
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
             .pool_max_idle_per_host(max_in_flight)
             .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("Hookbridge/", env!("CARGO_PKG_VERSION")));
-        if let Some(resolver) = guard.resolver() {
-            builder = builder.dns_resolver(resolver);
-        }
+            .build(https);
         Ok(Self {
-            client: builder.build()?,
+            client,
             guard,
             signature_header,
         })
@@ -65,7 +90,13 @@ impl Sender {
     pub async fn attempt(&self, job: &DeliveryJob) -> AttemptResult {
         let started_at = Timestamp::now();
         let clock = Instant::now();
-        let outcome = self.send(job).await;
+        let outcome = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.send(job)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "timed out: no answer within {} s",
+                ATTEMPT_TIMEOUT.as_secs()
+            )),
+        };
         let latency_ms = clock.elapsed().as_millis() as u64;
         match outcome {
             Ok(answer) => AttemptResult {
@@ -87,12 +118,14 @@ impl Sender {
         }
     }
 
-    async fn send(&self, job: &DeliveryJob) -> Result<Answer, String> {
+    /// The signed request for `job`.
+    fn request(&self, job: &DeliveryJob) -> Result<Request<Full<Bytes>>, String> {
         let subscription = &job.subscription;
         let url = self
             .guard
             .check_syntax(&subscription.url)
             .map_err(|e| format!("target refused: {e}"))?;
+        let uri = Uri::try_from(url.as_str()).map_err(|e| format!("target refused: {e}"))?;
         let event = &job.event;
         let body = event.bodies.get_or_render(subscription.format, || {
             let parts = EventParts {
@@ -112,21 +145,37 @@ impl Sender {
             standard.push(' ');
             standard.push_str(&standard_signature(old, &event.id, timestamp, &body));
         }
-        let mut request = self
-            .client
-            .post(url)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(
-                &self.signature_header,
-                seed_signature(previous.unwrap_or(secret), &body),
-            )
-            .header("webhook-id", &event.id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", standard);
-        for (name, value) in subscription.headers.iter() {
-            request = request.header(name, value);
+        let value = |text: String| HeaderValue::try_from(text).map_err(|e| e.to_string());
+        let mut request = Request::new(Full::new(body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(6 + subscription.headers.iter().count());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+        headers.insert(
+            self.signature_header.clone(),
+            value(seed_signature(previous.unwrap_or(secret), &body))?,
+        );
+        headers.insert(
+            WEBHOOK_ID,
+            HeaderValue::from_str(&event.id).map_err(|e| e.to_string())?,
+        );
+        headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
+        headers.insert(WEBHOOK_SIGNATURE, value(standard)?);
+        for (name, text) in subscription.headers.iter() {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            headers.append(
+                name,
+                HeaderValue::from_str(text).map_err(|e| e.to_string())?,
+            );
         }
-        let mut response = request.body(body).send().await.map_err(describe)?;
+        Ok(request)
+    }
+
+    async fn send(&self, job: &DeliveryJob) -> Result<Answer, String> {
+        let request = self.request(job)?;
+        let response = self.client.request(request).await.map_err(describe)?;
         let status = response.status().as_u16();
         let retry_after = match status {
             429 | 503 => response
@@ -136,11 +185,16 @@ impl Sender {
                 .and_then(retry_after),
             _ => None,
         };
+        let mut body = response.into_body();
         let mut snippet = Vec::new();
         while snippet.len() < SNIPPET_BYTES {
-            match response.chunk().await {
-                Ok(Some(chunk)) => snippet.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(chunk) = frame.data_ref() {
+                        snippet.extend_from_slice(chunk);
+                    }
+                }
+                Some(Err(_)) | None => break,
             }
         }
         snippet.truncate(SNIPPET_BYTES);
@@ -173,10 +227,8 @@ fn retry_after(value: &str) -> Option<Duration> {
 }
 
 /// A readable cause for a failed request, including the source chain.
-fn describe(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
+fn describe(error: hyper_util::client::legacy::Error) -> String {
+    let kind = if error.is_connect() {
         "could not connect"
     } else {
         "request failed"
