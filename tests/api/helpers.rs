@@ -476,15 +476,56 @@ async fn receive(
 
 impl Receiver {
     pub async fn start() -> Self {
+        let (router, state) = Self::router();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { url, state }
+    }
+
+    /// The same receiver behind TLS (HTTP/1.1), presenting the PEM
+    /// `certificate` chain and its `key`.
+    pub async fn start_tls(certificate: &Path, key: &Path) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let chain = CertificateDer::pem_file_iter(certificate)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let (router, state) = Self::router();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { url, state }
+    }
+
+    fn router() -> (axum::Router, Arc<ReceiverState>) {
         let state = Arc::new(ReceiverState::default());
         state.default_status.store(200, Ordering::SeqCst);
         let router = axum::Router::new()
             .fallback(receive)
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { url, state }
+        (router, state)
     }
 
     /// Answer these statuses first, in order.
@@ -570,16 +611,27 @@ impl BinaryApp {
     /// last 20 s (above the 10 s attempt timeout), so deliveries a killed
     /// node held are taken over within a test's patience.
     pub fn start(database: &TestDatabase, extra: &[&str]) -> Self {
-        Self::spawn(database, extra, "warn", Stdio::inherit())
+        Self::spawn(database, extra, &[], "warn", Stdio::inherit())
+    }
+
+    /// Start with extra environment variables.
+    pub fn start_with_env(database: &TestDatabase, env: &[(&str, &Path)]) -> Self {
+        Self::spawn(database, &[], env, "warn", Stdio::inherit())
     }
 
     /// Start with debug logging written to `log`.
     pub fn start_logging_to(database: &TestDatabase, log: &Path) -> Self {
         let file = std::fs::File::create(log).expect("log file");
-        Self::spawn(database, &[], "debug", Stdio::from(file))
+        Self::spawn(database, &[], &[], "debug", Stdio::from(file))
     }
 
-    fn spawn(database: &TestDatabase, extra: &[&str], level: &str, stderr: Stdio) -> Self {
+    fn spawn(
+        database: &TestDatabase,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+        level: &str,
+        stderr: Stdio,
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
@@ -593,6 +645,7 @@ impl BinaryApp {
             .args(extra)
             .env("HOOKBRIDGE_ALLOW_PRIVATE_TARGETS", "1")
             .env("HOOKBRIDGE_LOG", level)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

@@ -23,3 +23,4 @@ mod schema;
 mod secrets;
 mod ssrf;
 mod subscriptions;
+mod tls;

@@ -205,7 +205,7 @@ impl PostgresServer {
 
 /// A CA (`ca.crt`) and a server certificate for 127.0.0.1 that it issued
 /// (`server.crt`, `server.key`), made in `dir` with the openssl command.
-fn issue_certificates(dir: &Path) {
+pub fn issue_certificates(dir: &Path) {
     let openssl = |args: &[&str]| {
         let mut command = Command::new("openssl");
         command.current_dir(dir).args(args);
