@@ -45,17 +45,22 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// Called when a batch fails to commit, so caches filled inside the
-/// transaction can be dropped.
-pub type OnRollback = Box<dyn Fn() + Send>;
+/// What the writer thread calls after each batch.
+pub struct Hooks {
+    /// After a batch committed (the checkpointer's nudge).
+    pub on_commit: Box<dyn Fn() + Send>,
+    /// After a batch failed to commit, so caches filled inside the
+    /// transaction can be dropped.
+    pub on_rollback: Box<dyn Fn() + Send>,
+}
 
 impl Writer {
     /// Start the writer thread on `connection`.
-    pub fn start(connection: Connection, on_rollback: OnRollback) -> Self {
+    pub fn start(connection: Connection, hooks: Hooks) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(connection, queue, on_rollback))
+            .spawn(move || run(connection, queue, hooks))
             .expect("spawn the sqlite writer thread");
         Self { jobs }
     }
@@ -99,7 +104,7 @@ where
     (Job { durability, work }, outcome)
 }
 
-fn run(connection: Connection, mut queue: mpsc::Receiver<Job>, on_rollback: OnRollback) {
+fn run(connection: Connection, mut queue: mpsc::Receiver<Job>, hooks: Hooks) {
     let mut synchronous = Durability::Full;
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
@@ -123,8 +128,10 @@ fn run(connection: Connection, mut queue: mpsc::Receiver<Job>, on_rollback: OnRo
                 synchronous = wanted;
             }
         }
-        if !run_batch(&connection, batch) {
-            on_rollback();
+        if run_batch(&connection, batch) {
+            (hooks.on_commit)();
+        } else {
+            (hooks.on_rollback)();
         }
     }
 }
