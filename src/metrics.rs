@@ -16,6 +16,7 @@ pub struct Metrics {
     attempts: IntCounterVec,
     attempt_seconds: Histogram,
     claims: IntCounter,
+    claims_everywhere: IntCounter,
     claimed: IntCounter,
     released: IntCounter,
     queue_depth: IntGauge,
@@ -51,6 +52,10 @@ impl Metrics {
             "dispatcher_claims_total",
             "Round trips the dispatcher made to claim due deliveries",
         )?;
+        let claims_everywhere = IntCounter::new(
+            "dispatcher_claims_everywhere_total",
+            "Of those, claims over all targets in due order (not for named targets)",
+        )?;
         let claimed = IntCounter::new(
             "dispatcher_claimed_total",
             "Deliveries the dispatcher claimed",
@@ -69,6 +74,7 @@ impl Metrics {
         registry.register(Box::new(attempts.clone()))?;
         registry.register(Box::new(attempt_seconds.clone()))?;
         registry.register(Box::new(claims.clone()))?;
+        registry.register(Box::new(claims_everywhere.clone()))?;
         registry.register(Box::new(claimed.clone()))?;
         registry.register(Box::new(released.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
@@ -80,6 +86,7 @@ impl Metrics {
             attempts,
             attempt_seconds,
             claims,
+            claims_everywhere,
             claimed,
             released,
             queue_depth,
@@ -111,9 +118,13 @@ impl Metrics {
         self.attempt_seconds.observe(latency_ms as f64 / 1000.0);
     }
 
-    /// The dispatcher claimed `count` deliveries in one round trip.
-    pub fn claimed(&self, count: usize) {
+    /// The dispatcher claimed `count` deliveries in one round trip, over all
+    /// targets (`everywhere`) or for named ones.
+    pub fn claimed(&self, count: usize, everywhere: bool) {
         self.claims.inc();
+        if everywhere {
+            self.claims_everywhere.inc();
+        }
         self.claimed.inc_by(count as u64);
     }
 

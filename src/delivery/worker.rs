@@ -240,6 +240,7 @@ impl Dispatcher {
     /// (so more may be due); `Err` if the store failed (logged).
     async fn claim(&self, slots: &mut Slots, scope: ClaimScope) -> Result<Fill, ()> {
         let total = slots.room().min(self.settings.batch);
+        let everywhere = matches!(scope, ClaimScope::Any(_));
         let request = ClaimRequest {
             lease: self.settings.lease,
             total,
@@ -252,7 +253,7 @@ impl Dispatcher {
                 return Err(());
             }
         };
-        self.metrics.claimed(jobs.len());
+        self.metrics.claimed(jobs.len(), everywhere);
         let fill = if jobs.len() >= total {
             Fill::Full
         } else {
