@@ -460,6 +460,24 @@ fn ingest_in(
     })
 }
 
+/// How many low bits of a lease token are a random tag; the rest are the
+/// delivery's row key.
+const LEASE_TAG_BITS: u32 = 20;
+
+/// A fresh lease token for the delivery at `rowid`: the row key and a random
+/// tag. Completing, releasing and extending a lease find the row by its key,
+/// not through the text id's index, and the tag still tells one lease of a row from the next: a completion from
+/// an expired lease whose row was claimed again matches the new token only
+/// one time in a million, and then the delivery is at worst made twice.
+fn lease_token(rowid: i64) -> i64 {
+    (rowid << LEASE_TAG_BITS) | i64::from(rand::rng().random::<u32>() >> (32 - LEASE_TAG_BITS))
+}
+
+/// The row key a lease token carries.
+fn leased_row(token: i64) -> i64 {
+    token >> LEASE_TAG_BITS
+}
+
 fn claim_in(
     connection: &Connection,
     cache: &SubscriptionCache,
@@ -560,7 +578,7 @@ fn lease_rows(
                     event,
                 ))
             })?;
-        let token: i64 = rand::rng().random();
+        let token = lease_token(rowid);
         let subscription = match cache.subscription(connection, &subscription_id) {
             Ok(Some(subscription)) => subscription,
             Ok(None) => {
@@ -603,10 +621,10 @@ fn complete_in<'a>(
         .prepare_cached(
             "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4,
                  lease_token = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
-             WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+             WHERE rowid = ?1 AND lease_token = ?2 AND state = 'pending'",
         )?
         .execute(params![
-            completion.lease.delivery_id,
+            leased_row(completion.lease.token),
             completion.lease.token,
             state,
             next_at,
@@ -998,10 +1016,10 @@ impl Store for SqliteStore {
                 let now = Timestamp::now();
                 let mut release = c.prepare_cached(
                     "UPDATE deliveries SET next_attempt_at = ?3, lease_token = NULL
-                     WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+                     WHERE rowid = ?1 AND lease_token = ?2 AND state = 'pending'",
                 )?;
                 for lease in leases {
-                    release.execute(params![lease.delivery_id, lease.token, now.0])?;
+                    release.execute(params![leased_row(lease.token), lease.token, now.0])?;
                 }
                 Ok(())
             })
@@ -1014,10 +1032,10 @@ impl Store for SqliteStore {
                 let expiry = Timestamp::now().after(lease);
                 let mut extend = c.prepare_cached(
                     "UPDATE deliveries SET next_attempt_at = ?3
-                     WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+                     WHERE rowid = ?1 AND lease_token = ?2 AND state = 'pending'",
                 )?;
                 for held in leases {
-                    extend.execute(params![held.delivery_id, held.token, expiry.0])?;
+                    extend.execute(params![leased_row(held.token), held.token, expiry.0])?;
                 }
                 Ok(())
             })
@@ -1102,24 +1120,24 @@ impl Store for SqliteStore {
                 let Some(event_pk) = insert_event(c, &event, true)? else {
                     return Ok(None);
                 };
-                let lease = Lease {
-                    delivery_id: new_id("dlv"),
-                    token: rand::rng().random(),
-                };
+                let delivery_id = new_id("dlv");
                 c.prepare_cached(
                     "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
-                         next_attempt_at, lease_token, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7)",
+                         next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6)",
                 )?
                 .execute(params![
-                    lease.delivery_id,
+                    delivery_id,
                     event_pk,
                     subscription.id,
                     event.account_id,
                     event.created_at.after(lease_length).0,
-                    lease.token,
                     event.created_at.0
                 ])?;
+                let token = lease_token(c.last_insert_rowid());
+                c.prepare_cached("UPDATE deliveries SET lease_token = ?2 WHERE rowid = ?1")?
+                    .execute(params![leased_row(token), token])?;
+                let lease = Lease { delivery_id, token };
                 Ok(Some(DeliveryJob {
                     lease,
                     attempts_made: 0,
@@ -1234,5 +1252,20 @@ impl Store for SqliteStore {
             Ok(Some(deliveries))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_token_carries_its_row_and_differs_from_the_rows_next_lease() {
+        for rowid in [1, 2, 4_096, 123_456_789, (1 << 43) - 1] {
+            let tokens: HashSet<i64> = (0..64).map(|_| lease_token(rowid)).collect();
+            assert!(tokens.iter().all(|&token| leased_row(token) == rowid));
+            assert!(tokens.iter().all(|&token| token > 0));
+            assert!(tokens.len() > 60, "the tags vary: {} of 64", tokens.len());
+        }
     }
 }
