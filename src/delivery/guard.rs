@@ -221,6 +221,9 @@ impl GuardedResolver {
         let allowed: Vec<SocketAddr> = resolved
             .filter(|address| self.allow_private || forbidden_reason(address.ip()).is_none())
             .collect();
+        if allowed.is_empty() && self.allow_private {
+            return Err(format!("{host} resolves to no address").into());
+        }
         if allowed.is_empty() {
             return Err(format!("{host} resolves only to non-public addresses").into());
         }

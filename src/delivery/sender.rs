@@ -32,6 +32,7 @@ const SNIPPET_BYTES: usize = 1024;
 /// The `User-Agent` of every delivery.
 const AGENT: &str = concat!("Hookbridge/", env!("CARGO_PKG_VERSION"));
 
+/// The Standard Webhooks headers.
 const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
 const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
 const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
@@ -145,7 +146,9 @@ impl Sender {
             standard.push(' ');
             standard.push_str(&standard_signature(old, &event.id, timestamp, &body));
         }
-        let value = |text: String| HeaderValue::try_from(text).map_err(|e| e.to_string());
+        let value = |text: String| {
+            HeaderValue::try_from(text).map_err(|e| format!("a delivery header is invalid: {e}"))
+        };
         let mut request = Request::new(Full::new(body.clone()));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
@@ -157,18 +160,13 @@ impl Sender {
             self.signature_header.clone(),
             value(seed_signature(previous.unwrap_or(secret), &body))?,
         );
-        headers.insert(
-            WEBHOOK_ID,
-            HeaderValue::from_str(&event.id).map_err(|e| e.to_string())?,
-        );
+        headers.insert(WEBHOOK_ID, value(event.id.clone())?);
         headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
         headers.insert(WEBHOOK_SIGNATURE, value(standard)?);
         for (name, text) in subscription.headers.iter() {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-            headers.append(
-                name,
-                HeaderValue::from_str(text).map_err(|e| e.to_string())?,
-            );
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| format!("the custom header {name:?} is invalid: {e}"))?;
+            headers.append(name, value(text.to_owned())?);
         }
         Ok(request)
     }

@@ -467,11 +467,12 @@ fn ingest_in(
 /// delivery's row key.
 const LEASE_TAG_BITS: u32 = 20;
 
-/// A fresh lease token for the delivery at `rowid`: the row key and a random
-/// tag. Completing, releasing and extending a lease find the row by its key,
-/// not through the text id's index, and the tag still tells one lease of a row from the next: a completion from
-/// an expired lease whose row was claimed again matches the new token only
-/// one time in a million, and then the delivery is at worst made twice.
+/// A fresh lease token for the delivery at `rowid` (any row key below 2^43):
+/// the row key and a random tag. Completing, releasing and extending a lease
+/// find the row by its key, not through the text id's index, and the tag
+/// still tells one lease of a row from the next: a completion from an expired
+/// lease whose row was claimed again matches the new token one time in a
+/// million, and then the delivery is at worst made twice.
 fn lease_token(rowid: i64) -> i64 {
     (rowid << LEASE_TAG_BITS) | i64::from(rand::rng().random::<u32>() >> (32 - LEASE_TAG_BITS))
 }
