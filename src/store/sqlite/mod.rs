@@ -499,14 +499,21 @@ fn claim_in(
                  ORDER BY next_attempt_at
                  LIMIT ?3",
             )?;
+            // Read lazily: the index gives due order without a sort, so the
+            // rows past the last one picked are never read.
             let scan = request.total.saturating_mul(TargetRoom::SCAN);
+            let mut failure = None;
             let candidates = due
                 .query_map(
                     params![now.0, to_json(&limits.skipped()), scan as i64],
                     |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
                 )?
-                .collect::<Result<Vec<_>, _>>()?;
-            limits.pick(candidates, request.total)
+                .map_while(|row| row.map_err(|error| failure = Some(error)).ok());
+            let picked = limits.pick(candidates, request.total);
+            if let Some(error) = failure {
+                return Err(error.into());
+            }
+            picked
         }
         ClaimScope::Targets(targets) => {
             let mut due = connection.prepare_cached(
