@@ -28,6 +28,12 @@ const UPGRADES: &[&str] = &[
     "DROP INDEX deliveries_pending_by_subscription;
      CREATE INDEX deliveries_pending_by_subscription
          ON deliveries(subscription_id, next_attempt_at) WHERE state = 'pending';",
+    // 3: attempts in the order they are listed, and an event's attempts
+    // (PostgreSQL had that index already).
+    "DROP INDEX attempts_by_subscription;
+     CREATE INDEX attempts_by_subscription
+         ON attempts(account_id, subscription_id, started_at, id);
+     CREATE INDEX IF NOT EXISTS attempts_by_event ON attempts(event_pk);",
 ];
 
 /// The schema version this binary writes and reads.

@@ -7,10 +7,17 @@ use serde_json::json;
 
 use crate::helpers::{BinaryApp, Receiver, TestDatabase, generation};
 
-/// The one index schema version 2 changed, as version 1 had it.
-const VERSION_1_INDEX: &str = "DROP INDEX deliveries_pending_by_subscription;
+/// The indexes later versions changed, as version 1 had them (SQLite's
+/// version 1 had no `attempts_by_event`; PostgreSQL's had it already).
+const VERSION_1_INDEXES: &str = "DROP INDEX deliveries_pending_by_subscription;
      CREATE INDEX deliveries_pending_by_subscription
-         ON deliveries(subscription_id) WHERE state = 'pending';";
+         ON deliveries(subscription_id) WHERE state = 'pending';
+     DROP INDEX attempts_by_subscription;
+     CREATE INDEX attempts_by_subscription
+         ON attempts(account_id, subscription_id, started_at);";
+
+/// The schema version this binary writes.
+const CURRENT_VERSION: i64 = 3;
 
 /// Turn `database` (at the current version) back into version 1.
 async fn downgrade_to_version_1(database: &TestDatabase) {
@@ -19,36 +26,50 @@ async fn downgrade_to_version_1(database: &TestDatabase) {
             .expect("open the SQLite file");
         connection
             .execute_batch(&format!(
-                "BEGIN; {VERSION_1_INDEX} PRAGMA user_version = 1; COMMIT;"
+                "BEGIN; {VERSION_1_INDEXES} DROP INDEX attempts_by_event;
+                 PRAGMA user_version = 1; COMMIT;"
             ))
             .expect("downgrade");
     } else {
         let client = postgres_client(database).await;
         client
             .batch_execute(&format!(
-                "BEGIN; {VERSION_1_INDEX} UPDATE hookbridge_schema SET version = 1; COMMIT;"
+                "BEGIN; {VERSION_1_INDEXES} UPDATE hookbridge_schema SET version = 1; COMMIT;"
             ))
             .await
             .expect("downgrade");
     }
 }
 
-/// The schema version recorded in `database`, and its index's definition.
-async fn version_and_index(database: &TestDatabase) -> (i64, String) {
+/// The indexes the upgrades change.
+const CHANGED_INDEXES: [&str; 3] = [
+    "deliveries_pending_by_subscription",
+    "attempts_by_subscription",
+    "attempts_by_event",
+];
+
+/// The schema version recorded in `database`, and the definitions of
+/// [`CHANGED_INDEXES`] (empty for one that does not exist).
+async fn version_and_indexes(database: &TestDatabase) -> (i64, Vec<String>) {
     if database.url.starts_with("sqlite://") {
         let connection = rusqlite::Connection::open(database.dir.path().join("hookbridge.db"))
             .expect("open the SQLite file");
         let version = connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        let index = connection
-            .query_row(
-                "SELECT sql FROM sqlite_master WHERE name = 'deliveries_pending_by_subscription'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        (version, index)
+        let indexes = CHANGED_INDEXES
+            .iter()
+            .map(|name| {
+                connection
+                    .query_row(
+                        "SELECT sql FROM sqlite_master WHERE name = ?1",
+                        [name],
+                        |row| row.get(0),
+                    )
+                    .unwrap_or_default()
+            })
+            .collect();
+        (version, indexes)
     } else {
         let client = postgres_client(database).await;
         let version = client
@@ -56,15 +77,18 @@ async fn version_and_index(database: &TestDatabase) -> (i64, String) {
             .await
             .unwrap()
             .get(0);
-        let index = client
-            .query_one(
-                "SELECT indexdef FROM pg_indexes WHERE indexname = 'deliveries_pending_by_subscription'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        (version, index)
+        let mut indexes = Vec::new();
+        for name in CHANGED_INDEXES {
+            let row = client
+                .query_opt(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = $1",
+                    &[&name],
+                )
+                .await
+                .unwrap();
+            indexes.push(row.map(|row| row.get(0)).unwrap_or_default());
+        }
+        (version, indexes)
     }
 }
 
@@ -97,9 +121,10 @@ async fn a_version_1_database_is_upgraded_on_start_and_its_pending_delivery_made
     assert!(first.terminate().success());
 
     downgrade_to_version_1(&database).await;
-    let (version, index) = version_and_index(&database).await;
+    let (version, indexes) = version_and_indexes(&database).await;
     assert_eq!(version, 1);
-    assert!(!index.contains("next_attempt_at"), "{index}");
+    assert!(!indexes[0].contains("next_attempt_at"), "{indexes:?}");
+    assert!(!indexes[1].contains("started_at, id"), "{indexes:?}");
 
     receiver.set_default_status(200);
     let second = BinaryApp::start(&database, &schedule);
@@ -111,14 +136,26 @@ async fn a_version_1_database_is_upgraded_on_start_and_its_pending_delivery_made
     let delivered = got.iter().find(|r| r.answered == 200).unwrap();
     assert_eq!(delivered.json()["id"], published["id"]);
 
-    let (version, index) = version_and_index(&database).await;
-    assert_eq!(version, 2);
+    let (version, indexes) = version_and_indexes(&database).await;
+    assert_eq!(version, CURRENT_VERSION);
     assert!(
-        index.contains("subscription_id, next_attempt_at"),
-        "the upgraded index: {index}"
+        indexes[0].contains("subscription_id, next_attempt_at"),
+        "the upgraded indexes: {indexes:?}"
+    );
+    assert!(
+        indexes[1].contains("subscription_id, started_at, id"),
+        "the upgraded indexes: {indexes:?}"
+    );
+    assert!(
+        indexes[2].contains("event_pk"),
+        "the upgraded indexes: {indexes:?}"
     );
     drop(second);
     let restarted = BinaryApp::start(&database, &schedule);
     restarted.api().new_account().await;
-    assert_eq!(version_and_index(&database).await.0, 2, "upgraded once");
+    assert_eq!(
+        version_and_indexes(&database).await.0,
+        CURRENT_VERSION,
+        "upgraded once"
+    );
 }

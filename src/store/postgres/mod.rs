@@ -661,6 +661,34 @@ async fn track_failure(client: &impl GenericClient, completion: &Completion) -> 
     Ok(())
 }
 
+/// A page of one subscription's attempts, newest first: `$1` the account,
+/// `$2` the subscription, `$3` the cursor (the last attempt id seen, or
+/// NULL), `$4` the rows to read. The bound on `started_at` lets the
+/// subscription index start at the cursor.
+const ATTEMPTS_OF_SUBSCRIPTION: &str = "SELECT a.id, a.delivery_id, e.id, e.type,
+         a.subscription_id, a.started_at, a.status, a.latency_ms, a.response_snippet, a.error
+     FROM attempts a JOIN events e ON e.pk = a.event_pk
+     WHERE a.account_id = $1 AND a.subscription_id = $2
+       AND a.started_at <= coalesce((SELECT started_at FROM attempts WHERE id = $3::TEXT),
+                                    9223372036854775807)
+       AND ($3::TEXT IS NULL OR (a.started_at, a.id) <
+            (SELECT started_at, id FROM attempts WHERE id = $3::TEXT))
+     ORDER BY a.started_at DESC, a.id DESC LIMIT $4";
+
+/// A page of one event's attempts, newest first: `$2` is the event's id;
+/// the other parameters as in [`ATTEMPTS_OF_SUBSCRIPTION`].
+///
+/// An event's attempts are all its account's, so they are found through the
+/// event alone: a condition on the attempts' account let PostgreSQL's
+/// planner, misled by young statistics, read the account's every attempt.
+const ATTEMPTS_OF_EVENT: &str = "SELECT a.id, a.delivery_id, e.id, e.type,
+         a.subscription_id, a.started_at, a.status, a.latency_ms, a.response_snippet, a.error
+     FROM events e JOIN attempts a ON a.event_pk = e.pk
+     WHERE e.account_id = $1 AND e.id = $2
+       AND ($3::TEXT IS NULL OR (a.started_at, a.id) <
+            (SELECT started_at, id FROM attempts WHERE id = $3::TEXT))
+     ORDER BY a.started_at DESC, a.id DESC LIMIT $4";
+
 #[async_trait]
 impl Store for PostgresStore {
     fn listen_for_work(&self, woken: Arc<dyn Fn(DueWork) + Send + Sync>) {
@@ -1256,28 +1284,16 @@ impl Store for PostgresStore {
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>> {
         let client = self.pool.get().await?;
-        let (subscription_id, event_id) = match of {
-            AttemptsOf::Subscription(id) => (Some(id), None),
-            AttemptsOf::Event(id) => (None, Some(id)),
+        // One statement per kind, so each reads its own index (see the
+        // SQLite store).
+        let (sql, of_id) = match of {
+            AttemptsOf::Subscription(id) => (ATTEMPTS_OF_SUBSCRIPTION, id),
+            AttemptsOf::Event(id) => (ATTEMPTS_OF_EVENT, id),
         };
         let items = query(
             &client,
-            "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
-                     a.status, a.latency_ms, a.response_snippet, a.error
-                 FROM attempts a JOIN events e ON e.pk = a.event_pk
-                 WHERE a.account_id = $1
-                   AND ($2::TEXT IS NULL OR a.subscription_id = $2)
-                   AND ($3::TEXT IS NULL OR e.id = $3)
-                   AND ($4::TEXT IS NULL OR (a.started_at, a.id) <
-                        (SELECT started_at, id FROM attempts WHERE id = $4))
-                 ORDER BY a.started_at DESC, a.id DESC LIMIT $5",
-            &[
-                &account_id,
-                &subscription_id,
-                &event_id,
-                &page.cursor,
-                &(page.limit as i64 + 1),
-            ],
+            sql,
+            &[&account_id, &of_id, &page.cursor, &(page.limit as i64 + 1)],
         )
         .await?
         .iter()

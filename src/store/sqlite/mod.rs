@@ -469,6 +469,34 @@ fn ingest_in(
     })
 }
 
+/// A page of one subscription's attempts, newest first: `?1` the account,
+/// `?2` the subscription, `?3` the cursor (the last attempt id seen, or
+/// NULL), `?4` the rows to read. The bound on `started_at` lets the
+/// subscription index start at the cursor.
+const ATTEMPTS_OF_SUBSCRIPTION: &str = "SELECT a.id, a.delivery_id, e.id, e.type,
+         a.subscription_id, a.started_at, a.status, a.latency_ms, a.response_snippet, a.error
+     FROM attempts a JOIN events e ON e.pk = a.event_pk
+     WHERE a.account_id = ?1 AND a.subscription_id = ?2
+       AND a.started_at <= coalesce((SELECT started_at FROM attempts WHERE id = ?3),
+                                    9223372036854775807)
+       AND (?3 IS NULL OR (a.started_at, a.id) <
+            (SELECT started_at, id FROM attempts WHERE id = ?3))
+     ORDER BY a.started_at DESC, a.id DESC LIMIT ?4";
+
+/// A page of one event's attempts, newest first: `?2` is the event's id;
+/// the other parameters as in [`ATTEMPTS_OF_SUBSCRIPTION`].
+///
+/// An event's attempts are all its account's, so they are found through the
+/// event alone: a condition on the attempts' account let PostgreSQL's
+/// planner, misled by young statistics, read the account's every attempt.
+const ATTEMPTS_OF_EVENT: &str = "SELECT a.id, a.delivery_id, e.id, e.type,
+         a.subscription_id, a.started_at, a.status, a.latency_ms, a.response_snippet, a.error
+     FROM events e JOIN attempts a ON a.event_pk = e.pk
+     WHERE e.account_id = ?1 AND e.id = ?2
+       AND (?3 IS NULL OR (a.started_at, a.id) <
+            (SELECT started_at, id FROM attempts WHERE id = ?3))
+     ORDER BY a.started_at DESC, a.id DESC LIMIT ?4";
+
 /// How many low bits of a lease token are a random tag; the rest are the
 /// delivery's row key.
 const LEASE_TAG_BITS: u32 = 20;
@@ -1197,30 +1225,18 @@ impl Store for SqliteStore {
     ) -> StoreResult<Page<Attempt>> {
         let account_id = account_id.to_owned();
         self.read(move |c| {
-            let (subscription_id, event_id) = match of {
-                AttemptsOf::Subscription(id) => (Some(id), None),
-                AttemptsOf::Event(id) => (None, Some(id)),
+            // One statement per kind, so each reads its own index: a
+            // webhook's attempts from the newest down, an event's through
+            // the event. (One statement with optional filters read the
+            // whole account's attempts and sorted them, for every page.)
+            let (sql, of_id) = match of {
+                AttemptsOf::Subscription(id) => (ATTEMPTS_OF_SUBSCRIPTION, id),
+                AttemptsOf::Event(id) => (ATTEMPTS_OF_EVENT, id),
             };
             let items = c
-                .prepare_cached(
-                    "SELECT a.id, a.delivery_id, e.id, e.type, a.subscription_id, a.started_at,
-                         a.status, a.latency_ms, a.response_snippet, a.error
-                     FROM attempts a JOIN events e ON e.pk = a.event_pk
-                     WHERE a.account_id = ?1
-                       AND (?2 IS NULL OR a.subscription_id = ?2)
-                       AND (?3 IS NULL OR e.id = ?3)
-                       AND (?4 IS NULL OR (a.started_at, a.id) <
-                            (SELECT started_at, id FROM attempts WHERE id = ?4))
-                     ORDER BY a.started_at DESC, a.id DESC LIMIT ?5",
-                )?
+                .prepare_cached(sql)?
                 .query_map(
-                    params![
-                        account_id,
-                        subscription_id,
-                        event_id,
-                        page.cursor,
-                        page.limit as i64 + 1
-                    ],
+                    params![account_id, of_id, page.cursor, page.limit as i64 + 1],
                     |row| {
                         Ok(Attempt {
                             id: row.get(0)?,

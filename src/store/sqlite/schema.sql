@@ -99,4 +99,7 @@ CREATE TABLE attempts (
     response_snippet TEXT NOT NULL,
     error            TEXT
 );
-CREATE INDEX attempts_by_subscription ON attempts(account_id, subscription_id, started_at);
+-- A webhook's attempts in the order they are listed (newest first, the id
+-- breaking ties), so a page reads only its own rows.
+CREATE INDEX attempts_by_subscription ON attempts(account_id, subscription_id, started_at, id);
+CREATE INDEX attempts_by_event ON attempts(event_pk);
