@@ -13,7 +13,7 @@
 //! (default 1000000) the pending deliveries of the memory workload;
 //! `BENCH_POSTGRES=0` skips the PostgreSQL rows; `BENCH_ONLY=fanout1,fanout10`
 //! runs only the named workloads (`ingest`, `fanout1`, `fanout10`, `steady`,
-//! `hanging`, `pending`, `svix`, `postgres`), for profiling one of them. When a Svix server binary
+//! `hanging`, `pending`, `history`, `svix`, `postgres`), for profiling one of them. When a Svix server binary
 //! is at `SVIX_SERVER` (default `/work/peers-build/bin/svix-server`, what
 //! `shared/peers/build-svix.sh` builds), the first three workloads run on it
 //! too, on its own durable PostgreSQL server, in the same run.
@@ -419,6 +419,33 @@ impl Api {
 
     /// An account with `subscriptions` webhooks to `target/<prefix><i>`.
     async fn account(&self, target: &str, prefix: &str, subscriptions: usize) -> String {
+        self.account_with_key(target, prefix, subscriptions).await.0
+    }
+
+    /// `GET path` with an account's API key; the JSON answer.
+    async fn get(&self, path: &str, key: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.urls[0]))
+            .header("X-Api-Key", key)
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// [`Api::account`], with the account's API key (none on Svix).
+    async fn account_with_key(
+        &self,
+        target: &str,
+        prefix: &str,
+        subscriptions: usize,
+    ) -> (String, String) {
         if self.svix_token.is_some() {
             let app = self
                 .post("/api/v1/app/", None, json!({"name": prefix}))
@@ -434,7 +461,7 @@ impl Api {
                 )
                 .await;
             }
-            return app;
+            return (app, String::new());
         }
         let account = self.post("/v1/accounts", None, json!({})).await["id"]
             .as_str()
@@ -454,7 +481,7 @@ impl Api {
             )
             .await;
         }
-        account
+        (account, key)
     }
 }
 
@@ -688,6 +715,73 @@ async fn fanout(
     }
 }
 
+/// Attempt history: an account whose ten webhooks have made
+/// `2,000 × seconds × 10` attempts, then pages of it as the dashboard and
+/// the API read them: a webhook's newest 50 attempts and the 50 before
+/// those (by cursor), and one event's attempts. Latency is per list request.
+async fn history(client: &reqwest::Client, seconds: u64, backend: Backend) -> Row {
+    // The list calls come faster than an account's management rate limit.
+    let service = Nodes::start(backend, &["--rate-limit", "0"]);
+    let (target, received) = start_receiver().await;
+    let api = service.api(client);
+    let webhooks = 10;
+    let (account, key) = api.account_with_key(&target, "h", webhooks).await;
+    let events = 2_000 * seconds;
+    burst(&api, &account, events, 32).await;
+    let named = 100;
+    for i in 0..named {
+        let mut event = event(&account);
+        event["id"] = json!(format!("hist_{i}"));
+        api.post("/v1/events", None, event).await;
+    }
+    let attempts = (events + named) * webhooks as u64;
+    wait_for(&received, attempts, Duration::from_secs(600)).await;
+    // Outcomes are recorded just after the receiver has counted them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ids: Vec<String> = api.get("/v1/webhooks?limit=100", &key).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut latencies = Vec::new();
+    let mut timed = async |path: String| {
+        let started = Instant::now();
+        let page = api.get(&path, &key).await;
+        latencies.push(started.elapsed().as_micros() as u64);
+        page
+    };
+    for round in 0..20 {
+        for id in &ids {
+            let first = timed(format!("/v1/webhooks/{id}/attempts?limit=50")).await;
+            assert_eq!(first["data"].as_array().unwrap().len(), 50);
+            let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+            let second = timed(format!(
+                "/v1/webhooks/{id}/attempts?limit=50&cursor={cursor}"
+            ))
+            .await;
+            assert_eq!(second["data"].as_array().unwrap().len(), 50);
+        }
+        for i in (round * 5)..(round * 5 + 5) {
+            let page = timed(format!("/v1/events/hist_{i}/attempts")).await;
+            assert_eq!(page["data"].as_array().unwrap().len(), webhooks);
+        }
+    }
+    Row {
+        workload: format!(
+            "{}: attempt history, {attempts} attempts in one account: a webhook's page of 50, the next by cursor, an event's attempts",
+            backend.label()
+        ),
+        events_per_s: None,
+        deliveries_per_s: None,
+        latencies_us: latencies,
+        latency_of: "list request",
+        cpu_per_1000: None,
+        machine: None,
+        peak_rss_mb: service.peak_rss_mb(),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -827,16 +921,22 @@ async fn main() {
         .print();
     }
 
-    // 7. The same first three workloads on Svix, when it has been built.
+    // 7. Reading a large account's attempt history.
+    if wanted("history") {
+        history(&client, seconds, Backend::Sqlite).await.print();
+    }
+
+    // 8. The same first three workloads on Svix, when it has been built.
     if svix_binary().is_some() && wanted("svix") {
         ingest_only(&client, seconds, Backend::Svix).await.print();
         fanout(&client, seconds, 1, Backend::Svix).await.print();
         fanout(&client, seconds, 10, Backend::Svix).await.print();
     }
 
-    // 8. The same first three workloads on a durable PostgreSQL server, with
-    //    one node and with three nodes sharing it.
-    if std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0") && wanted("postgres") {
+    // 9. The same first three workloads on a durable PostgreSQL server, with
+    //    one node and with three nodes sharing it; the history on one node.
+    let postgres = std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0");
+    if postgres && wanted("postgres") {
         for backend in [
             Backend::Postgres { nodes: 1 },
             Backend::Postgres { nodes: 3 },
@@ -845,5 +945,10 @@ async fn main() {
             fanout(&client, seconds, 1, backend).await.print();
             fanout(&client, seconds, 10, backend).await.print();
         }
+    }
+    if postgres && (wanted("postgres") || wanted("history")) {
+        history(&client, seconds, Backend::Postgres { nodes: 1 })
+            .await
+            .print();
     }
 }
