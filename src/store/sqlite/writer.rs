@@ -4,11 +4,17 @@
 //! its whole batch back (see [`run_batch`]). Callers hear back only after
 //! the transaction holding their job has committed.
 //!
-//! A batch holding any [`Durability::Full`] job (an accepted event, a
-//! subscription change) commits with `synchronous=FULL`, surviving power
-//! loss; a batch of queue bookkeeping only (claims, attempt outcomes) commits
-//! with `synchronous=NORMAL`, which survives a process crash, and whose loss
-//! in a power cut only means a delivery is made again (at least once).
+//! Every batch commits with `synchronous=NORMAL`: its pages are then in the
+//! write-ahead log, which survives a process crash, and the callers of queue
+//! bookkeeping (claims, attempt outcomes) hear back; losing those in a power
+//! cut only means a delivery is made again (at least once). A
+//! [`Durability::Full`] job (an accepted event, a subscription change) must
+//! also survive power loss: when a batch holds one, the writer then syncs
+//! the log, as `synchronous=FULL` would inside the commit, and only after
+//! that do those callers hear back. So a claim committed beside an accepted
+//! event no longer waits for that event's `fsync`.
+
+use std::fs::File;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -55,12 +61,14 @@ pub struct Hooks {
 }
 
 impl Writer {
-    /// Start the writer thread on `connection`.
-    pub fn start(connection: Connection, hooks: Hooks) -> Self {
+    /// Start the writer thread on `connection` (in WAL mode, at
+    /// `synchronous=NORMAL`); `log` is the connection's write-ahead log
+    /// file, synced before durable jobs hear back.
+    pub fn start(connection: Connection, log: File, hooks: Hooks) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(connection, queue, hooks))
+            .spawn(move || run(connection, &log, queue, hooks))
             .expect("spawn the sqlite writer thread");
         Self { jobs }
     }
@@ -104,8 +112,7 @@ where
     (Job { durability, work }, outcome)
 }
 
-fn run(connection: Connection, mut queue: mpsc::Receiver<Job>, hooks: Hooks) {
-    let mut synchronous = Durability::Full;
+fn run(connection: Connection, log: &File, mut queue: mpsc::Receiver<Job>, hooks: Hooks) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -114,30 +121,37 @@ fn run(connection: Connection, mut queue: mpsc::Receiver<Job>, hooks: Hooks) {
                 Err(_) => break,
             }
         }
-        let wanted = if batch.iter().any(|job| job.durability == Durability::Full) {
-            Durability::Full
-        } else {
-            Durability::Relaxed
-        };
-        if wanted != synchronous {
-            let pragma = match wanted {
-                Durability::Full => "PRAGMA synchronous = FULL",
-                Durability::Relaxed => "PRAGMA synchronous = NORMAL",
-            };
-            if connection.execute_batch(pragma).is_ok() {
-                synchronous = wanted;
-            }
-        }
-        if run_batch(&connection, batch) {
+        let mut durable = Vec::new();
+        if run_batch(&connection, batch, &mut durable) {
             (hooks.on_commit)();
         } else {
             (hooks.on_rollback)();
         }
+        if !durable.is_empty() {
+            answer_after_sync(log, durable);
+        }
+    }
+}
+
+/// Sync the write-ahead log, then answer the committed durable jobs. A
+/// failed sync is each caller's error: the write is committed but may not
+/// survive power loss, and a publisher that publishes again is answered
+/// idempotently by event id.
+fn answer_after_sync(log: &File, replies: Vec<Reply>) {
+    let failure = log
+        .sync_data()
+        .err()
+        .map(|error| format!("syncing the write-ahead log failed: {error}"));
+    for reply in replies {
+        reply(failure.as_deref());
     }
 }
 
 /// Run one batch in one transaction; false when it did not commit, so
-/// caches filled inside it are dropped.
+/// caches filled inside it are dropped. Once it commits, the callers of
+/// relaxed jobs hear back at once and those of durable jobs are left in
+/// `durable`, to hear back after the log is synced; callers of a batch that
+/// did not commit hear so at once.
 ///
 /// There are no savepoints: copying every page a job touched into a
 /// savepoint's sub-journal was the writer's largest cost. Instead a job
@@ -148,7 +162,7 @@ fn run(connection: Connection, mut queue: mpsc::Receiver<Job>, hooks: Hooks) {
 /// publisher gets an error and publishes again (idempotently, by event id),
 /// a claim is retried, and an outcome that was not recorded lets its lease
 /// run out and the delivery be made again (at least once).
-fn run_batch(connection: &Connection, batch: Vec<Job>) -> bool {
+fn run_batch(connection: &Connection, batch: Vec<Job>, durable: &mut Vec<Reply>) -> bool {
     if let Err(error) = statement(connection, "BEGIN IMMEDIATE") {
         let message = error.to_string();
         for job in batch {
@@ -161,7 +175,7 @@ fn run_batch(connection: &Connection, batch: Vec<Job>) -> bool {
     let mut failure: Option<(usize, String)> = None;
     for (index, job) in batch.into_iter().enumerate() {
         if failure.is_some() {
-            replies.push((job.work)(None).1);
+            replies.push((job.durability, (job.work)(None).1));
             continue;
         }
         let before = connection.total_changes();
@@ -173,7 +187,7 @@ fn run_batch(connection: &Connection, batch: Vec<Job>) -> bool {
         } else if !ok && connection.total_changes() != before {
             failure = Some((index, ROLLED_BACK.to_owned()));
         }
-        replies.push(reply);
+        replies.push((job.durability, reply));
     }
     let failure = match failure {
         Some(failure) => {
@@ -184,8 +198,11 @@ fn run_batch(connection: &Connection, batch: Vec<Job>) -> bool {
         }
         None => match statement(connection, "COMMIT") {
             Ok(()) => {
-                for reply in replies {
-                    reply(None);
+                for (durability, reply) in replies {
+                    match durability {
+                        Durability::Full => durable.push(reply),
+                        Durability::Relaxed => reply(None),
+                    }
                 }
                 return true;
             }
@@ -196,7 +213,7 @@ fn run_batch(connection: &Connection, batch: Vec<Job>) -> bool {
         },
     };
     let (failed, message) = failure;
-    for (index, reply) in replies.into_iter().enumerate() {
+    for (index, (_, reply)) in replies.into_iter().enumerate() {
         // The job that failed mid-write reports its own error.
         reply((index != failed).then_some(message.as_str()));
     }
@@ -265,7 +282,11 @@ mod tests {
         jobs: Vec<(Job, oneshot::Receiver<StoreResult<i64>>)>,
     ) -> (bool, Vec<String>) {
         let (batch, outcomes): (Vec<Job>, Vec<_>) = jobs.into_iter().unzip();
-        let committed = run_batch(connection, batch);
+        let mut durable = Vec::new();
+        let committed = run_batch(connection, batch, &mut durable);
+        for reply in durable {
+            reply(None);
+        }
         let heard = outcomes
             .into_iter()
             .map(|mut o| match o.try_recv().unwrap() {
@@ -334,7 +355,16 @@ mod tests {
         });
         let (first, mut first_outcome) = insert(Durability::Full, 1, Succeeds);
         let (last, mut last_outcome) = insert(Durability::Full, 3, Succeeds);
-        assert!(!run_batch(&connection, vec![first, ended, last]));
+        let mut durable = Vec::new();
+        assert!(!run_batch(
+            &connection,
+            vec![first, ended, last],
+            &mut durable
+        ));
+        assert!(
+            durable.is_empty(),
+            "nothing of a failed batch waits for a sync"
+        );
         assert!(
             stored(&connection).is_empty(),
             "job 3 did not run on its own"
@@ -350,6 +380,22 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn durable_jobs_hear_back_after_the_log_sync_and_relaxed_ones_at_commit() {
+        use Ending::*;
+        let connection = table();
+        let (full, mut full_outcome) = insert(Durability::Full, 1, Succeeds);
+        let (relaxed, mut relaxed_outcome) = insert(Durability::Relaxed, 2, Succeeds);
+        let mut durable = Vec::new();
+        assert!(run_batch(&connection, vec![full, relaxed], &mut durable));
+        assert_eq!(relaxed_outcome.try_recv().unwrap().unwrap(), 2);
+        assert!(full_outcome.try_recv().is_err(), "answered before the sync");
+        assert_eq!(durable.len(), 1);
+
+        answer_after_sync(&tempfile::tempfile().unwrap(), durable);
+        assert_eq!(full_outcome.try_recv().unwrap().unwrap(), 1);
     }
 
     #[test]
