@@ -15,7 +15,12 @@ type HmacSha256 = Hmac<Sha256>;
 pub fn seed_signature(secret: &SigningSecret, body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(secret.shown().as_bytes()).expect("any key length");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    let mut digits = [0_u8; 64];
+    hex::encode_to_slice(mac.finalize().into_bytes(), &mut digits).expect("64 digits for 32 bytes");
+    let mut value = String::with_capacity(7 + digits.len());
+    value.push_str("sha256=");
+    value.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
+    value
 }
 
 /// The Standard Webhooks `webhook-signature` value: `v1,` + base64 of
@@ -32,5 +37,8 @@ pub fn standard_signature(
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    let mut value = String::with_capacity(3 + 44);
+    value.push_str("v1,");
+    STANDARD.encode_string(mac.finalize().into_bytes(), &mut value);
+    value
 }
