@@ -207,6 +207,14 @@ impl SqliteStore {
             entries: Arc::default(),
             sealer: Arc::new(sealer),
         };
+        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Database(format!(
+                "the database at {} is in journal mode {mode}, not WAL, which the writer needs \
+                 (SQLite falls back when the file system cannot share memory)",
+                path.display()
+            )));
+        }
         let log = File::open(log_path(path)).map_err(|error| {
             StoreError::Database(format!("opening the write-ahead log: {error}"))
         })?;
