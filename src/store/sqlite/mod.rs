@@ -156,8 +156,9 @@ impl From<r2d2::Error> for StoreError {
 /// caches 16 MiB of pages (SQLite's default is 2 MiB), which made a burst to
 /// ten endpoints about 4% faster.
 ///
-/// Commits are `synchronous = NORMAL`; the writer syncs the log on a thread
-/// of its own before a durable write's caller hears back (see `writer`).
+/// Commits are `synchronous = NORMAL`; after a commit holding a durable
+/// write, the writer thread syncs the log before that write's caller hears
+/// back (see `writer`).
 ///
 /// The query planner stability guarantee is on: without it SQLite plans a
 /// statement around its bound `LIMIT`, and parsed the claim over all
