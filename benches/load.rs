@@ -796,7 +796,7 @@ async fn main() {
     let pending = env_number("BENCH_PENDING", 1_000_000);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "\nHookbridge load benchmark: {cores} cores, SQLite (synchronous=FULL) and durable PostgreSQL (fsync on), release build\n"
+        "\nHookbridge load benchmark: {cores} cores, SQLite (a 202 after the log's fdatasync) and durable PostgreSQL (fsync on), release build\n"
     );
     println!(
         "| workload | events/s accepted | deliveries/s | latency ms p50 / p99 / max | CPU s per 1,000 deliveries (or events) | machine busy / service, % of all cores | peak RSS MB |"
