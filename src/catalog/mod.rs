@@ -199,11 +199,10 @@ impl EventType {
             .iter_errors(data)
             .map(|error| {
                 let mut pointer = error.instance_path().to_string();
-                if let ValidationErrorKind::Required { property } = error.kind() {
-                    if let Some(name) = property.as_str() {
-                        pointer =
-                            format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
-                    }
+                if let ValidationErrorKind::Required { property } = error.kind()
+                    && let Some(name) = property.as_str()
+                {
+                    pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
                 }
                 Violation {
                     pointer,

@@ -237,3 +237,39 @@ async fn repeated_kill_9_at_random_moments_loses_no_accepted_event() {
         accepted.len()
     );
 }
+
+/// An embedded database serves one process: it holds its leases in memory,
+/// so a second process on the same file would send every delivery twice. A
+/// second start refuses, saying why, and the first keeps serving.
+#[tokio::test]
+async fn a_second_process_on_the_same_sqlite_database_refuses_to_start() {
+    if crate::helpers::postgres_backend() {
+        return;
+    }
+    let database = TestDatabase::new();
+    let first = BinaryApp::start(&database, &[]);
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_hookbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-key", ADMIN_KEY])
+        .args(["--database-url", &database.url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run a second hookbridge");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while second.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("a second process started serving the same SQLite database");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = second.wait_with_output().unwrap();
+    assert!(!second.status.success(), "{second:?}");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("another process is using the database"),
+        "{said}"
+    );
+    let health = client().get(first.url("/readyz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -729,46 +729,13 @@ async fn leases_of_jobs_waiting_for_a_slow_target_are_renewed_not_claimed_twice(
 /// on both backends.
 #[tokio::test]
 async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
-    use hookbridge::domain::{
-        CustomHeaders, EventId, EventSelection, Format, SigningSecret, Source, Timestamp,
-    };
+    use hookbridge::domain::{EventId, Timestamp};
     use hookbridge::store::{
-        Account, AttemptResult, ClaimRequest, ClaimScope, Completion, NewEvent, NextStep, Store,
-        Subscription,
+        AttemptResult, ClaimRequest, ClaimScope, Completion, NewEvent, NextStep, Store,
     };
 
     let database = TestDatabase::new();
-    let store = database.open_store().await;
-    let now = Timestamp::now();
-    store
-        .create_account(Account {
-            id: "acc_run".into(),
-            name: "run".into(),
-            created_at: now,
-        })
-        .await
-        .unwrap();
-    store
-        .create_subscription(Subscription {
-            id: "sub_run".into(),
-            account_id: "acc_run".into(),
-            url: "http://127.0.0.1:9/never-called".into(),
-            events: EventSelection::from_stored(vec!["*".into()]),
-            filter: None,
-            format: Format::Flat,
-            secret: SigningSecret::generate(),
-            headers: CustomHeaders::default(),
-            description: String::new(),
-            source: Source::Api,
-            created_at: now,
-            updated_at: now,
-            previous_secret: None,
-            enabled: true,
-            disabled_reason: None,
-            failing_since: None,
-        })
-        .await
-        .unwrap();
+    let store = database.store_with_webhook("acc_run", "sub_run").await;
     let store: &dyn Store = store.as_ref();
     let record = |outcomes: &'static [bool]| async move {
         for _ in outcomes {

@@ -65,6 +65,52 @@ impl TestDatabase {
         .expect("open the store")
     }
 
+    /// The store, opened directly, with account `account_id` and its one
+    /// webhook `subscription_id` for every event type (to a closed port:
+    /// such tests drive the store, not deliveries).
+    pub async fn store_with_webhook(
+        &self,
+        account_id: &str,
+        subscription_id: &str,
+    ) -> std::sync::Arc<dyn hookbridge::store::Store> {
+        use hookbridge::domain::{
+            CustomHeaders, EventSelection, Format, SigningSecret, Source, Timestamp,
+        };
+        use hookbridge::store::{Account, Subscription};
+        let store = self.open_store().await;
+        let now = Timestamp::now();
+        store
+            .create_account(Account {
+                id: account_id.into(),
+                name: account_id.into(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        store
+            .create_subscription(Subscription {
+                id: subscription_id.into(),
+                account_id: account_id.into(),
+                url: "http://127.0.0.1:9/never-called".into(),
+                events: EventSelection::from_stored(vec!["*".into()]),
+                filter: None,
+                format: Format::Flat,
+                secret: SigningSecret::generate(),
+                headers: CustomHeaders::default(),
+                description: String::new(),
+                source: Source::Api,
+                created_at: now,
+                updated_at: now,
+                previous_secret: None,
+                enabled: true,
+                disabled_reason: None,
+                failing_since: None,
+            })
+            .await
+            .unwrap();
+        store
+    }
+
     /// A PostgreSQL database on a server that takes TCP clients only over
     /// TLS; the URL says `sslmode=require`. Also returns the PEM file of the
     /// CA that issued the server's certificate.

@@ -12,6 +12,7 @@ mod event_types;
 mod helpers;
 mod ingest;
 mod isolation;
+mod leases;
 mod limits;
 mod management;
 mod multinode;

@@ -1,9 +1,11 @@
 //! The embedded SQLite store: WAL mode, one writer thread doing group commit
 //! (see [`writer`]), and a small pool of read connections. SQLite is the
-//! single-node backend: at start it takes back every lease a previous process
-//! left behind, since no other node can be holding one.
+//! single-node backend: one process owns the file (see [`owner`]) and holds
+//! its leases in memory (see [`leases`]).
 
 mod checkpoint;
+mod leases;
+mod owner;
 mod writer;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -14,7 +16,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
-use rand::Rng;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
@@ -31,6 +32,8 @@ use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
 };
 use checkpoint::Checkpointer;
+use leases::{LeaseTable, Leases, leased_row};
+use owner::ProcessLock;
 use writer::{Durability, Hooks, Writer};
 
 const SCHEMA: &str = include_str!("schema.sql");
@@ -134,6 +137,8 @@ pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
     cache: SubscriptionCache,
+    leases: Arc<Leases>,
+    _owner: ProcessLock,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -184,9 +189,11 @@ fn log_path(path: &Path) -> std::path::PathBuf {
 const WAL_BACKSTOP_PAGES: u32 = 4000;
 
 impl SqliteStore {
-    /// Open (creating if needed) the database at `path`, migrate it, and take
-    /// back leases left by an earlier process.
+    /// Open (creating if needed) the database at `path` as its one owner,
+    /// and migrate it. Leases that earlier versions wrote into the file are
+    /// taken back: no process holds them any more.
     pub fn open(path: &Path, sealer: Sealer) -> StoreResult<Self> {
+        let owner = ProcessLock::take(path)?;
         let connection = Connection::open(path)?;
         configure(&connection)?;
         migrate(&connection)?;
@@ -231,6 +238,8 @@ impl SqliteStore {
             writer: Writer::start(connection, log, hooks),
             readers,
             cache,
+            leases: Arc::default(),
+            _owner: owner,
         })
     }
 
@@ -403,8 +412,7 @@ fn cancel_pending(
 ) -> StoreResult<()> {
     connection
         .prepare_cached(
-            "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL,
-                 lease_token = NULL, updated_at = ?2
+            "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?2
              WHERE subscription_id = ?1 AND state = 'pending'",
         )?
         .execute(params![subscription_id, now.0])?;
@@ -520,31 +528,18 @@ const ATTEMPTS_OF_EVENT: &str = "SELECT a.id, a.delivery_id, e.id, e.type,
             (SELECT started_at, id FROM attempts WHERE id = ?3))
      ORDER BY a.started_at DESC, a.id DESC LIMIT ?4";
 
-/// How many low bits of a lease token are a random tag; the rest are the
-/// delivery's row key.
-const LEASE_TAG_BITS: u32 = 20;
-
-/// A fresh lease token for the delivery at `rowid` (any row key below 2^43):
-/// the row key and a random tag. Completing, releasing and extending a lease
-/// find the row by its key, not through the text id's index, and the tag
-/// still tells one lease of a row from the next: a completion from an expired
-/// lease whose row was claimed again matches the new token one time in a
-/// million, and then the delivery is at worst made twice.
-fn lease_token(rowid: i64) -> i64 {
-    (rowid << LEASE_TAG_BITS) | i64::from(rand::rng().random::<u32>() >> (32 - LEASE_TAG_BITS))
-}
-
-/// The row key a lease token carries.
-fn leased_row(token: i64) -> i64 {
-    token >> LEASE_TAG_BITS
-}
-
+/// Claim due deliveries that no lease holds, as `request` allows. Held
+/// deliveries are the oldest due ones, so each scan reads past as many rows
+/// as there are leases.
 fn claim_in(
     connection: &Connection,
     cache: &SubscriptionCache,
+    leases: &Leases,
     request: &ClaimRequest,
 ) -> StoreResult<Vec<DeliveryJob>> {
     let now = Timestamp::now();
+    let mut table = leases.lock();
+    let held = table.len();
     let picked: Vec<i64> = match &request.scope {
         ClaimScope::Any(limits) => {
             // The due index alone: each row's key and target, no event read.
@@ -558,14 +553,15 @@ fn claim_in(
             )?;
             // Read lazily: the index gives due order without a sort, so the
             // rows past the last one picked are never read.
-            let scan = request.total.saturating_mul(TargetRoom::SCAN);
+            let scan = request.total.saturating_mul(TargetRoom::SCAN) + held;
             let mut failure = None;
             let candidates = due
                 .query_map(
                     params![now.0, to_json(&limits.skipped()), scan as i64],
                     |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
                 )?
-                .map_while(|row| row.map_err(|error| failure = Some(error)).ok());
+                .map_while(|row| row.map_err(|error| failure = Some(error)).ok())
+                .filter(|(rowid, _)| !table.is_held(*rowid, now));
             let picked = limits.pick(candidates, request.total);
             if let Some(error) = failure {
                 return Err(error.into());
@@ -586,18 +582,34 @@ fn claim_in(
                 if left == 0 {
                     break;
                 }
+                let wanted = (*room).min(left);
                 let rows = due
-                    .query_map(params![target, now.0, (*room).min(left) as i64], |row| {
+                    .query_map(params![target, now.0, (wanted + held) as i64], |row| {
                         row.get::<_, i64>(0)
                     })?;
+                let mut taken = 0;
                 for row in rows {
-                    picked.push(row?);
+                    let rowid = row?;
+                    if table.is_held(rowid, now) {
+                        continue;
+                    }
+                    picked.push(rowid);
+                    taken += 1;
+                    if taken == wanted {
+                        break;
+                    }
                 }
             }
             picked
         }
     };
-    lease_rows(connection, cache, &picked, now.after(request.lease))
+    lease_rows(
+        connection,
+        cache,
+        &mut table,
+        &picked,
+        now.after(request.lease),
+    )
 }
 
 /// Lease the deliveries at `rowids` until `expiry`, with each one's event
@@ -605,6 +617,7 @@ fn claim_in(
 fn lease_rows(
     connection: &Connection,
     cache: &SubscriptionCache,
+    table: &mut LeaseTable<'_>,
     rowids: &[i64],
     expiry: Timestamp,
 ) -> StoreResult<Vec<DeliveryJob>> {
@@ -613,9 +626,6 @@ fn lease_rows(
          FROM deliveries d
          JOIN events e ON e.pk = d.event_pk
          WHERE d.rowid = ?1",
-    )?;
-    let mut take = connection.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = ?2, lease_token = ?3 WHERE rowid = ?1",
     )?;
     let mut events: HashMap<i64, Arc<StoredEvent>> = HashMap::new();
     let mut jobs = Vec::with_capacity(rowids.len());
@@ -646,7 +656,6 @@ fn lease_rows(
                     event,
                 ))
             })?;
-        let token = lease_token(rowid);
         let subscription = match cache.subscription(connection, &subscription_id) {
             Ok(Some(subscription)) => subscription,
             Ok(None) => {
@@ -658,11 +667,11 @@ fn lease_rows(
                 // this process lacks) must not stall the others: its
                 // delivery is held for a lease and tried again after it.
                 tracing::error!(%error, subscription = %subscription_id, "a subscription could not be read; its delivery waits a lease");
-                take.execute(params![rowid, expiry.0, token])?;
+                table.take(rowid, expiry);
                 continue;
             }
         };
-        take.execute(params![rowid, expiry.0, token])?;
+        let token = table.take(rowid, expiry);
         jobs.push(DeliveryJob {
             lease: Lease { delivery_id, token },
             attempts_made,
@@ -674,6 +683,8 @@ fn lease_rows(
     Ok(jobs)
 }
 
+/// Record one attempt's outcome, whose lease `completion` held (ended by
+/// the caller, who skips outcomes of leases no longer held).
 fn complete_in<'a>(
     connection: &Connection,
     cache: &SubscriptionCache,
@@ -687,13 +698,12 @@ fn complete_in<'a>(
     // The event's row key comes with the completion instead.
     let applied = connection
         .prepare_cached(
-            "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4,
-                 lease_token = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
-             WHERE rowid = ?1 AND lease_token = ?2 AND state = 'pending'",
+            "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3,
+                 last_status = ?4, last_error = ?5, updated_at = ?6
+             WHERE rowid = ?1 AND state = 'pending'",
         )?
         .execute(params![
             leased_row(completion.lease.token),
-            completion.lease.token,
             state,
             next_at,
             attempt.status,
@@ -1060,67 +1070,81 @@ impl Store for SqliteStore {
     }
 
     async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>> {
-        let cache = self.cache.clone();
+        let (cache, leases) = (self.cache.clone(), self.leases.clone());
         self.writer
-            .write(Durability::Relaxed, move |c| claim_in(c, &cache, &request))
+            .write(Durability::Relaxed, move |c| {
+                claim_in(c, &cache, &leases, &request)
+            })
             .await
     }
 
+    /// Each outcome ends its lease first, on the writer thread, so no claim
+    /// can take the delivery between its lease ending and its row changing.
+    /// If the batch then fails to commit, the delivery is pending and free,
+    /// and is made again (at least once).
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
-        let cache = self.cache.clone();
+        let (cache, leases) = (self.cache.clone(), self.leases.clone());
         self.writer
             .write(Durability::Relaxed, move |c| {
+                let held: Vec<&Completion> = {
+                    let mut table = leases.lock();
+                    completions
+                        .iter()
+                        .filter(|done| table.end(done.lease.token))
+                        .collect()
+                };
                 let mut not_failing = HashSet::new();
-                completions
-                    .iter()
+                held.into_iter()
                     .try_for_each(|done| complete_in(c, &cache, &mut not_failing, done))
             })
             .await
     }
 
+    /// Leases live in memory: giving one back writes nothing, and the
+    /// delivery is due again at once, at its old due time.
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
-        self.writer
-            .write(Durability::Relaxed, move |c| {
-                let now = Timestamp::now();
-                let mut release = c.prepare_cached(
-                    "UPDATE deliveries SET next_attempt_at = ?3, lease_token = NULL
-                     WHERE rowid = ?1 AND lease_token = ?2 AND state = 'pending'",
-                )?;
-                for lease in leases {
-                    release.execute(params![leased_row(lease.token), lease.token, now.0])?;
-                }
-                Ok(())
-            })
-            .await
+        let mut table = self.leases.lock();
+        for lease in leases {
+            table.end(lease.token);
+        }
+        Ok(())
     }
 
+    /// Renewing writes nothing either; it also forgets leases that ran out
+    /// unclaimed, such as those of attempts lost to a panic.
     async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()> {
-        self.writer
-            .write(Durability::Relaxed, move |c| {
-                let expiry = Timestamp::now().after(lease);
-                let mut extend = c.prepare_cached(
-                    "UPDATE deliveries SET next_attempt_at = ?3
-                     WHERE rowid = ?1 AND lease_token = ?2 AND state = 'pending'",
-                )?;
-                for held in leases {
-                    extend.execute(params![leased_row(held.token), held.token, expiry.0])?;
-                }
-                Ok(())
-            })
-            .await
+        let now = Timestamp::now();
+        let expiry = now.after(lease);
+        let mut table = self.leases.lock();
+        for held in leases {
+            table.extend(held.token, expiry);
+        }
+        table.forget_run_out(now);
+        Ok(())
     }
 
+    /// The earliest due time of a pending delivery no lease holds. Held
+    /// ones come first in due order and are read past; a lease running out
+    /// is found by the dispatcher's fallback poll, which is far shorter.
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
+        let leases = self.leases.clone();
         self.read(move |c| {
-            let at: Option<i64> = c
-                .prepare_cached(
-                    "SELECT MIN(next_attempt_at) FROM deliveries
-                     WHERE state = 'pending'
-                       AND subscription_id NOT IN (SELECT value FROM json_each(?1))
-                       AND subscription_id NOT IN (SELECT id FROM subscriptions WHERE enabled = 0)",
-                )?
-                .query_row(params![to_json(&skip)], |r| r.get(0))?;
-            Ok(at.map(Timestamp))
+            let mut due = c.prepare_cached(
+                "SELECT rowid, next_attempt_at FROM deliveries
+                 WHERE state = 'pending'
+                   AND subscription_id NOT IN (SELECT value FROM json_each(?1))
+                   AND subscription_id NOT IN (SELECT id FROM subscriptions WHERE enabled = 0)
+                 ORDER BY next_attempt_at",
+            )?;
+            let mut rows = due.query(params![to_json(&skip)])?;
+            let now = Timestamp::now();
+            let table = leases.lock();
+            while let Some(row) = rows.next()? {
+                if !table.is_held(row.get(0)?, now) {
+                    return Ok(Some(Timestamp(row.get(1)?)));
+                }
+            }
+            Ok(None)
         })
         .await
     }
@@ -1131,19 +1155,29 @@ impl Store for SqliteStore {
         delivery_id: &str,
     ) -> StoreResult<Option<DeliveryStatus>> {
         let (account_id, delivery_id) = (account_id.to_owned(), delivery_id.to_owned());
+        let leases = self.leases.clone();
         self.writer
             .write(Durability::Full, move |c| {
                 let now = Timestamp::now();
+                let rowid: Option<i64> = c
+                    .prepare_cached(
+                        "SELECT rowid FROM deliveries WHERE id = ?1 AND account_id = ?2",
+                    )?
+                    .query_row(params![delivery_id, account_id], |row| row.get(0))
+                    .optional()?;
+                let Some(rowid) = rowid else {
+                    return Ok(None);
+                };
+                if leases.lock().is_held(rowid, now) {
+                    return Ok(None);
+                }
                 Ok(c.prepare_cached(
                     "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3, updated_at = ?3
-                     WHERE id = ?1 AND account_id = ?2 AND lease_token IS NULL
+                     WHERE rowid = ?1 AND account_id = ?2
                        AND subscription_id IN (SELECT id FROM subscriptions WHERE account_id = ?2)
                      RETURNING id, subscription_id, state, attempts, last_status, last_error",
                 )?
-                .query_row(
-                    params![delivery_id, account_id, now.0],
-                    delivery_status_from,
-                )
+                .query_row(params![rowid, account_id, now.0], delivery_status_from)
                 .optional()?)
             })
             .await
@@ -1176,7 +1210,7 @@ impl Store for SqliteStore {
         lease_length: Duration,
     ) -> StoreResult<Option<DeliveryJob>> {
         let subscription_id = subscription_id.to_owned();
-        let cache = self.cache.clone();
+        let (cache, leases) = (self.cache.clone(), self.leases.clone());
         self.writer
             .write(Durability::Full, move |c| {
                 let Some(subscription) = cache.subscription(c, &subscription_id)? else {
@@ -1202,9 +1236,9 @@ impl Store for SqliteStore {
                     event.created_at.after(lease_length).0,
                     event.created_at.0
                 ])?;
-                let token = lease_token(c.last_insert_rowid());
-                c.prepare_cached("UPDATE deliveries SET lease_token = ?2 WHERE rowid = ?1")?
-                    .execute(params![leased_row(token), token])?;
+                let token = leases
+                    .lock()
+                    .take(c.last_insert_rowid(), event.created_at.after(lease_length));
                 let lease = Lease { delivery_id, token };
                 Ok(Some(DeliveryJob {
                     lease,
@@ -1308,20 +1342,5 @@ impl Store for SqliteStore {
             Ok(Some(deliveries))
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_lease_token_carries_its_row_and_differs_from_the_rows_next_lease() {
-        for rowid in [1, 2, 4_096, 123_456_789, (1 << 43) - 1] {
-            let tokens: HashSet<i64> = (0..64).map(|_| lease_token(rowid)).collect();
-            assert!(tokens.iter().all(|&token| leased_row(token) == rowid));
-            assert!(tokens.iter().all(|&token| token > 0));
-            assert!(tokens.len() > 60, "the tags vary: {} of 64", tokens.len());
-        }
     }
 }

@@ -64,9 +64,9 @@ CREATE TABLE events (
 );
 CREATE INDEX events_recent ON events(account_id, type, pk);
 
--- A pending delivery is due at next_attempt_at. Claiming it sets a fresh
--- lease_token and moves next_attempt_at to the lease's expiry, so a lease
--- that runs out makes the row due again without any sweeper.
+-- A pending delivery is due at next_attempt_at. Leases are held in memory
+-- by the one process that owns the file; lease_token is read only at start,
+-- to take back leases that earlier versions wrote into rows.
 CREATE TABLE deliveries (
     id              TEXT PRIMARY KEY,
     event_pk        INTEGER NOT NULL REFERENCES events(pk),
