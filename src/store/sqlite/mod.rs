@@ -552,16 +552,23 @@ fn claim_in(
                  LIMIT ?3",
             )?;
             // Read lazily: the index gives due order without a sort, so the
-            // rows past the last one picked are never read.
+            // rows past the last one picked are never read. A held row's
+            // target is not read at all.
             let scan = request.total.saturating_mul(TargetRoom::SCAN) + held;
             let mut failure = None;
             let candidates = due
                 .query_map(
                     params![now.0, to_json(&limits.skipped()), scan as i64],
-                    |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
+                    |row| {
+                        let rowid: i64 = row.get(0)?;
+                        if table.is_held(rowid, now) {
+                            return Ok(None);
+                        }
+                        Ok(Some((rowid, row.get::<_, String>(1)?)))
+                    },
                 )?
                 .map_while(|row| row.map_err(|error| failure = Some(error)).ok())
-                .filter(|(rowid, _)| !table.is_held(*rowid, now));
+                .flatten();
             let picked = limits.pick(candidates, request.total);
             if let Some(error) = failure {
                 return Err(error.into());
