@@ -17,6 +17,12 @@
 //! is at `SVIX_SERVER` (default `/work/peers-build/bin/svix-server`, what
 //! `shared/peers/build-svix.sh` builds), the first three workloads run on it
 //! too, on its own durable PostgreSQL server, in the same run.
+//!
+//! `BENCH_ONLY=paired` (run only when named) alternates Hookbridge on SQLite
+//! and Svix on each of those three workloads for `BENCH_ROUNDS` rounds
+//! (default 3), Hookbridge first in odd rounds and Svix first in even ones,
+//! and prints each round's ratio and their median: this VM's speed drifts
+//! by a third within minutes, and one run of each is a sample of one phase.
 
 // The tests' server helper; the benchmark uses only plain, durable servers.
 #[path = "../tests/api/postgres_server.rs"]
@@ -43,6 +49,12 @@ fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64
+}
+
+/// Whether `BENCH_ONLY` names `workload` itself (for workloads that run
+/// only when asked for).
+fn named(workload: &str) -> bool {
+    std::env::var("BENCH_ONLY").is_ok_and(|only| only.split(',').any(|w| w.trim() == workload))
 }
 
 /// Whether `BENCH_ONLY` (a comma-separated list) names `workload`; all run
@@ -782,6 +794,77 @@ async fn history(client: &reqwest::Client, seconds: u64, backend: Backend) -> Ro
     }
 }
 
+/// The three comparable workloads, each run on Hookbridge (SQLite) and on
+/// Svix in turn for `rounds` rounds; prints every row as it is measured,
+/// then each workload's per-round ratios and their median.
+async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64) {
+    let workloads: [(&str, usize); 3] = [
+        ("ingest, events/s", 0),
+        ("one endpoint, deliveries/s", 1),
+        ("ten endpoints, deliveries/s", 10),
+    ];
+    let mut rates: Vec<Vec<(f64, f64)>> = vec![Vec::new(); workloads.len()];
+    for round in 1..=rounds {
+        for (index, &(_, subscriptions)) in workloads.iter().enumerate() {
+            let order = if round % 2 == 1 {
+                [Backend::Sqlite, Backend::Svix]
+            } else {
+                [Backend::Svix, Backend::Sqlite]
+            };
+            let mut ours = 0.0;
+            let mut theirs = 0.0;
+            for backend in order {
+                let mut row = if subscriptions == 0 {
+                    ingest_only(client, seconds, backend).await
+                } else {
+                    fanout(client, seconds, subscriptions, backend).await
+                };
+                row.workload = format!("round {round}: {}", row.workload);
+                row.print();
+                let rate = row.deliveries_per_s.or(row.events_per_s).unwrap_or(0.0);
+                match backend {
+                    Backend::Svix => theirs = rate,
+                    _ => ours = rate,
+                }
+            }
+            rates[index].push((ours, theirs));
+        }
+    }
+    println!();
+    println!("| paired rounds | Hookbridge (SQLite) | Svix | ratio per round | median ratio |");
+    println!("| --- | --- | --- | --- | --- |");
+    for ((name, _), rounds) in workloads.iter().zip(&rates) {
+        let list = |pick: fn(&(f64, f64)) -> f64| {
+            rounds
+                .iter()
+                .map(|r| format!("{:.0}", pick(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .map(|(ours, theirs)| ours / theirs.max(1.0))
+            .collect();
+        let shown = ratios
+            .iter()
+            .map(|r| format!("{r:.1}×"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        ratios.sort_by(f64::total_cmp);
+        let middle = ratios.len() / 2;
+        let median = if ratios.len().is_multiple_of(2) {
+            (ratios[middle - 1] + ratios[middle]) / 2.0
+        } else {
+            ratios[middle]
+        };
+        println!(
+            "| {name} | {} | {} | {shown} | {median:.1}× |",
+            list(|r| r.0),
+            list(|r| r.1)
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -933,7 +1016,15 @@ async fn main() {
         fanout(&client, seconds, 10, Backend::Svix).await.print();
     }
 
-    // 9. The same first three workloads on a durable PostgreSQL server, with
+    // 9. Paired rounds beside Svix, only when asked for.
+    if named("paired") {
+        match svix_binary() {
+            Some(_) => paired(&client, seconds, env_number("BENCH_ROUNDS", 3)).await,
+            None => eprintln!("BENCH_ONLY=paired needs the Svix server binary (SVIX_SERVER)"),
+        }
+    }
+
+    // 10. The same first three workloads on a durable PostgreSQL server, with
     //    one node and with three nodes sharing it; the history on one node.
     let postgres = std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0");
     if postgres && wanted("postgres") {
