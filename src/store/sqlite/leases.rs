@@ -1,7 +1,8 @@
 //! The leases held on SQLite deliveries, kept in memory. One process owns
-//! an embedded database (see [`super::ProcessLock`]), so no other node can
-//! ask which deliveries are taken: a claim, a release or a renewal writes no
-//! row, and a claim leaves the delivery's place in the due indexes alone.
+//! an embedded database (see [`super::owner::ProcessLock`]), so no other
+//! node can ask which deliveries are taken: a claim, a release or a renewal
+//! writes no row, and a claim leaves the delivery's place in the due
+//! indexes alone.
 //! A restart forgets every lease, which makes every pending delivery due at
 //! once: at least once, as a lease that ran out would.
 
