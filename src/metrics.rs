@@ -19,6 +19,8 @@ pub struct Metrics {
     claims_everywhere: IntCounter,
     claimed: IntCounter,
     released: IntCounter,
+    handed: IntCounter,
+    handed_back: IntCounter,
     queue_depth: IntGauge,
     oldest_pending_seconds: IntGauge,
 }
@@ -64,6 +66,14 @@ impl Metrics {
             "dispatcher_released_total",
             "Claimed deliveries given back unattempted (target busy or its circuit open, shutdown)",
         )?;
+        let handed = IntCounter::new(
+            "dispatcher_handed_total",
+            "Deliveries ingest handed straight to the dispatcher, leased, with no claim",
+        )?;
+        let handed_back = IntCounter::new(
+            "dispatcher_handed_back_total",
+            "Of those, given back at once to wait in the store (target busy or its circuit open)",
+        )?;
         let queue_depth = IntGauge::new("queue_depth", "Pending deliveries")?;
         let oldest_pending_seconds = IntGauge::new(
             "oldest_pending_seconds",
@@ -77,6 +87,8 @@ impl Metrics {
         registry.register(Box::new(claims_everywhere.clone()))?;
         registry.register(Box::new(claimed.clone()))?;
         registry.register(Box::new(released.clone()))?;
+        registry.register(Box::new(handed.clone()))?;
+        registry.register(Box::new(handed_back.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(oldest_pending_seconds.clone()))?;
         Ok(Self {
@@ -89,6 +101,8 @@ impl Metrics {
             claims_everywhere,
             claimed,
             released,
+            handed,
+            handed_back,
             queue_depth,
             oldest_pending_seconds,
         })
@@ -131,6 +145,13 @@ impl Metrics {
     /// The dispatcher gave back `count` claimed deliveries unattempted.
     pub fn released(&self, count: usize) {
         self.released.inc_by(count as u64);
+    }
+
+    /// Ingest handed the dispatcher `count` deliveries, of which it gave
+    /// `back` back to wait in the store.
+    pub fn handed(&self, count: usize, back: usize) {
+        self.handed.inc_by(count as u64);
+        self.handed_back.inc_by(back as u64);
     }
 
     /// The Prometheus text exposition, with the queue as it is now.

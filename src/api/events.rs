@@ -120,8 +120,8 @@ async fn publish(
             created_at: Timestamp::now(),
         })
         .await?;
-    let deliveries = outcome.targets.len() as u64;
-    if deliveries > 0 {
+    let deliveries = outcome.deliveries as u64;
+    if !outcome.targets.is_empty() {
         state.wake.due_now(outcome.targets);
     }
     if !outcome.duplicate {

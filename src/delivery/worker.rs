@@ -18,8 +18,8 @@ use super::wake::Wake;
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{
-    AttemptResult, ClaimRequest, ClaimScope, Completion, DeliveryJob, Lease, NextStep, Store,
-    TargetRoom,
+    AttemptResult, ClaimRequest, ClaimScope, Completion, DeliveryJob, HandOff, Lease, NextStep,
+    Store, TargetRoom,
 };
 
 /// How long a claim holds a delivery: several times what an attempt may take.
@@ -104,6 +104,8 @@ enum Woken {
     Rung,
     /// An attempt finished.
     Finished,
+    /// Ingest handed over new deliveries (`None`: it never will again).
+    Handed(Option<Vec<DeliveryJob>>),
     /// The deadline passed: retries or expired leases may be due.
     Deadline,
     /// Shutdown began.
@@ -140,6 +142,10 @@ impl Dispatcher {
     /// worth more). A full target is not claimed for again until then, so
     /// its backlog is neither searched nor claimed and given back each time
     /// one of its attempts ends or another event for it arrives.
+    ///
+    /// A store that can (SQLite, one node) hands the deliveries of each new
+    /// event straight over, leased, so they need no claim at all; see
+    /// [`Slots::admit_handed`] for when they are given back to be claimed.
     pub async fn run(self, shutdown: CancellationToken) {
         let (outcomes, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(self.store.clone(), recorded, self.wake.clone()));
@@ -150,6 +156,7 @@ impl Dispatcher {
             self.metrics.clone(),
         );
 
+        let mut handed = self.store.hand_off(self.settings.lease);
         let mut renew_at = Instant::now() + self.settings.lease / 3;
         let mut look_everywhere = true;
         let mut deadline = Instant::now();
@@ -163,6 +170,7 @@ impl Dispatcher {
             if slots.room() == 0 {
                 tokio::select! {
                     _ = slots.next_finished() => {}
+                    jobs = next_handed(&mut handed) => self.take_handed(&mut slots, &mut handed, jobs).await,
                     _ = shutdown.cancelled() => {}
                 }
                 continue;
@@ -200,6 +208,7 @@ impl Dispatcher {
                 _ = self.wake.rung() => Woken::Rung,
                 _ = tokio::time::sleep_until(deadline.into()) => Woken::Deadline,
                 _ = slots.next_finished(), if slots.awaits_finishes() => Woken::Finished,
+                jobs = next_handed(&mut handed) => Woken::Handed(jobs),
                 _ = shutdown.cancelled() => Woken::Shutdown,
             };
             match woken {
@@ -219,11 +228,19 @@ impl Dispatcher {
                     let targets = slots.refillable();
                     look_everywhere |= self.claim_for(&mut slots, targets).await.is_err();
                 }
+                Woken::Handed(jobs) => self.take_handed(&mut slots, &mut handed, jobs).await,
                 Woken::Deadline => look_everywhere = true,
                 Woken::Shutdown => {}
             }
         }
 
+        if let Some(mut handed) = handed {
+            handed.close();
+            while let Ok(jobs) = handed.try_recv() {
+                self.give_back(jobs.into_iter().map(|job| job.lease).collect())
+                    .await;
+            }
+        }
         self.release(slots.take_queued()).await;
         let drained = tokio::time::timeout(self.settings.drain_grace, slots.drain()).await;
         if drained.is_err() {
@@ -235,12 +252,45 @@ impl Dispatcher {
         let _ = recorder.await;
     }
 
+    /// Admit the deliveries ingest handed over (`jobs`, and any more batches
+    /// already waiting, up to a node's worth), and give back those refused.
+    async fn take_handed(
+        &self,
+        slots: &mut Slots,
+        handed: &mut Option<HandOff>,
+        jobs: Option<Vec<DeliveryJob>>,
+    ) {
+        let Some(mut jobs) = jobs else {
+            *handed = None;
+            return;
+        };
+        let mut count = 0;
+        let mut refused = Vec::new();
+        loop {
+            count += jobs.len();
+            refused.extend(jobs.into_iter().filter_map(|job| slots.admit_handed(job)));
+            if count >= self.settings.max_in_flight {
+                break;
+            }
+            match handed.as_mut().map(|handed| handed.try_recv()) {
+                Some(Ok(more)) => jobs = more,
+                _ => break,
+            }
+        }
+        self.metrics.handed(count, refused.len());
+        self.give_back(refused).await;
+    }
+
     /// Claim what `scope` allows, at most a batch and the room left, and
     /// start or queue each job. Whether the claim filled its whole allowance
     /// (so more may be due); `Err` if the store failed (logged).
     async fn claim(&self, slots: &mut Slots, scope: ClaimScope) -> Result<Fill, ()> {
         let total = slots.room().min(self.settings.batch);
         let everywhere = matches!(scope, ClaimScope::Any(_));
+        let spilled = match &scope {
+            ClaimScope::Targets(targets) => slots.spilled_of(targets),
+            ClaimScope::Any(_) => Vec::new(),
+        };
         let request = ClaimRequest {
             lease: self.settings.lease,
             total,
@@ -254,6 +304,7 @@ impl Dispatcher {
             }
         };
         self.metrics.claimed(jobs.len(), everywhere);
+        slots.note_drained(spilled, &jobs);
         let fill = if jobs.len() >= total {
             Fill::Full
         } else {
@@ -300,6 +351,14 @@ impl Dispatcher {
             return;
         }
         self.metrics.released(leases.len());
+        self.give_back(leases).await;
+    }
+
+    /// Give leases back to the store, uncounted.
+    async fn give_back(&self, leases: Vec<Lease>) {
+        if leases.is_empty() {
+            return;
+        }
         if let Err(error) = self.store.release(leases).await {
             tracing::warn!(%error, "releasing leases failed; they expire on their own");
         }
@@ -320,11 +379,28 @@ enum Fill {
 /// jobs' leases, so none runs out and is claimed twice.
 const QUEUED_PER_SLOT: usize = 4;
 
-/// One target's attempts: how many run, and the claimed jobs waiting.
+/// How many handed-over jobs may wait for a busy target, per slot: enough
+/// for the backlog a burst builds, so that a busy target's new deliveries
+/// still need no claim. Their leases are renewed as the claimed ones' are.
+const HANDED_PER_SLOT: usize = 32;
+
+/// How many handed-over jobs may wait in all, per attempt this node may run.
+const HANDED_PER_ATTEMPT: usize = 16;
+
+/// One target's attempts: how many run, the claimed jobs waiting, and the
+/// jobs ingest handed over waiting (started after the claimed ones, which
+/// include its retries).
 #[derive(Default)]
 struct Target {
     running: usize,
     waiting: VecDeque<DeliveryJob>,
+    handed: VecDeque<DeliveryJob>,
+}
+
+impl Target {
+    fn idle(&self) -> bool {
+        self.running == 0 && self.waiting.is_empty() && self.handed.is_empty()
+    }
 }
 
 /// The attempts running now, at most `per_target` to one subscription, and
@@ -347,6 +423,13 @@ struct Slots {
     /// Targets that may have due deliveries this node did not claim for
     /// want of room: claimed for again once they have a slot's worth.
     starved: HashSet<String>,
+    /// Handed-over jobs waiting, over all targets.
+    handed: usize,
+    /// Targets some of whose handed-over jobs were given back to the store:
+    /// they take no more until a claim for them comes back short, so their
+    /// deliveries keep their order and the store's backlog is not passed
+    /// over for newer ones.
+    spilled: HashSet<String>,
 }
 
 impl Slots {
@@ -370,10 +453,14 @@ impl Slots {
             breaker: Arc::new(Breaker::new(settings.breaker)),
             turned_away: Vec::new(),
             starved: HashSet::new(),
+            handed: 0,
+            spilled: HashSet::new(),
         }
     }
 
-    /// Running plus waiting jobs.
+    /// Running plus claimed jobs waiting. Handed-over jobs waiting are
+    /// bounded apart, so that one busy target's cannot stop claims (and
+    /// retries) for the others.
     fn busy(&self) -> usize {
         self.tasks.len()
             + self
@@ -389,7 +476,7 @@ impl Slots {
     }
 
     fn has_queued(&self) -> bool {
-        self.targets.values().any(|t| !t.waiting.is_empty())
+        self.handed > 0 || self.targets.values().any(|t| !t.waiting.is_empty())
     }
 
     /// Whether a finished attempt may let the dispatcher do more: start a
@@ -414,11 +501,16 @@ impl Slots {
             Admission::Probe => return 1,
             Admission::Closed => {}
         }
-        let held = self
-            .targets
-            .get(target)
-            .map_or(0, |t| t.running + t.waiting.len());
-        let room = self.capacity().saturating_sub(held);
+        let Some(held) = self.targets.get(target) else {
+            return self.capacity();
+        };
+        if !held.handed.is_empty() && self.spilled.contains(target) {
+            // Its older handed-over jobs go first.
+            return 0;
+        }
+        let room = self
+            .capacity()
+            .saturating_sub(held.running + held.waiting.len());
         if room < self.per_target { 0 } else { room }
     }
 
@@ -500,6 +592,74 @@ impl Slots {
         self.starved.extend(full);
     }
 
+    /// Of the targets of a claim, those spilled, with the room claimed for.
+    fn spilled_of(&self, targets: &[(String, usize)]) -> Vec<(String, usize)> {
+        if self.spilled.is_empty() {
+            return Vec::new();
+        }
+        targets
+            .iter()
+            .filter(|(target, _)| self.spilled.contains(target))
+            .cloned()
+            .collect()
+    }
+
+    /// A claim for the spilled `targets` returned `jobs`: each that got
+    /// less than its room has nothing more due in the store, and takes
+    /// handed-over jobs again.
+    fn note_drained(&mut self, targets: Vec<(String, usize)>, jobs: &[DeliveryJob]) {
+        for (target, room) in targets {
+            let got = jobs
+                .iter()
+                .filter(|job| job.subscription.id == target)
+                .count();
+            if got < room {
+                self.spilled.remove(&target);
+            }
+        }
+    }
+
+    /// Start a job ingest handed over, or queue it behind its target's
+    /// attempts. It is given back, to be claimed later in due order, when
+    /// the target's circuit is open, when the target took none since it
+    /// last gave one back, when its handed queue (or this node's) is full,
+    /// or when this node runs all the attempts it may and none of them is
+    /// the target's (no attempt of its would end and start the job). The
+    /// target is then remembered as spilled and starved, so a claim follows
+    /// once it has room.
+    fn admit_handed(&mut self, job: DeliveryJob) -> Option<Lease> {
+        let target_id = &job.subscription.id;
+        if !self.spilled.contains(target_id) {
+            match self.breaker.admit(target_id) {
+                Admission::Open => return Some(job.lease),
+                Admission::Probe => {
+                    self.start(job);
+                    return None;
+                }
+                Admission::Closed => {}
+            }
+            let node_full = self.tasks.len() >= self.max_in_flight;
+            let handed_room = self.handed < self.max_in_flight * HANDED_PER_ATTEMPT;
+            let (per_target, queue) = (self.per_target, self.per_target * HANDED_PER_SLOT);
+            let target = self.targets.entry(target_id.clone()).or_default();
+            if target.running < per_target && !node_full {
+                self.start(job);
+                return None;
+            }
+            if target.running > 0 && target.handed.len() < queue && handed_room {
+                target.handed.push_back(job);
+                self.handed += 1;
+                return None;
+            }
+            if target.idle() {
+                self.targets.remove(target_id);
+            }
+        }
+        self.spilled.insert(target_id.clone());
+        self.starved.insert(target_id.clone());
+        Some(job.lease)
+    }
+
     /// Start `job`, or queue it behind its target; give its lease back when
     /// the queue is full too, or when the target's circuit is open. A
     /// half-open circuit gets this one job as its probe.
@@ -548,13 +708,24 @@ impl Slots {
             return;
         };
         target.running -= 1;
-        if !target.waiting.is_empty() && self.breaker.admit(&target_id) == Admission::Open {
-            self.turned_away
-                .extend(target.waiting.drain(..).map(|job| job.lease));
+        let queued = !target.waiting.is_empty() || !target.handed.is_empty();
+        if queued && self.breaker.admit(&target_id) == Admission::Open {
+            self.handed -= target.handed.len();
+            self.turned_away.extend(
+                target
+                    .waiting
+                    .drain(..)
+                    .chain(target.handed.drain(..))
+                    .map(|job| job.lease),
+            );
         }
-        match target.waiting.pop_front() {
+        let next = match target.waiting.pop_front() {
+            Some(next) => Some(next),
+            None => target.handed.pop_front().inspect(|_| self.handed -= 1),
+        };
+        match next {
             Some(next) => self.start(next),
-            None if target.running == 0 => {
+            None if target.idle() => {
                 self.targets.remove(&target_id);
             }
             None => {}
@@ -575,19 +746,23 @@ impl Slots {
 
     /// The leases of every job held: waiting or running.
     fn held(&self) -> Vec<Lease> {
-        let waiting = self
-            .targets
-            .values()
-            .flat_map(|t| t.waiting.iter().map(|job| job.lease.clone()));
+        let waiting = self.targets.values().flat_map(|t| {
+            t.waiting
+                .iter()
+                .chain(t.handed.iter())
+                .map(|job| job.lease.clone())
+        });
         let running = self.running.values().map(|(lease, _)| lease.clone());
         waiting.chain(running).collect()
     }
 
     /// The leases of every waiting job, which will not be started.
     fn take_queued(&mut self) -> Vec<Lease> {
+        self.handed = 0;
         self.targets
             .values_mut()
-            .flat_map(|t| t.waiting.drain(..).map(|job| job.lease))
+            .flat_map(|t| t.waiting.drain(..).chain(t.handed.drain(..)))
+            .map(|job| job.lease)
             .collect()
     }
 
@@ -616,6 +791,14 @@ fn task_id(joined: Result<(Id, ()), tokio::task::JoinError>) -> Id {
             tracing::error!(%error, "a delivery attempt task failed");
             error.id()
         }
+    }
+}
+
+/// The next batch ingest hands over, or never when it does not.
+async fn next_handed(handed: &mut Option<HandOff>) -> Option<Vec<DeliveryJob>> {
+    match handed {
+        Some(handed) => handed.recv().await,
+        None => std::future::pending().await,
     }
 }
 

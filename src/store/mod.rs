@@ -20,6 +20,10 @@ pub use models::*;
 use crate::config::DatabaseUrl;
 use crate::domain::Timestamp;
 
+/// Where a store hands new deliveries straight to the dispatcher: one batch
+/// per event, each delivery leased.
+pub type HandOff = tokio::sync::mpsc::Receiver<Vec<DeliveryJob>>;
+
 /// Each schema upgrade, in order, as SQL both databases run: upgrade `i`
 /// takes a database from version `i + 1` to `i + 2`. A new database gets
 /// the latest schema (each store's `schema.sql`) at [`SCHEMA_VERSION`].
@@ -169,6 +173,18 @@ pub trait Store: Send + Sync + 'static {
         event_type: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Have every delivery that ingest creates from now on, leased for
+    /// `lease`, handed straight to the receiver returned, as one batch per
+    /// event, instead of waiting in the store to be claimed. `None` (the
+    /// default) when the store cannot: the PostgreSQL store's nodes share
+    /// their deliveries and must claim them. A batch the receiver has no
+    /// room for stays in the store, unleased; so do all of them once the
+    /// receiver is dropped.
+    fn hand_off(&self, lease: Duration) -> Option<HandOff> {
+        let _ = lease;
+        None
+    }
 
     /// Lease the due deliveries `request` allows, oldest first, none to a
     /// paused subscription; a lease that expires makes its delivery due

@@ -116,7 +116,11 @@ pub struct IngestOutcome {
     pub event_id: String,
     /// True when the id had been published before and nothing was stored.
     pub duplicate: bool,
-    /// The subscriptions a delivery was created for, one per delivery.
+    /// How many deliveries were created, one per matching subscription.
+    pub deliveries: usize,
+    /// The subscriptions whose new deliveries wait in the store to be
+    /// claimed, one per delivery: all of them, less those the store handed
+    /// straight to this node's dispatcher (see [`super::Store::hand_off`]).
     pub targets: Vec<String>,
 }
 

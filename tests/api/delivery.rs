@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use standardwebhooks::Webhook;
 
 use crate::helpers::{
-    BinaryApp, Received, Receiver, TestApp, TestDatabase, eventually, expect_error, generation,
+    BinaryApp, Received, Receiver, TestAccount, TestApp, TestDatabase, eventually, expect_error,
+    generation, postgres_backend,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -524,10 +525,11 @@ async fn a_hanging_target_does_not_hold_up_the_others() {
     );
 }
 
-/// A slow target's backlog is claimed as the target drains, a slot's worth
-/// at a time: no claimed delivery is given back unattempted for want of
-/// room, and claims stay far fewer than deliveries (before, every finished
-/// attempt claimed a batch and gave most of it back).
+/// A slow target's backlog is taken as the target drains: no delivery is
+/// given back unattempted for want of room, each is taken once (claimed,
+/// or on SQLite handed over by ingest), and claims stay far fewer than
+/// deliveries (before, every finished attempt claimed a batch and gave most
+/// of it back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_targets_backlog_is_claimed_as_it_drains_not_claimed_and_given_back() {
     const EVENTS: usize = 600;
@@ -538,27 +540,76 @@ async fn a_slow_targets_backlog_is_claimed_as_it_drains_not_claimed_and_given_ba
     slow.set_delay(Duration::from_millis(150));
     app.create_webhook(&account, json!({"url": slow.url})).await;
     // Published 8 at a time, so they arrive faster than the target drains.
-    for _ in 0..EVENTS / 8 {
-        futures_util::future::join_all(
-            (0..8).map(|_| {
-                app.publish_accepted(&account, "generation_complete", generation("image"))
-            }),
-        )
-        .await;
-    }
+    publish_at_once(&app, &account, EVENTS, 8).await;
     slow.wait_for(EVENTS, WAIT).await;
     assert_eq!(
         app.metric("hookbridge_dispatcher_released_total").await,
         0.0
     );
-    assert_eq!(
-        app.metric("hookbridge_dispatcher_claimed_total").await,
-        EVENTS as f64
-    );
+    assert_eq!(taken_once(&app).await, EVENTS as f64);
     let claims = app.metric("hookbridge_dispatcher_claims_total").await;
     assert!(
         claims < (EVENTS / 4) as f64,
         "{claims} claims for {EVENTS} deliveries"
+    );
+}
+
+/// Publish `events` image events, `at_once` of them at a time.
+async fn publish_at_once(app: &TestApp, account: &TestAccount, events: usize, at_once: usize) {
+    for _ in 0..events / at_once {
+        futures_util::future::join_all(
+            (0..at_once)
+                .map(|_| app.publish_accepted(account, "generation_complete", generation("image"))),
+        )
+        .await;
+    }
+}
+
+/// How many deliveries the dispatcher took and kept: claimed, plus handed
+/// over by ingest less those it gave back to be claimed.
+async fn taken_once(app: &TestApp) -> f64 {
+    app.metric("hookbridge_dispatcher_claimed_total").await
+        + app.metric("hookbridge_dispatcher_handed_total").await
+        - app.metric("hookbridge_dispatcher_handed_back_total").await
+}
+
+/// More new deliveries to a slow target than the dispatcher keeps handed
+/// over: the rest stay in the store and are claimed once the handed ones
+/// are done, and every event arrives once. On SQLite, ingest hands each
+/// event's deliveries straight to the dispatcher; past a target's queue
+/// (1,024) it gives them back, and that target takes no more hand-offs
+/// until its backlog is claimed. PostgreSQL claims them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_past_the_hand_off_queue_wait_in_the_store_and_arrive_once() {
+    const EVENTS: usize = 1400;
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let slow = Receiver::start().await;
+    // 32 at a time: 80 a second, slower than they are published.
+    slow.set_delay(Duration::from_millis(400));
+    app.create_webhook(&account, json!({"url": slow.url})).await;
+    publish_at_once(&app, &account, EVENTS, 14).await;
+    let handed_back = app.metric("hookbridge_dispatcher_handed_back_total").await;
+    if postgres_backend() {
+        assert_eq!(app.metric("hookbridge_dispatcher_handed_total").await, 0.0);
+    } else {
+        assert!(
+            handed_back > 0.0,
+            "the queue of handed-over deliveries never filled"
+        );
+    }
+    slow.wait_for(EVENTS, Duration::from_secs(60)).await;
+    slow.assert_quiet(EVENTS, Duration::from_millis(500)).await;
+    let ids: std::collections::BTreeSet<String> = slow
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), EVENTS, "every event once");
+    assert_eq!(taken_once(&app).await, EVENTS as f64);
+    assert_eq!(
+        app.metric("hookbridge_dispatcher_released_total").await,
+        0.0
     );
 }
 

@@ -166,6 +166,7 @@ async fn store_batch(
             outcomes.push(Ok(IngestOutcome {
                 event_id: event.id.as_str().to_owned(),
                 duplicate: true,
+                deliveries: 0,
                 targets: Vec::new(),
             }));
             continue;
@@ -189,6 +190,7 @@ async fn store_batch(
         outcomes.push(Ok(IngestOutcome {
             event_id: event.id.as_str().to_owned(),
             duplicate: false,
+            deliveries: matched.len(),
             targets: matched,
         }));
     }

@@ -19,13 +19,14 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
-    Completion, DeliveryJob, DeliveryStatus, IngestOutcome, Lease, NewEvent, NextStep, Page,
-    PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, Store,
-    StoreError, StoreResult, StoredEvent, Subscription, TargetRoom, page_of, to_json,
+    Completion, DeliveryJob, DeliveryStatus, HandOff, IngestOutcome, Lease, NewEvent, NextStep,
+    Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS,
+    Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom, page_of, to_json,
     upgrades_from,
 };
 use crate::domain::{
@@ -138,6 +139,8 @@ pub struct SqliteStore {
     readers: r2d2::Pool<SqliteConnectionManager>,
     cache: SubscriptionCache,
     leases: Arc<Leases>,
+    /// Where ingest hands new deliveries, once a dispatcher asked.
+    handing: Arc<Mutex<Option<Handing>>>,
     _owner: ProcessLock,
 }
 
@@ -239,6 +242,7 @@ impl SqliteStore {
             readers,
             cache,
             leases: Arc::default(),
+            handing: Arc::default(),
             _owner: owner,
         })
     }
@@ -455,11 +459,33 @@ fn insert_event(connection: &Connection, event: &NewEvent, test: bool) -> StoreR
     Ok((inserted > 0).then(|| connection.last_insert_rowid()))
 }
 
+/// What an ingest job wrote: its outcome, and the deliveries it may hand
+/// straight to the dispatcher once it has committed (their subscriptions
+/// are not in the outcome's targets until then).
+struct Ingested {
+    outcome: IngestOutcome,
+    event_pk: i64,
+    fresh: Vec<FreshDelivery>,
+    /// The event itself, for the jobs of the fresh deliveries.
+    event: Option<NewEvent>,
+}
+
+/// A delivery ingest just created, with what a job to send it needs.
+struct FreshDelivery {
+    rowid: i64,
+    id: String,
+    subscription: Arc<Subscription>,
+}
+
+/// Store `event` and a pending delivery per matching subscription. With
+/// `hand_off`, each delivery whose subscription can be read is kept aside
+/// as fresh instead of listed among the targets.
 fn ingest_in(
     connection: &Connection,
     cache: &SubscriptionCache,
     event: &NewEvent,
-) -> StoreResult<IngestOutcome> {
+    hand_off: bool,
+) -> StoreResult<Ingested> {
     let account_exists = connection
         .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
         .exists(params![event.account_id])?;
@@ -467,10 +493,16 @@ fn ingest_in(
         return Err(StoreError::AccountNotFound(event.account_id.clone()));
     }
     let Some(event_pk) = insert_event(connection, event, false)? else {
-        return Ok(IngestOutcome {
-            event_id: event.id.as_str().to_owned(),
-            duplicate: true,
-            targets: Vec::new(),
+        return Ok(Ingested {
+            outcome: IngestOutcome {
+                event_id: event.id.as_str().to_owned(),
+                duplicate: true,
+                deliveries: 0,
+                targets: Vec::new(),
+            },
+            event_pk: 0,
+            fresh: Vec::new(),
+            event: None,
         });
     };
     let subscriptions = cache.matchers_for(connection, &event.account_id)?;
@@ -479,25 +511,103 @@ fn ingest_in(
              next_attempt_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
     )?;
-    let mut targets = Vec::new();
-    for subscription in subscriptions
+    let (mut targets, mut fresh) = (Vec::new(), Vec::new());
+    for matcher in subscriptions
         .iter()
         .filter(|s| s.matches(&event.event_type, &event.data))
     {
+        let id = new_id("dlv");
         insert.execute(params![
-            new_id("dlv"),
+            id,
             event_pk,
-            subscription.id,
+            matcher.id,
             event.account_id,
             event.created_at.0
         ])?;
-        targets.push(subscription.id.clone());
+        let subscription = match hand_off {
+            true => cache.subscription(connection, &matcher.id).ok().flatten(),
+            false => None,
+        };
+        match subscription {
+            Some(subscription) => fresh.push(FreshDelivery {
+                rowid: connection.last_insert_rowid(),
+                id,
+                subscription,
+            }),
+            None => targets.push(matcher.id.clone()),
+        }
     }
-    Ok(IngestOutcome {
-        event_id: event.id.as_str().to_owned(),
-        duplicate: false,
-        targets,
+    Ok(Ingested {
+        outcome: IngestOutcome {
+            event_id: event.id.as_str().to_owned(),
+            duplicate: false,
+            deliveries: targets.len() + fresh.len(),
+            targets,
+        },
+        event_pk,
+        fresh,
+        event: None,
     })
+}
+
+/// Where this store hands new deliveries to the dispatcher.
+struct Handing {
+    jobs: mpsc::Sender<Vec<DeliveryJob>>,
+    lease: Duration,
+}
+
+/// How many events' deliveries may wait for the dispatcher to take them
+/// before ingest leaves new ones in the store to be claimed.
+const HAND_OFF_EVENTS: usize = 1024;
+
+/// Once `ingested` has committed (on the writer thread, before any later
+/// job runs): lease its fresh deliveries and hand them to the dispatcher as
+/// one batch. Those a claim in the same transaction already took, and all
+/// of them when there is no dispatcher or it has no room, go back to the
+/// outcome's targets, to be claimed.
+fn hand_over(handing: &Mutex<Option<Handing>>, leases: &Leases, ingested: &mut Ingested) {
+    let fresh = std::mem::take(&mut ingested.fresh);
+    let targets = &mut ingested.outcome.targets;
+    let handing = handing.lock().unwrap_or_else(|p| p.into_inner());
+    let (Some(handing), Some(event)) = (handing.as_ref(), ingested.event.take()) else {
+        targets.extend(fresh.into_iter().map(|f| f.subscription.id.clone()));
+        return;
+    };
+    let now = Timestamp::now();
+    let expiry = now.after(handing.lease);
+    let stored = Arc::new(StoredEvent {
+        id: event.id.as_str().to_owned(),
+        event_type: event.event_type,
+        data: event.data,
+        created_at: event.created_at,
+        bodies: Default::default(),
+    });
+    let mut table = leases.lock();
+    let mut jobs = Vec::with_capacity(fresh.len());
+    for delivery in fresh {
+        if table.is_held(delivery.rowid, now) {
+            continue;
+        }
+        jobs.push(DeliveryJob {
+            lease: Lease {
+                delivery_id: delivery.id,
+                token: table.take(delivery.rowid, expiry),
+            },
+            attempts_made: 0,
+            event_pk: ingested.event_pk,
+            event: stored.clone(),
+            subscription: delivery.subscription,
+        });
+    }
+    if jobs.is_empty() {
+        return;
+    }
+    if let Err(refused) = handing.jobs.try_send(jobs) {
+        for job in refused.into_inner() {
+            table.end(job.lease.token);
+            targets.push(job.subscription.id.clone());
+        }
+    }
 }
 
 /// A page of one subscription's attempts, newest first: `?1` the account,
@@ -1037,13 +1147,41 @@ impl Store for SqliteStore {
             .await
     }
 
+    /// With a dispatcher to hand to, the new deliveries are leased and
+    /// handed over on the writer thread right after the commit (and the
+    /// log's sync), so no claim can take one in between.
     async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
-        self.writer
-            .write(Durability::Full, {
-                let cache = self.cache.clone();
-                move |c| ingest_in(c, &cache, &event)
-            })
-            .await
+        let hand_off = self
+            .handing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let (cache, handing, leases) = (
+            self.cache.clone(),
+            self.handing.clone(),
+            self.leases.clone(),
+        );
+        let ingested = self
+            .writer
+            .write_then(
+                Durability::Full,
+                move |c| {
+                    let mut ingested = ingest_in(c, &cache, &event, hand_off)?;
+                    if !ingested.fresh.is_empty() {
+                        ingested.event = Some(event);
+                    }
+                    Ok(ingested)
+                },
+                move |ingested| hand_over(&handing, &leases, ingested),
+            )
+            .await?;
+        Ok(ingested.outcome)
+    }
+
+    fn hand_off(&self, lease: Duration) -> Option<HandOff> {
+        let (jobs, handed) = mpsc::channel(HAND_OFF_EVENTS);
+        *self.handing.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handing { jobs, lease });
+        Some(handed)
     }
 
     async fn recent_events(

@@ -80,18 +80,41 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (job, outcome) = job(durability, work);
+        self.write_then(durability, work, |_| {}).await
+    }
+
+    /// [`Writer::write`], and once the transaction has committed (and the
+    /// log is synced, for a durable job) run `committed` on the job's result,
+    /// still on the writer thread: no later job has run yet, so nothing
+    /// another job does can come between the commit and `committed`.
+    pub async fn write_then<T, F, C>(
+        &self,
+        durability: Durability,
+        work: F,
+        committed: C,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        C: FnOnce(&mut T) + Send + 'static,
+    {
+        let (job, outcome) = job(durability, work, committed);
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         outcome.await.map_err(|_| StoreError::Closed)?
     }
 }
 
 /// A queued job for `work`, and where its outcome arrives once its batch has
-/// committed (or failed).
-fn job<T, F>(durability: Durability, work: F) -> (Job, oneshot::Receiver<StoreResult<T>>)
+/// committed (or failed); `committed` runs on a committed result first.
+fn job<T, F, C>(
+    durability: Durability,
+    work: F,
+    committed: C,
+) -> (Job, oneshot::Receiver<StoreResult<T>>)
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    C: FnOnce(&mut T) + Send + 'static,
 {
     let (done, outcome) = oneshot::channel();
     let work: Work = Box::new(move |connection| {
@@ -103,7 +126,10 @@ where
         let reply: Reply = Box::new(move |commit_error| {
             let result = match commit_error {
                 Some(message) => Err(StoreError::Database(message.to_owned())),
-                None => result,
+                None => result.map(|mut value| {
+                    committed(&mut value);
+                    value
+                }),
             };
             let _ = done.send(result);
         });
@@ -247,16 +273,20 @@ mod tests {
         value: i64,
         ending: Ending,
     ) -> (Job, oneshot::Receiver<StoreResult<i64>>) {
-        job(durability, move |c: &Connection| {
-            if matches!(ending, Ending::RefusesFirst) {
-                return Err(StoreError::Database(format!("job {value} refused")));
-            }
-            c.execute("INSERT INTO t (x) VALUES (?1)", [value])?;
-            if matches!(ending, Ending::FailsAfterWriting) {
-                return Err(StoreError::Database(format!("job {value} failed")));
-            }
-            Ok(value)
-        })
+        job(
+            durability,
+            move |c: &Connection| {
+                if matches!(ending, Ending::RefusesFirst) {
+                    return Err(StoreError::Database(format!("job {value} refused")));
+                }
+                c.execute("INSERT INTO t (x) VALUES (?1)", [value])?;
+                if matches!(ending, Ending::FailsAfterWriting) {
+                    return Err(StoreError::Database(format!("job {value} failed")));
+                }
+                Ok(value)
+            },
+            |_| {},
+        )
     }
 
     fn table() -> Connection {
@@ -344,15 +374,54 @@ mod tests {
         );
     }
 
+    /// A job's `committed` step runs on its result once its batch has
+    /// committed, before its caller hears back, and not at all when the
+    /// batch was rolled back.
+    #[test]
+    fn the_committed_step_runs_only_after_a_commit() {
+        use Ending::*;
+        let connection = table();
+        let with_step = |value: i64, ending| {
+            job(
+                Durability::Relaxed,
+                move |c: &Connection| {
+                    c.execute("INSERT INTO t (x) VALUES (?1)", [value])?;
+                    if matches!(ending, FailsAfterWriting) {
+                        return Err(StoreError::Database("failed".to_owned()));
+                    }
+                    Ok(value)
+                },
+                |value: &mut i64| *value += 100,
+            )
+        };
+        let (kept, mut kept_outcome) = with_step(1, Succeeds);
+        assert!(run_batch(&connection, vec![kept], &mut Vec::new()));
+        assert_eq!(kept_outcome.try_recv().unwrap().unwrap(), 101);
+
+        let (undone, mut undone_outcome) = with_step(2, Succeeds);
+        let (failing, _) = with_step(3, FailsAfterWriting);
+        assert!(!run_batch(
+            &connection,
+            vec![undone, failing],
+            &mut Vec::new()
+        ));
+        assert!(undone_outcome.try_recv().unwrap().is_err());
+        assert_eq!(stored(&connection), vec![1]);
+    }
+
     #[test]
     fn a_transaction_the_database_ended_fails_every_job_of_the_batch() {
         use Ending::*;
         let connection = table();
-        let (ended, mut ended_outcome) = job(Durability::Relaxed, |c: &Connection| {
-            // What SQLite does by itself on an I/O error or a full disk.
-            c.execute_batch("ROLLBACK")?;
-            Ok(2_i64)
-        });
+        let (ended, mut ended_outcome) = job(
+            Durability::Relaxed,
+            |c: &Connection| {
+                // What SQLite does by itself on an I/O error or a full disk.
+                c.execute_batch("ROLLBACK")?;
+                Ok(2_i64)
+            },
+            |_| {},
+        );
         let (first, mut first_outcome) = insert(Durability::Full, 1, Succeeds);
         let (last, mut last_outcome) = insert(Durability::Full, 3, Succeeds);
         let mut durable = Vec::new();
