@@ -455,6 +455,7 @@ pub fn generation(kind: &str) -> Value {
 /// One request the receiver got, and the status it answered.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub version: axum::http::Version,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub answered: u16,
@@ -488,6 +489,7 @@ pub struct Receiver {
 
 async fn receive(
     State(state): State<Arc<ReceiverState>>,
+    version: axum::http::Version,
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
@@ -505,6 +507,7 @@ async fn receive(
         .pop_front()
         .unwrap_or_else(|| state.default_status.load(Ordering::SeqCst));
     state.received.lock().unwrap().push(Received {
+        version,
         headers,
         body,
         answered: status,
@@ -532,6 +535,11 @@ impl Receiver {
     /// The same receiver behind TLS (HTTP/1.1), presenting the PEM
     /// `certificate` chain and its `key`.
     pub async fn start_tls(certificate: &Path, key: &Path) -> Self {
+        Self::start_tls_offering(certificate, key, false).await
+    }
+
+    /// [`Receiver::start_tls`], offering HTTP/2 by ALPN when `http2`.
+    pub async fn start_tls_offering(certificate: &Path, key: &Path, http2: bool) -> Self {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -540,10 +548,13 @@ impl Receiver {
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         let key = PrivateKeyDer::from_pem_file(key).unwrap();
-        let config = rustls::ServerConfig::builder()
+        let mut config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .unwrap();
+        if http2 {
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        }
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let (router, state) = Self::router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -556,9 +567,12 @@ impl Receiver {
                         return;
                     };
                     let service = hyper_util::service::TowerToHyperService::new(router);
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(io, service)
+                    .await;
                 });
             }
         });

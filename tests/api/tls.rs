@@ -70,3 +70,40 @@ async fn https_targets_are_delivered_to_only_when_their_certificate_is_trusted()
     .await;
     assert_eq!(recorded["status"], 200);
 }
+
+/// A target that offers HTTP/2 by ALPN gets its deliveries over HTTP/2,
+/// signed as over HTTP/1.1.
+#[tokio::test]
+async fn a_target_offering_http2_is_delivered_to_over_http2() {
+    const EVENTS: usize = 20;
+    let certificates = tempfile::tempdir().unwrap();
+    issue_certificates(certificates.path());
+    let target = Receiver::start_tls_offering(
+        &certificates.path().join("server.crt"),
+        &certificates.path().join("server.key"),
+        true,
+    )
+    .await;
+    let database = TestDatabase::new();
+    let node = BinaryApp::start_with_env(
+        &database,
+        &[("SSL_CERT_FILE", &certificates.path().join("ca.crt"))],
+    );
+    let app = node.api();
+    let account = app.new_account().await;
+    let secret = format!("whsec_{}", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    app.create_webhook(&account, json!({"url": target.url, "secret": secret}))
+        .await;
+    for _ in 0..EVENTS {
+        app.publish_accepted(&account, "generation_complete", generation("image"))
+            .await;
+    }
+    let got = target.wait_for(EVENTS, Duration::from_secs(20)).await;
+    let verifier = Webhook::new(&secret).unwrap();
+    for delivery in &got {
+        assert_eq!(delivery.version, axum::http::Version::HTTP_2);
+        verifier
+            .verify(&delivery.body, &delivery.headers)
+            .expect("a valid Standard Webhooks signature over HTTP/2");
+    }
+}
