@@ -145,7 +145,7 @@ impl Dispatcher {
     ///
     /// A store that can (SQLite, one node) hands the deliveries of each new
     /// event straight over, leased, so they need no claim at all; see
-    /// [`Slots::admit_handed`] for when they are given back to be claimed.
+    /// `Slots::admit_handed` for when they are given back to be claimed.
     pub async fn run(self, shutdown: CancellationToken) {
         let (outcomes, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(self.store.clone(), recorded, self.wake.clone()));

@@ -3,7 +3,7 @@
 //! `FOR UPDATE SKIP LOCKED` and a lease (a node that dies leaves leases that
 //! simply fall due again when they expire), and ingest wakes every node's
 //! workers with `NOTIFY` (each node `LISTEN`s; polling is only the fallback).
-//! Publishes arriving together share one transaction ([`ingest`]). The
+//! Publishes arriving together share one transaction (`ingest.rs`). The
 //! statements of the delivery path are prepared once per connection and
 //! cached (deadpool's `prepare_cached`): a plain query is parsed and planned
 //! on every call and costs two round trips, a prepared one a single one.

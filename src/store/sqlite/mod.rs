@@ -1,7 +1,7 @@
 //! The embedded SQLite store: WAL mode, one writer thread doing group commit
-//! (see [`writer`]), and a small pool of read connections. SQLite is the
-//! single-node backend: one process owns the file (see [`owner`]) and holds
-//! its leases in memory (see [`leases`]).
+//! (see `writer.rs`), and a small pool of read connections. SQLite is the
+//! single-node backend: one process owns the file (see `owner.rs`) and holds
+//! its leases in memory (see `leases.rs`).
 
 mod checkpoint;
 mod leases;
