@@ -69,12 +69,7 @@ async fn of_event(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<AttemptView>>, ApiError> {
-    if state
-        .store
-        .deliveries_for_event(&account.id, &id)
-        .await?
-        .is_none()
-    {
+    if !state.store.has_event(&account.id, &id).await? {
         return Err(ApiError::not_found("event"));
     }
     let page = state

@@ -239,6 +239,8 @@ pub trait Store: Send + Sync + 'static {
         of: AttemptsOf,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>>;
+    /// Whether the account has an event with this id.
+    async fn has_event(&self, account_id: &str, event_id: &str) -> StoreResult<bool>;
     /// Deliveries of one of the account's events (one per subscription);
     /// `None` when the account has no such event.
     async fn deliveries_for_event(

@@ -420,6 +420,21 @@ async fn query(
     Ok(client.query(&statement, params).await?)
 }
 
+/// Whether the account has an event with this id.
+async fn event_exists(
+    client: &impl GenericClient,
+    account_id: &str,
+    event_id: &str,
+) -> StoreResult<bool> {
+    let found = query_opt(
+        client,
+        "SELECT 1 FROM events WHERE account_id = $1 AND id = $2",
+        &[&account_id, &event_id],
+    )
+    .await?;
+    Ok(found.is_some())
+}
+
 /// [`query`] for at most one row (the first, if several came back).
 async fn query_opt(
     client: &impl GenericClient,
@@ -1316,20 +1331,18 @@ impl Store for PostgresStore {
         Ok(page_of(items, page.limit, |a| a.id.clone()))
     }
 
+    async fn has_event(&self, account_id: &str, event_id: &str) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        event_exists(&client, account_id, event_id).await
+    }
+
     async fn deliveries_for_event(
         &self,
         account_id: &str,
         event_id: &str,
     ) -> StoreResult<Option<Vec<DeliveryStatus>>> {
         let client = self.pool.get().await?;
-        let exists = query_opt(
-            &client,
-            "SELECT 1 FROM events WHERE account_id = $1 AND id = $2",
-            &[&account_id, &event_id],
-        )
-        .await?
-        .is_some();
-        if !exists {
+        if !event_exists(&client, account_id, event_id).await? {
             return Ok(None);
         }
         let rows = query(

@@ -550,6 +550,13 @@ fn ingest_in(
     })
 }
 
+/// Whether the account has an event with this id.
+fn event_exists(connection: &Connection, account_id: &str, event_id: &str) -> StoreResult<bool> {
+    Ok(connection
+        .prepare_cached("SELECT 1 FROM events WHERE account_id = ?1 AND id = ?2")?
+        .exists(params![account_id, event_id])?)
+}
+
 /// Where this store hands new deliveries to the dispatcher.
 struct Handing {
     jobs: mpsc::Sender<Vec<DeliveryJob>>,
@@ -1463,6 +1470,12 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn has_event(&self, account_id: &str, event_id: &str) -> StoreResult<bool> {
+        let (account_id, event_id) = (account_id.to_owned(), event_id.to_owned());
+        self.read(move |c| event_exists(c, &account_id, &event_id))
+            .await
+    }
+
     async fn deliveries_for_event(
         &self,
         account_id: &str,
@@ -1470,10 +1483,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Vec<DeliveryStatus>>> {
         let (account_id, event_id) = (account_id.to_owned(), event_id.to_owned());
         self.read(move |c| {
-            let exists = c
-                .prepare_cached("SELECT 1 FROM events WHERE account_id = ?1 AND id = ?2")?
-                .exists(params![account_id, event_id])?;
-            if !exists {
+            if !event_exists(c, &account_id, &event_id)? {
                 return Ok(None);
             }
             let deliveries = c
