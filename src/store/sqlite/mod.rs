@@ -569,9 +569,9 @@ const HAND_OFF_EVENTS: usize = 1024;
 
 /// Once `ingested` has committed (on the writer thread, before any later
 /// job runs): lease its fresh deliveries and hand them to the dispatcher as
-/// one batch. Those a claim in the same transaction already took, and all
-/// of them when there is no dispatcher or it has no room, go back to the
-/// outcome's targets, to be claimed.
+/// one batch. Those a claim in the same transaction already took are left
+/// to that claim; all the others go back to the outcome's targets, to be
+/// claimed, when there is no dispatcher or it has no room.
 fn hand_over(handing: &Mutex<Option<Handing>>, leases: &Leases, ingested: &mut Ingested) {
     let fresh = std::mem::take(&mut ingested.fresh);
     let targets = &mut ingested.outcome.targets;

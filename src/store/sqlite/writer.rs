@@ -273,6 +273,16 @@ mod tests {
         value: i64,
         ending: Ending,
     ) -> (Job, oneshot::Receiver<StoreResult<i64>>) {
+        insert_then(durability, value, ending, |_| {})
+    }
+
+    /// [`insert`], with a `committed` step.
+    fn insert_then(
+        durability: Durability,
+        value: i64,
+        ending: Ending,
+        committed: impl FnOnce(&mut i64) + Send + 'static,
+    ) -> (Job, oneshot::Receiver<StoreResult<i64>>) {
         job(
             durability,
             move |c: &Connection| {
@@ -285,7 +295,7 @@ mod tests {
                 }
                 Ok(value)
             },
-            |_| {},
+            committed,
         )
     }
 
@@ -381,19 +391,8 @@ mod tests {
     fn the_committed_step_runs_only_after_a_commit() {
         use Ending::*;
         let connection = table();
-        let with_step = |value: i64, ending| {
-            job(
-                Durability::Relaxed,
-                move |c: &Connection| {
-                    c.execute("INSERT INTO t (x) VALUES (?1)", [value])?;
-                    if matches!(ending, FailsAfterWriting) {
-                        return Err(StoreError::Database("failed".to_owned()));
-                    }
-                    Ok(value)
-                },
-                |value: &mut i64| *value += 100,
-            )
-        };
+        let with_step =
+            |value, ending| insert_then(Durability::Relaxed, value, ending, |value| *value += 100);
         let (kept, mut kept_outcome) = with_step(1, Succeeds);
         assert!(run_batch(&connection, vec![kept], &mut Vec::new()));
         assert_eq!(kept_outcome.try_recv().unwrap().unwrap(), 101);
