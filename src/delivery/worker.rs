@@ -337,10 +337,9 @@ impl Dispatcher {
     /// busy target's slots for several attempt timeouts, and outcomes can be
     /// written late under load; renewing a third of the way through each
     /// lease keeps any of them from running out and being claimed twice.
+    /// It runs with no job held too: the store tidies the leases that ran
+    /// out (on SQLite, a run-out hand-off's row becomes claimable then).
     async fn renew(&self, leases: Vec<Lease>) {
-        if leases.is_empty() {
-            return;
-        }
         if let Err(error) = self.store.extend(leases, self.settings.lease).await {
             tracing::warn!(%error, "extending leases failed; they may run out and be claimed again");
         }

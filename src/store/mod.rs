@@ -178,9 +178,11 @@ pub trait Store: Send + Sync + 'static {
     /// `lease`, handed straight to the receiver returned, as one batch per
     /// event, instead of waiting in the store to be claimed. `None` (the
     /// default) when the store cannot: the PostgreSQL store's nodes share
-    /// their deliveries and must claim them. A batch the receiver has no
-    /// room for stays in the store, unleased; so do all of them once the
-    /// receiver is dropped.
+    /// their deliveries and must claim them. When the receiver has no room
+    /// for one more batch, or is closed, ingest leaves the deliveries in the
+    /// store, unleased. A handed delivery is claimable again once given back
+    /// (`release`), or once its lease has run out and the next `extend` has
+    /// passed; a restart makes it due at once.
     fn hand_off(&self, lease: Duration) -> Option<HandOff> {
         let _ = lease;
         None
@@ -197,6 +199,8 @@ pub trait Store: Send + Sync + 'static {
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()>;
     /// Extend leases still held (jobs waiting for a busy target, attempts
     /// running) to `lease` from now, so none runs out and is claimed again.
+    /// Called at each renewal, held leases or not, so a store can tidy the
+    /// leases that ran out.
     async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()>;
     /// When the earliest claimable pending delivery is due (not to a target
     /// in `skip`, not paused), if any is.

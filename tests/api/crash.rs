@@ -117,6 +117,48 @@ async fn kill_9_during_ingest_and_retries_loses_no_accepted_event() {
     );
 }
 
+/// kill -9 while every delivery is in flight to a target that has not
+/// answered yet (on SQLite, each was handed straight from ingest to the
+/// dispatcher and is stored as handed): after a restart on the same
+/// database, every one is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_with_every_delivery_in_flight_loses_none() {
+    const EVENTS: usize = 20;
+    let receiver = Receiver::start().await;
+    // Longer than the test: the killed process's attempts never end.
+    receiver.set_delay(Duration::from_secs(120));
+    let database = TestDatabase::new();
+    let mut first = BinaryApp::start(&database, &[]);
+    let api = first.api();
+    let account = api.new_account().await;
+    api.create_webhook(&account, json!({"url": receiver.url}))
+        .await;
+    let mut published = HashSet::new();
+    for _ in 0..EVENTS {
+        let accepted = api
+            .publish_accepted(&account, "generation_complete", generation("image"))
+            .await;
+        published.insert(accepted["id"].as_str().unwrap().to_owned());
+    }
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        (receiver.max_concurrent() >= EVENTS as u64).then_some(())
+    })
+    .await;
+    first.kill_hard();
+
+    receiver.set_delay(Duration::ZERO);
+    let _second = BinaryApp::start(&database, &[]);
+    receiver
+        .wait_until(Duration::from_secs(60), |got| {
+            let delivered: HashSet<String> = got
+                .iter()
+                .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+                .collect();
+            published.is_subset(&delivered)
+        })
+        .await;
+}
+
 /// SIGTERM while a delivery is in flight to a slow target: the attempt
 /// finishes, is recorded, and the process exits 0; a restart does not send
 /// it again.

@@ -51,26 +51,7 @@ async fn a_held_delivery_is_claimed_once_until_given_back_or_run_out() {
     let database = TestDatabase::new();
     let store = database.store_with_webhook("acc_lease", "sub_lease").await;
     let store: &dyn Store = store.as_ref();
-    let event_id = EventId::generate();
-    store
-        .ingest(NewEvent {
-            id: event_id.clone(),
-            account_id: "acc_lease".into(),
-            event_type: "signup".into(),
-            data: json!({"email": "ada@example.com"}),
-            created_at: Timestamp::now(),
-        })
-        .await
-        .unwrap();
-    let state = || async {
-        let deliveries = store
-            .deliveries_for_event("acc_lease", event_id.as_str())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(deliveries.len(), 1);
-        (deliveries[0].state.clone(), deliveries[0].attempts)
-    };
+    let event_id = ingest(store).await;
     let long = Duration::from_secs(60);
 
     let first = claim(store, long).await;
@@ -94,7 +75,7 @@ async fn a_held_delivery_is_claimed_once_until_given_back_or_run_out() {
         .await
         .unwrap();
     assert_eq!(
-        state().await,
+        state_of(store, &event_id).await,
         ("pending".to_owned(), 0),
         "outcomes of leases no longer held were recorded"
     );
@@ -104,6 +85,104 @@ async fn a_held_delivery_is_claimed_once_until_given_back_or_run_out() {
     );
 
     store.complete(vec![delivered(&third[0])]).await.unwrap();
-    assert_eq!(state().await, ("delivered".to_owned(), 1));
+    assert_eq!(
+        state_of(store, &event_id).await,
+        ("delivered".to_owned(), 1)
+    );
     assert!(claim(store, long).await.is_empty());
+}
+
+/// Publish one signup event for the lease test's account.
+async fn ingest(store: &dyn Store) -> EventId {
+    let event_id = EventId::generate();
+    store
+        .ingest(NewEvent {
+            id: event_id.clone(),
+            account_id: "acc_lease".into(),
+            event_type: "signup".into(),
+            data: json!({"email": "ada@example.com"}),
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    event_id
+}
+
+/// The state the API shows for the one delivery of `event_id`, and its
+/// attempts.
+async fn state_of(store: &dyn Store, event_id: &EventId) -> (String, u32) {
+    let deliveries = store
+        .deliveries_for_event("acc_lease", event_id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
+    (deliveries[0].state.clone(), deliveries[0].attempts)
+}
+
+/// A delivery ingest hands straight over (SQLite) cannot be claimed while
+/// its lease holds; given back, or run out and swept by the next renewal,
+/// it can. The API shows it pending, counts it in the queue, and cancels it
+/// with its webhook.
+#[tokio::test]
+async fn a_handed_delivery_is_claimable_only_once_given_back_or_run_out() {
+    let database = TestDatabase::new();
+    let store = database.store_with_webhook("acc_lease", "sub_lease").await;
+    let store: &dyn Store = store.as_ref();
+    let long = Duration::from_secs(60);
+    let Some(mut handed) = store.hand_off(Duration::from_millis(200)) else {
+        assert!(
+            crate::helpers::postgres_backend(),
+            "SQLite hands deliveries over"
+        );
+        return;
+    };
+
+    let given_back = ingest(store).await;
+    let job = handed.recv().await.unwrap().remove(0);
+    assert_eq!(state_of(store, &given_back).await.0, "pending");
+    assert_eq!(store.queue_stats().await.unwrap().0, 1, "handed is queued");
+    assert!(
+        claim(store, long).await.is_empty(),
+        "a handed delivery was claimed"
+    );
+    store.release(vec![job.lease.clone()]).await.unwrap();
+    let claimed = claim(store, long).await;
+    assert_eq!(claimed.len(), 1, "a given-back delivery is due at once");
+    store.complete(vec![delivered(&claimed[0])]).await.unwrap();
+    assert_eq!(state_of(store, &given_back).await.0, "delivered");
+
+    let run_out = ingest(store).await;
+    let job = handed.recv().await.unwrap().remove(0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        claim(store, long).await.is_empty(),
+        "a run-out handed delivery is claimable before the sweep"
+    );
+    store.extend(Vec::new(), long).await.unwrap();
+    let claimed = claim(store, long).await;
+    assert_eq!(claimed.len(), 1, "the sweep made the run-out delivery due");
+    store.complete(vec![delivered(&job)]).await.unwrap();
+    assert_eq!(
+        state_of(store, &run_out).await.0,
+        "pending",
+        "the outcome of the run-out lease was recorded"
+    );
+    store.complete(vec![delivered(&claimed[0])]).await.unwrap();
+    assert_eq!(state_of(store, &run_out).await.0, "delivered");
+
+    let cancelled = ingest(store).await;
+    let _job = handed.recv().await.unwrap();
+    assert!(
+        store
+            .delete_subscription("acc_lease", "sub_lease")
+            .await
+            .unwrap()
+    );
+    assert_eq!(state_of(store, &cancelled).await.0, "cancelled");
+    assert_eq!(
+        store.queue_stats().await.unwrap().0,
+        1,
+        "its lease still holds"
+    );
 }

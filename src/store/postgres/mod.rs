@@ -1151,6 +1151,9 @@ impl Store for PostgresStore {
     }
 
     async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
         let client = self.pool.get().await?;
         move_leased(&client, &leases, Timestamp::now().after(lease), false).await
     }

@@ -5,6 +5,11 @@
 //! indexes alone.
 //! A restart forgets every lease, which makes every pending delivery due at
 //! once: at least once, as a lease that ran out would.
+//!
+//! Deliveries ingest hands straight to the dispatcher are leased here as
+//! handed; their rows are in state `handed`, outside the due indexes, until
+//! an outcome, a give-back or a run-out lease moves them on. The table
+//! keeps the watermark below which no row is `handed` (see `handing.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -37,25 +42,40 @@ pub fn leased_row(token: i64) -> i64 {
 struct Held {
     token: i64,
     expiry: Timestamp,
+    /// Ingest handed the delivery over: its row is in state `handed`.
+    handed: bool,
+}
+
+/// The table behind the lock.
+#[derive(Debug, Default)]
+struct Table {
+    held: HashMap<i64, Held>,
+    /// The highest row key ever handed over (or, at start, the highest
+    /// row key there is).
+    handed_up_to: i64,
+    /// A batch that ended leases failed to commit: the rows of handed
+    /// leases ended in memory may still be `handed` in the file, so the
+    /// watermark stops moving for the life of the process.
+    watermark_frozen: bool,
 }
 
 /// Every lease this process holds, by delivery row key.
 #[derive(Debug, Default)]
 pub struct Leases {
-    held: Mutex<HashMap<i64, Held>>,
+    table: Mutex<Table>,
 }
 
 /// The leases, locked for one claim or one batch of outcomes.
 pub struct LeaseTable<'a> {
-    held: MutexGuard<'a, HashMap<i64, Held>>,
+    table: MutexGuard<'a, Table>,
 }
 
 impl Leases {
     /// Lock the table.
     pub fn lock(&self) -> LeaseTable<'_> {
         LeaseTable {
-            held: self
-                .held
+            table: self
+                .table
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         }
@@ -66,29 +86,61 @@ impl LeaseTable<'_> {
     /// How many leases are held, run out or not: a claim reads that many
     /// more due rows than it means to take, since held ones come first.
     pub fn len(&self) -> usize {
-        self.held.len()
+        self.table.held.len()
     }
 
     /// Whether the delivery at `rowid` is held by a lease that has not run
     /// out at `now`.
     pub fn is_held(&self, rowid: i64, now: Timestamp) -> bool {
-        self.held.get(&rowid).is_some_and(|held| held.expiry > now)
+        self.table
+            .held
+            .get(&rowid)
+            .is_some_and(|held| held.expiry > now)
     }
 
     /// Take a new lease on the delivery at `rowid` until `expiry`; its token.
     pub fn take(&mut self, rowid: i64, expiry: Timestamp) -> i64 {
+        self.insert(rowid, expiry, false)
+    }
+
+    /// [`LeaseTable::take`] for a delivery ingest hands over, whose row it
+    /// stores in state `handed`.
+    pub fn take_handed(&mut self, rowid: i64, expiry: Timestamp) -> i64 {
+        self.table.handed_up_to = self.table.handed_up_to.max(rowid);
+        self.insert(rowid, expiry, true)
+    }
+
+    fn insert(&mut self, rowid: i64, expiry: Timestamp, handed: bool) -> i64 {
         let token = lease_token(rowid);
-        self.held.insert(rowid, Held { token, expiry });
+        let held = Held {
+            token,
+            expiry,
+            handed,
+        };
+        self.table.held.insert(rowid, held);
         token
+    }
+
+    /// Whether `token` is a lease still held on a handed delivery.
+    pub fn is_handed(&self, token: i64) -> bool {
+        self.table
+            .held
+            .get(&leased_row(token))
+            .is_some_and(|held| held.token == token && held.handed)
+    }
+
+    /// How many handed deliveries are held.
+    pub fn handed(&self) -> usize {
+        self.table.held.values().filter(|held| held.handed).count()
     }
 
     /// End the lease `token`, run out or not; false when it is no longer
     /// held (given back, or its delivery claimed again after it ran out).
     pub fn end(&mut self, token: i64) -> bool {
         let rowid = leased_row(token);
-        match self.held.get(&rowid) {
+        match self.table.held.get(&rowid) {
             Some(held) if held.token == token => {
-                self.held.remove(&rowid);
+                self.table.held.remove(&rowid);
                 true
             }
             _ => false,
@@ -97,7 +149,7 @@ impl LeaseTable<'_> {
 
     /// Hold the lease `token`, if still held, until `expiry`.
     pub fn extend(&mut self, token: i64, expiry: Timestamp) {
-        if let Some(held) = self.held.get_mut(&leased_row(token))
+        if let Some(held) = self.table.held.get_mut(&leased_row(token))
             && held.token == token
         {
             held.expiry = expiry;
@@ -106,9 +158,50 @@ impl LeaseTable<'_> {
 
     /// Forget leases that ran out before `now` and were not claimed again:
     /// those of a delivery cancelled or finished some other way while its
-    /// attempt was lost.
-    pub fn forget_run_out(&mut self, now: Timestamp) {
-        self.held.retain(|_, held| held.expiry > now);
+    /// attempt was lost. The row keys of the handed ones among them, whose
+    /// rows the caller must return to `pending`.
+    pub fn forget_run_out(&mut self, now: Timestamp) -> Vec<i64> {
+        let mut handed = Vec::new();
+        self.table.held.retain(|&rowid, held| {
+            let keep = held.expiry > now;
+            if !keep && held.handed {
+                handed.push(rowid);
+            }
+            keep
+        });
+        handed
+    }
+
+    /// The lowest row key a held handed lease is on, or the one past every
+    /// row handed so far.
+    pub fn lowest_handed(&self) -> i64 {
+        let lowest = self
+            .table
+            .held
+            .iter()
+            .filter(|(_, held)| held.handed)
+            .map(|(&rowid, _)| rowid)
+            .min();
+        lowest.unwrap_or(self.table.handed_up_to + 1)
+    }
+
+    /// The watermark to store with the current transaction: no row below
+    /// it is in state `handed` once it commits (outcomes and give-backs end
+    /// a handed lease in the transaction that moves its row on). `None`
+    /// once it is frozen.
+    pub fn watermark(&self) -> Option<i64> {
+        (!self.table.watermark_frozen).then(|| self.lowest_handed())
+    }
+
+    /// At start: no row above `rowid` exists, and none is handed.
+    pub fn start_after(&mut self, rowid: i64) {
+        self.table.handed_up_to = rowid;
+    }
+
+    /// A batch failed to commit after leases may have ended in memory: stop
+    /// moving the watermark.
+    pub fn freeze_watermark(&mut self) {
+        self.table.watermark_frozen = true;
     }
 }
 
@@ -148,6 +241,44 @@ mod tests {
     }
 
     #[test]
+    fn the_watermark_is_the_lowest_handed_lease_or_past_every_handed_row() {
+        let leases = Leases::default();
+        let later = Timestamp::now().after(Duration::from_secs(60));
+        let mut table = leases.lock();
+        table.start_after(10);
+        assert_eq!(table.watermark(), Some(11));
+        let claimed = table.take(5, later);
+        let low = table.take_handed(12, later);
+        let high = table.take_handed(14, later);
+        assert_eq!(
+            table.watermark(),
+            Some(12),
+            "a claimed lease does not count"
+        );
+        assert!(table.is_handed(low) && !table.is_handed(claimed));
+        assert_eq!(table.handed(), 2);
+        assert!(table.end(low));
+        assert_eq!(table.watermark(), Some(14));
+        assert!(table.end(high));
+        assert_eq!(table.watermark(), Some(15), "past the last handed row");
+        table.freeze_watermark();
+        assert_eq!(table.watermark(), None);
+        assert_eq!(table.lowest_handed(), 15);
+    }
+
+    #[test]
+    fn a_run_out_handed_lease_is_named_when_swept() {
+        let leases = Leases::default();
+        let now = Timestamp::now();
+        let mut table = leases.lock();
+        table.take_handed(8, now);
+        table.take(9, now);
+        table.take_handed(10, now.after(Duration::from_secs(60)));
+        assert_eq!(table.forget_run_out(now), vec![8]);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
     fn a_run_out_lease_is_claimable_until_renewed_and_forgotten_when_swept() {
         let leases = Leases::default();
         let now = Timestamp::now();
@@ -157,7 +288,10 @@ mod tests {
         table.extend(token, now.after(Duration::from_secs(60)));
         assert!(table.is_held(3, now));
         let lost = table.take(4, now);
-        table.forget_run_out(now);
+        assert!(
+            table.forget_run_out(now).is_empty(),
+            "no handed lease ran out"
+        );
         assert_eq!(
             table.len(),
             1,

@@ -4,6 +4,7 @@
 //! its leases in memory (see `leases.rs`).
 
 mod checkpoint;
+mod handing;
 mod leases;
 mod owner;
 mod writer;
@@ -33,6 +34,7 @@ use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
 };
 use checkpoint::Checkpointer;
+use handing::{HAND_OFF_EVENTS, HANDED, Handing, Reservation, Watermark};
 use leases::{LeaseTable, Leases, leased_row};
 use owner::ProcessLock;
 use writer::{Durability, Hooks, Writer};
@@ -141,6 +143,8 @@ pub struct SqliteStore {
     leases: Arc<Leases>,
     /// Where ingest hands new deliveries, once a dispatcher asked.
     handing: Arc<Mutex<Option<Handing>>>,
+    /// Below which no delivery is handed over, as stored.
+    watermark: Watermark,
     _owner: ProcessLock,
 }
 
@@ -205,6 +209,8 @@ impl SqliteStore {
              WHERE state = 'pending' AND lease_token IS NOT NULL",
             params![Timestamp::now().0],
         )?;
+        let leases = Arc::new(Leases::default());
+        let watermark = Watermark::recover(&connection, &leases)?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.busy_timeout(Duration::from_secs(5))?;
             c.execute_batch("PRAGMA foreign_keys = ON;")
@@ -233,16 +239,20 @@ impl SqliteStore {
         let hooks = Hooks {
             on_commit: Box::new(move || checkpointer.nudge()),
             on_rollback: {
-                let cache = cache.clone();
-                Box::new(move || cache.clear())
+                let (cache, leases) = (cache.clone(), leases.clone());
+                Box::new(move || {
+                    cache.clear();
+                    leases.lock().freeze_watermark();
+                })
             },
         };
         Ok(Self {
             writer: Writer::start(connection, log, hooks),
             readers,
             cache,
-            leases: Arc::default(),
+            leases,
             handing: Arc::default(),
+            watermark,
             _owner: owner,
         })
     }
@@ -348,7 +358,10 @@ fn delivery_status_from(row: &Row) -> rusqlite::Result<DeliveryStatus> {
     Ok(DeliveryStatus {
         id: row.get(0)?,
         subscription_id: row.get(1)?,
-        state: row.get(2)?,
+        state: match row.get::<_, String>(2)? {
+            handed if handed == HANDED => "pending".to_owned(),
+            state => state,
+        },
         attempts: row.get(3)?,
         last_status: row.get(4)?,
         last_error: row.get(5)?,
@@ -408,24 +421,28 @@ fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types
     ]
 }
 
-/// Cancel the pending deliveries of a subscription that no longer exists.
+/// Cancel the pending deliveries of a subscription that no longer exists,
+/// and its handed ones (each at or above `handed_from`, the lowest row key
+/// a handed lease holds).
 fn cancel_pending(
     connection: &Connection,
     subscription_id: &str,
-    now: Timestamp,
+    handed_from: i64,
 ) -> StoreResult<()> {
+    let now = Timestamp::now();
     connection
         .prepare_cached(
             "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?2
              WHERE subscription_id = ?1 AND state = 'pending'",
         )?
         .execute(params![subscription_id, now.0])?;
-    Ok(())
+    handing::cancel_handed(connection, subscription_id, handed_from, now)
 }
 
 fn delete_subscription_in(
     connection: &Connection,
     cache: &SubscriptionCache,
+    leases: &Leases,
     account_id: &str,
     id: &str,
 ) -> StoreResult<bool> {
@@ -434,7 +451,8 @@ fn delete_subscription_in(
         .prepare_cached("DELETE FROM subscriptions WHERE id = ?1 AND account_id = ?2")?
         .execute(params![id, account_id])?;
     if deleted > 0 {
-        cancel_pending(connection, id, Timestamp::now())?;
+        let handed_from = leases.lock().lowest_handed();
+        cancel_pending(connection, id, handed_from)?;
     }
     Ok(deleted > 0)
 }
@@ -459,32 +477,35 @@ fn insert_event(connection: &Connection, event: &NewEvent, test: bool) -> StoreR
     Ok((inserted > 0).then(|| connection.last_insert_rowid()))
 }
 
-/// What an ingest job wrote: its outcome, and the deliveries it may hand
-/// straight to the dispatcher once it has committed (their subscriptions
-/// are not in the outcome's targets until then).
+/// What an ingest job wrote: its outcome, and the deliveries it hands
+/// straight to the dispatcher once it has committed.
 struct Ingested {
     outcome: IngestOutcome,
     event_pk: i64,
     fresh: Vec<FreshDelivery>,
     /// The event itself, for the jobs of the fresh deliveries.
     event: Option<NewEvent>,
+    /// The place kept for them in the hand-off channel.
+    reservation: Option<Reservation>,
 }
 
-/// A delivery ingest just created, with what a job to send it needs.
+/// A delivery ingest just created and leased as handed, with what a job
+/// to send it needs.
 struct FreshDelivery {
-    rowid: i64,
+    token: i64,
     id: String,
     subscription: Arc<Subscription>,
 }
 
-/// Store `event` and a pending delivery per matching subscription. With
-/// `hand_off`, each delivery whose subscription can be read is kept aside
-/// as fresh instead of listed among the targets.
+/// Store `event` and a delivery per matching subscription. With
+/// `hand_off` (the leases, and when a lease runs out), each delivery whose
+/// subscription can be read is stored `handed`, leased, and kept aside as
+/// fresh; the others are `pending` and listed among the targets.
 fn ingest_in(
     connection: &Connection,
     cache: &SubscriptionCache,
     event: &NewEvent,
-    hand_off: bool,
+    hand_off: Option<(&Leases, Timestamp)>,
 ) -> StoreResult<Ingested> {
     let account_exists = connection
         .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
@@ -503,13 +524,14 @@ fn ingest_in(
             event_pk: 0,
             fresh: Vec::new(),
             event: None,
+            reservation: None,
         });
     };
     let subscriptions = cache.matchers_for(connection, &event.account_id)?;
     let mut insert = connection.prepare_cached(
         "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
              next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
     )?;
     let (mut targets, mut fresh) = (Vec::new(), Vec::new());
     for matcher in subscriptions
@@ -517,20 +539,27 @@ fn ingest_in(
         .filter(|s| s.matches(&event.event_type, &event.data))
     {
         let id = new_id("dlv");
+        let handed = match hand_off {
+            Some((leases, expiry)) => cache
+                .subscription(connection, &matcher.id)
+                .ok()
+                .flatten()
+                .map(|subscription| (leases, expiry, subscription)),
+            None => None,
+        };
         insert.execute(params![
             id,
             event_pk,
             matcher.id,
             event.account_id,
+            if handed.is_some() { HANDED } else { "pending" },
             event.created_at.0
         ])?;
-        let subscription = match hand_off {
-            true => cache.subscription(connection, &matcher.id).ok().flatten(),
-            false => None,
-        };
-        match subscription {
-            Some(subscription) => fresh.push(FreshDelivery {
-                rowid: connection.last_insert_rowid(),
+        match handed {
+            Some((leases, expiry, subscription)) => fresh.push(FreshDelivery {
+                token: leases
+                    .lock()
+                    .take_handed(connection.last_insert_rowid(), expiry),
                 id,
                 subscription,
             }),
@@ -547,6 +576,7 @@ fn ingest_in(
         event_pk,
         fresh,
         event: None,
+        reservation: None,
     })
 }
 
@@ -557,31 +587,14 @@ fn event_exists(connection: &Connection, account_id: &str, event_id: &str) -> St
         .exists(params![account_id, event_id])?)
 }
 
-/// Where this store hands new deliveries to the dispatcher.
-struct Handing {
-    jobs: mpsc::Sender<Vec<DeliveryJob>>,
-    lease: Duration,
-}
-
-/// How many events' deliveries may wait for the dispatcher to take them
-/// before ingest leaves new ones in the store to be claimed.
-const HAND_OFF_EVENTS: usize = 1024;
-
 /// Once `ingested` has committed (on the writer thread, before any later
-/// job runs): lease its fresh deliveries and hand them to the dispatcher as
-/// one batch. Those a claim in the same transaction already took are left
-/// to that claim; all the others go back to the outcome's targets, to be
-/// claimed, when there is no dispatcher or it has no room.
-fn hand_over(handing: &Mutex<Option<Handing>>, leases: &Leases, ingested: &mut Ingested) {
-    let fresh = std::mem::take(&mut ingested.fresh);
-    let targets = &mut ingested.outcome.targets;
-    let handing = handing.lock().unwrap_or_else(|p| p.into_inner());
-    let (Some(handing), Some(event)) = (handing.as_ref(), ingested.event.take()) else {
-        targets.extend(fresh.into_iter().map(|f| f.subscription.id.clone()));
+/// job runs): hand its fresh deliveries to the dispatcher as one batch, in
+/// the place kept for them.
+fn hand_over(ingested: &mut Ingested) {
+    let (Some(reservation), Some(event)) = (ingested.reservation.take(), ingested.event.take())
+    else {
         return;
     };
-    let now = Timestamp::now();
-    let expiry = now.after(handing.lease);
     let stored = Arc::new(StoredEvent {
         id: event.id.as_str().to_owned(),
         event_type: event.event_type,
@@ -589,32 +602,20 @@ fn hand_over(handing: &Mutex<Option<Handing>>, leases: &Leases, ingested: &mut I
         created_at: event.created_at,
         bodies: Default::default(),
     });
-    let mut table = leases.lock();
-    let mut jobs = Vec::with_capacity(fresh.len());
-    for delivery in fresh {
-        if table.is_held(delivery.rowid, now) {
-            continue;
-        }
-        jobs.push(DeliveryJob {
+    let jobs = std::mem::take(&mut ingested.fresh)
+        .into_iter()
+        .map(|delivery| DeliveryJob {
             lease: Lease {
                 delivery_id: delivery.id,
-                token: table.take(delivery.rowid, expiry),
+                token: delivery.token,
             },
             attempts_made: 0,
             event_pk: ingested.event_pk,
             event: stored.clone(),
             subscription: delivery.subscription,
-        });
-    }
-    if jobs.is_empty() {
-        return;
-    }
-    if let Err(refused) = handing.jobs.try_send(jobs) {
-        for job in refused.into_inner() {
-            table.end(job.lease.token);
-            targets.push(job.subscription.id.clone());
-        }
-    }
+        })
+        .collect();
+    reservation.send(jobs);
 }
 
 /// A page of one subscription's attempts, newest first: `?1` the account,
@@ -783,7 +784,7 @@ fn lease_rows(
         let subscription = match cache.subscription(connection, &subscription_id) {
             Ok(Some(subscription)) => subscription,
             Ok(None) => {
-                cancel_pending(connection, &subscription_id, Timestamp::now())?;
+                cancel_pending(connection, &subscription_id, table.lowest_handed())?;
                 continue;
             }
             Err(error) => {
@@ -812,6 +813,7 @@ fn lease_rows(
 fn complete_in<'a>(
     connection: &Connection,
     cache: &SubscriptionCache,
+    leases: &Leases,
     not_failing: &mut HashSet<&'a str>,
     completion: &'a Completion,
 ) -> StoreResult<()> {
@@ -824,7 +826,7 @@ fn complete_in<'a>(
         .prepare_cached(
             "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3,
                  last_status = ?4, last_error = ?5, updated_at = ?6
-             WHERE rowid = ?1 AND state = 'pending'",
+             WHERE rowid = ?1 AND state IN ('pending', 'handed')",
         )?
         .execute(params![
             leased_row(completion.lease.token),
@@ -860,6 +862,7 @@ fn complete_in<'a>(
         delete_subscription_in(
             connection,
             cache,
+            leases,
             &completion.account_id,
             &completion.subscription_id,
         )?;
@@ -1146,23 +1149,18 @@ impl Store for SqliteStore {
 
     async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool> {
         let (account_id, id) = (account_id.to_owned(), id.to_owned());
-        let cache = self.cache.clone();
+        let (cache, leases) = (self.cache.clone(), self.leases.clone());
         self.writer
             .write(Durability::Full, move |c| {
-                delete_subscription_in(c, &cache, &account_id, &id)
+                delete_subscription_in(c, &cache, &leases, &account_id, &id)
             })
             .await
     }
 
-    /// With a dispatcher to hand to, the new deliveries are leased and
-    /// handed over on the writer thread right after the commit (and the
-    /// log's sync), so no claim can take one in between.
+    /// With a dispatcher to hand to (and room in its channel), the new
+    /// deliveries are stored `handed` and leased, and handed over on the
+    /// writer thread right after the commit (and the log's sync).
     async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
-        let hand_off = self
-            .handing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some();
         let (cache, handing, leases) = (
             self.cache.clone(),
             self.handing.clone(),
@@ -1173,13 +1171,16 @@ impl Store for SqliteStore {
             .write_then(
                 Durability::Full,
                 move |c| {
+                    let reservation = handing::reserve(&handing);
+                    let hand_off = reservation.as_ref().map(|r| (&*leases, r.expiry));
                     let mut ingested = ingest_in(c, &cache, &event, hand_off)?;
                     if !ingested.fresh.is_empty() {
                         ingested.event = Some(event);
+                        ingested.reservation = reservation;
                     }
                     Ok(ingested)
                 },
-                move |ingested| hand_over(&handing, &leases, ingested),
+                hand_over,
             )
             .await?;
         Ok(ingested.outcome)
@@ -1187,7 +1188,7 @@ impl Store for SqliteStore {
 
     fn hand_off(&self, lease: Duration) -> Option<HandOff> {
         let (jobs, handed) = mpsc::channel(HAND_OFF_EVENTS);
-        *self.handing.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handing { jobs, lease });
+        *self.handing.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handing::new(jobs, lease));
         Some(handed)
     }
 
@@ -1247,37 +1248,64 @@ impl Store for SqliteStore {
                 };
                 let mut not_failing = HashSet::new();
                 held.into_iter()
-                    .try_for_each(|done| complete_in(c, &cache, &mut not_failing, done))
+                    .try_for_each(|done| complete_in(c, &cache, &leases, &mut not_failing, done))
             })
             .await
     }
 
     /// Leases live in memory: giving one back writes nothing, and the
-    /// delivery is due again at once, at its old due time.
+    /// delivery is due again at once, at its old due time. A handed
+    /// delivery's row goes back to `pending` (one write job for them all).
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
-        let mut table = self.leases.lock();
-        for lease in leases {
-            table.end(lease.token);
+        let mut handed = Vec::new();
+        {
+            let mut table = self.leases.lock();
+            for lease in leases {
+                if table.is_handed(lease.token) {
+                    handed.push(lease.token);
+                } else {
+                    table.end(lease.token);
+                }
+            }
         }
-        Ok(())
+        if handed.is_empty() {
+            return Ok(());
+        }
+        let leases = self.leases.clone();
+        self.writer
+            .write(Durability::Relaxed, move |c| {
+                let rowids: Vec<i64> = {
+                    let mut table = leases.lock();
+                    handed
+                        .into_iter()
+                        .filter(|&token| table.end(token))
+                        .map(leased_row)
+                        .collect()
+                };
+                handing::unhand(c, &rowids)
+            })
+            .await
     }
 
-    /// Renewing writes nothing either; it also forgets leases that ran out
-    /// unclaimed, such as those of attempts lost to a panic.
+    /// Extends in memory; then, in a write job, returns the rows of handed
+    /// leases that ran out to `pending` and stores the hand-off watermark.
     async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()> {
         let now = Timestamp::now();
         let expiry = now.after(lease);
-        let mut table = self.leases.lock();
-        for held in leases {
-            table.extend(held.token, expiry);
+        {
+            let mut table = self.leases.lock();
+            for held in leases {
+                table.extend(held.token, expiry);
+            }
         }
-        table.forget_run_out(now);
-        Ok(())
+        let (leases, watermark) = (self.leases.clone(), self.watermark.clone());
+        self.writer
+            .write(Durability::Relaxed, move |c| {
+                watermark.sweep(c, &mut leases.lock(), now)
+            })
+            .await
     }
 
-    /// The earliest due time of a pending delivery no lease holds. Held
-    /// ones come first in due order and are read past; a lease running out
-    /// is found by the dispatcher's fallback poll, which is far shorter.
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
         let leases = self.leases.clone();
         self.read(move |c| {
@@ -1409,14 +1437,31 @@ impl Store for SqliteStore {
             .await
     }
 
+    /// Handed deliveries count as pending; the oldest of them is the one
+    /// at the lowest row key.
     async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
-        self.read(|c| {
+        let (handed, lowest) = {
+            let table = self.leases.lock();
+            (table.handed(), table.lowest_handed())
+        };
+        self.read(move |c| {
             let (count, oldest): (i64, Option<i64>) = c.query_row(
                 "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            Ok((count as u64, oldest.map(Timestamp)))
+            let oldest_handed: Option<i64> = match handed {
+                0 => None,
+                _ => c
+                    .prepare_cached("SELECT created_at FROM deliveries WHERE rowid = ?1")?
+                    .query_row(params![lowest], |r| r.get(0))
+                    .optional()?,
+            };
+            let oldest = match (oldest, oldest_handed) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Ok((count as u64 + handed as u64, oldest.map(Timestamp)))
         })
         .await
     }
