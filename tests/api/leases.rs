@@ -1,7 +1,9 @@
 //! Leases, driven through the store on both backends: a held delivery is
 //! not claimed twice, a given-back or run-out one is claimed again at once,
 //! and the outcome of a lease no longer held changes nothing. SQLite holds
-//! leases in memory and PostgreSQL in rows; both must behave alike.
+//! leases in memory and PostgreSQL in rows; both must behave alike. Also,
+//! through the same store: attempts that started in the same millisecond
+//! page without gaps or repeats.
 
 use std::time::Duration;
 
@@ -9,7 +11,8 @@ use serde_json::json;
 
 use hookbridge::domain::{EventId, Timestamp};
 use hookbridge::store::{
-    AttemptResult, ClaimRequest, ClaimScope, Completion, DeliveryJob, NewEvent, NextStep, Store,
+    AttemptResult, AttemptsOf, ClaimRequest, ClaimScope, Completion, DeliveryJob, NewEvent,
+    NextStep, PageRequest, Store,
 };
 
 use crate::helpers::TestDatabase;
@@ -28,13 +31,18 @@ async fn claim(store: &dyn Store, lease: Duration) -> Vec<DeliveryJob> {
 
 /// A successful attempt's outcome for `job`.
 fn delivered(job: &DeliveryJob) -> Completion {
+    delivered_at(job, Timestamp::now())
+}
+
+/// A successful attempt's outcome for `job`, started at `started_at`.
+fn delivered_at(job: &DeliveryJob, started_at: Timestamp) -> Completion {
     Completion {
         lease: job.lease.clone(),
         account_id: "acc_lease".into(),
         subscription_id: "sub_lease".into(),
         event_pk: job.event_pk,
         attempt: AttemptResult {
-            started_at: Timestamp::now(),
+            started_at,
             status: Some(200),
             latency_ms: 1,
             response_snippet: String::new(),
@@ -185,4 +193,45 @@ async fn a_handed_delivery_is_claimable_only_once_given_back_or_run_out() {
         1,
         "its lease still holds"
     );
+}
+
+/// Twelve attempts to one webhook that all started in the same millisecond
+/// (so only the tie-break orders them) come out of pages of two each
+/// exactly once.
+#[tokio::test]
+async fn attempts_started_in_the_same_millisecond_page_without_gaps_or_repeats() {
+    let database = TestDatabase::new();
+    let store = database.store_with_webhook("acc_lease", "sub_lease").await;
+    let store: &dyn Store = store.as_ref();
+    let long = Duration::from_secs(60);
+    let started_at = Timestamp::now();
+    for _ in 0..12 {
+        ingest(store).await;
+        let job = claim(store, long).await.remove(0);
+        store
+            .complete(vec![delivered_at(&job, started_at)])
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .attempts(
+                "acc_lease",
+                AttemptsOf::Subscription("sub_lease".into()),
+                PageRequest { limit: 2, cursor },
+            )
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|attempt| attempt.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let distinct: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(seen.len(), 12, "{seen:?}");
+    assert_eq!(distinct.len(), 12, "an attempt was listed twice: {seen:?}");
 }

@@ -17,7 +17,7 @@ const VERSION_1_INDEXES: &str = "DROP INDEX deliveries_pending_by_subscription;
          ON attempts(account_id, subscription_id, started_at);";
 
 /// The schema version this binary writes.
-const CURRENT_VERSION: i64 = 3;
+const CURRENT_VERSION: i64 = 4;
 
 /// Turn `database` (at the current version) back into version 1.
 async fn downgrade_to_version_1(database: &TestDatabase) {
@@ -142,8 +142,13 @@ async fn a_version_1_database_is_upgraded_on_start_and_its_pending_delivery_made
         indexes[0].contains("subscription_id, next_attempt_at"),
         "the upgraded indexes: {indexes:?}"
     );
+    // SQLite's is shorter since version 4.
+    let listed_by = match database.url.starts_with("sqlite://") {
+        true => "(subscription_id, started_at)",
+        false => "(account_id, subscription_id, started_at, id)",
+    };
     assert!(
-        indexes[1].contains("subscription_id, started_at, id"),
+        indexes[1].contains(listed_by),
         "the upgraded indexes: {indexes:?}"
     );
     assert!(

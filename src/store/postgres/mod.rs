@@ -24,10 +24,10 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
-    Completion, DeliveryJob, DeliveryStatus, DueWork, IngestOutcome, Lease, NewEvent, NextStep,
-    Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS,
-    Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom, page_of, to_json,
-    upgrades_from,
+    Completion, DeliveryJob, DeliveryStatus, Dialect, DueWork, IngestOutcome, Lease, NewEvent,
+    NextStep, Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION,
+    SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom,
+    page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -141,7 +141,7 @@ impl PostgresStore {
             }
             Some(found) if found < SCHEMA_VERSION => {
                 transaction
-                    .batch_execute(&upgrades_from(found).concat())
+                    .batch_execute(&upgrades_from(found, Dialect::Postgres))
                     .await?;
                 transaction
                     .execute(

@@ -25,10 +25,10 @@ use tokio::sync::mpsc;
 use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
-    Completion, DeliveryJob, DeliveryStatus, HandOff, IngestOutcome, Lease, NewEvent, NextStep,
-    Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS,
-    Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom, page_of, to_json,
-    upgrades_from,
+    Completion, DeliveryJob, DeliveryStatus, Dialect, HandOff, IngestOutcome, Lease, NewEvent,
+    NextStep, Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION,
+    SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom,
+    page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -280,7 +280,7 @@ fn migrate(connection: &Connection) -> StoreResult<()> {
             "the database has schema version {version}, newer than this binary's {SCHEMA_VERSION}"
         )));
     } else if version < SCHEMA_VERSION {
-        let steps = upgrades_from(version).concat();
+        let steps = upgrades_from(version, Dialect::Sqlite);
         connection.execute_batch(&format!(
             "BEGIN; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))?;
@@ -618,19 +618,20 @@ fn hand_over(ingested: &mut Ingested) {
     reservation.send(jobs);
 }
 
-/// A page of one subscription's attempts, newest first: `?1` the account,
-/// `?2` the subscription, `?3` the cursor (the last attempt id seen, or
-/// NULL), `?4` the rows to read. The bound on `started_at` lets the
-/// subscription index start at the cursor.
+/// A page of one subscription's attempts, newest first (the row key
+/// breaking ties, as the index `(subscription_id, started_at)` orders
+/// them): `?1` the account, `?2` the subscription, `?3` the cursor (the
+/// last attempt id seen, or NULL), `?4` the rows to read. The bound on
+/// `started_at` lets the subscription index start at the cursor.
 const ATTEMPTS_OF_SUBSCRIPTION: &str = "SELECT a.id, a.delivery_id, e.id, e.type,
          a.subscription_id, a.started_at, a.status, a.latency_ms, a.response_snippet, a.error
      FROM attempts a JOIN events e ON e.pk = a.event_pk
-     WHERE a.account_id = ?1 AND a.subscription_id = ?2
+     WHERE a.subscription_id = ?2 AND a.account_id = ?1
        AND a.started_at <= coalesce((SELECT started_at FROM attempts WHERE id = ?3),
                                     9223372036854775807)
-       AND (?3 IS NULL OR (a.started_at, a.id) <
-            (SELECT started_at, id FROM attempts WHERE id = ?3))
-     ORDER BY a.started_at DESC, a.id DESC LIMIT ?4";
+       AND (?3 IS NULL OR (a.started_at, a.rowid) <
+            (SELECT started_at, rowid FROM attempts WHERE id = ?3))
+     ORDER BY a.started_at DESC, a.rowid DESC LIMIT ?4";
 
 /// A page of one event's attempts, newest first: `?2` is the event's id;
 /// the other parameters as in [`ATTEMPTS_OF_SUBSCRIPTION`].
