@@ -566,7 +566,11 @@ impl Publisher {
         self.sender.ready().await.expect("publisher connection");
         let response = self.sender.send_request(request).await.expect("publish");
         assert_eq!(response.status(), 202);
-        response.into_body().collect().await.expect("publish answer");
+        response
+            .into_body()
+            .collect()
+            .await
+            .expect("publish answer");
     }
 }
 
