@@ -1,7 +1,8 @@
 //! The embedded SQLite store: WAL mode, one writer thread doing group commit
 //! (see `writer.rs`), and a small pool of read connections. SQLite is the
-//! single-node backend: one process owns the file (see `owner.rs`) and holds
-//! its leases in memory (see `leases.rs`).
+//! single-node backend: one process owns the file (see `owner.rs`), holds
+//! its leases in memory (see `leases.rs`), and hands new deliveries straight
+//! to its dispatcher (see `handing.rs`).
 
 mod checkpoint;
 mod handing;
