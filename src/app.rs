@@ -1,5 +1,6 @@
 //! Assembling the service from a [`Config`]: store, catalog, admin key,
-//! delivery dispatcher and HTTP router; and running it until shutdown.
+//! delivery dispatcher, retention purger and HTTP router; and running them
+//! until shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,7 +25,9 @@ use crate::delivery::sender::Sender;
 use crate::delivery::wake::Wake;
 use crate::delivery::worker::{DispatchSettings, Dispatcher};
 use crate::metrics::Metrics;
+use crate::retention::Purger;
 use crate::server;
+use crate::store::capacity::StorageHealth;
 use crate::store::sealing::{EncryptionKey, Sealer};
 use crate::store::{self, DueWork, Store};
 
@@ -33,6 +36,8 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     dispatcher: Dispatcher,
+    /// Deletes what is older than the retention; none with `never`.
+    purger: Option<Purger>,
     generated_admin_key: Option<String>,
     header_timeout: std::time::Duration,
 }
@@ -85,13 +90,18 @@ impl Application {
             settings.max_in_flight,
         )?);
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+        let storage = Arc::new(StorageHealth::default());
         let dispatcher = Dispatcher::new(
             store.clone(),
             sender.clone(),
             settings,
             wake.clone(),
             metrics.clone(),
+            storage.clone(),
         );
+        let purger = config.retention.0.map(|retention| {
+            Purger::new(store.clone(), retention, metrics.clone(), storage.clone())
+        });
         let router = api::router(AppState {
             store,
             catalog,
@@ -106,6 +116,7 @@ impl Application {
                 config.rate_limit,
                 config.publish_rate_limit,
             )),
+            storage,
         });
         let listener = TcpListener::bind(config.listen)
             .await
@@ -114,6 +125,7 @@ impl Application {
             listener,
             router,
             dispatcher,
+            purger,
             generated_admin_key,
             header_timeout: config.header_timeout,
         })
@@ -139,6 +151,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let dispatcher = tokio::spawn(self.dispatcher.run(stop.clone()));
+        let purger = self
+            .purger
+            .map(|purger| tokio::spawn(purger.run(stop.clone())));
         let stop_http = stop.clone();
         server::serve(
             self.listener,
@@ -151,6 +166,9 @@ impl Application {
         )
         .await;
         stop.cancel();
+        if let Some(purger) = purger {
+            purger.await.context("the retention purger panicked")?;
+        }
         dispatcher.await.context("the delivery dispatcher panicked")
     }
 }

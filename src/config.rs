@@ -97,6 +97,27 @@ impl FromStr for AutoDisable {
     }
 }
 
+/// `--retention`: how long finished events are kept (`30d`), or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<std::time::Duration>);
+
+impl FromStr for Retention {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw.eq_ignore_ascii_case("never") {
+            return Ok(Self(None));
+        }
+        match humantime::parse_duration(raw) {
+            Ok(span) if span >= std::time::Duration::from_secs(1) => Ok(Self(Some(span))),
+            Ok(_) => Err("the retention is at least 1s (or never)".into()),
+            Err(e) => Err(format!(
+                "{raw:?} is not a span such as 30d or 12h, or never: {e}"
+            )),
+        }
+    }
+}
+
 /// `--lease`: how long a claim holds a delivery; at least twice the attempt
 /// timeout, since a shorter lease could run out while its attempt is still
 /// running and let another node (or the next claim) make it again.
@@ -220,6 +241,14 @@ pub struct Config {
     #[arg(long, env = "HOOKBRIDGE_ENCRYPTION_KEY", hide_env_values = true)]
     pub encryption_key: Option<EncryptionKey>,
 
+    /// How long an event is kept once every delivery of it has finished
+    /// (delivered, failed, cancelled), e.g. 30d or 12h, or never. Older
+    /// events are deleted with their deliveries and attempts; one still
+    /// pending (a disabled webhook, an open circuit) is kept. An event id
+    /// can be published again as a new event once its first is deleted.
+    #[arg(long, env = "HOOKBRIDGE_RETENTION", default_value = "30d")]
+    pub retention: Retention,
+
     /// Keys used before a rotation, comma-separated: values sealed under them
     /// stay readable and are sealed under the current key when next written.
     #[arg(
@@ -252,6 +281,7 @@ impl Config {
             rate_limit: 100,
             publish_rate_limit: 0,
             encryption_key: None,
+            retention: Retention(Some(crate::retention::DEFAULT_RETENTION)),
             old_encryption_keys: Vec::new(),
         }
     }
@@ -268,5 +298,15 @@ mod tests {
         let refused = "5s".parse::<LeaseSpan>().unwrap_err();
         assert!(refused.contains("at least 20s"), "{refused}");
         assert!("soon".parse::<LeaseSpan>().is_err());
+    }
+
+    #[test]
+    fn a_retention_is_a_span_of_a_second_or_more_or_never() {
+        let days = "30d".parse::<Retention>().unwrap().0.unwrap();
+        assert_eq!(days.as_secs(), 30 * 86_400);
+        assert_eq!("never".parse::<Retention>().unwrap(), Retention(None));
+        assert_eq!("NEVER".parse::<Retention>().unwrap(), Retention(None));
+        assert!("500ms".parse::<Retention>().is_err());
+        assert!("a month".parse::<Retention>().is_err());
     }
 }

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod delivery;
 pub mod domain;
 pub mod metrics;
+pub mod retention;
 pub mod server;
 pub mod store;
 

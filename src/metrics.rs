@@ -1,12 +1,17 @@
-//! Prometheus metrics: what was accepted, refused and delivered, how long
-//! attempts took, and how deep and old the queue is (read at scrape time).
+//! Prometheus metrics: what was accepted, refused, delivered and purged,
+//! how long attempts took, and how deep and old the queue is and how large
+//! the database (read at scrape time).
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
-use crate::store::NextStep;
+use crate::store::{NextStep, Purged};
+
+/// The `type` label of a refused event whose type the catalog does not
+/// know: one series for every unknown name, however many callers invent.
+pub const UNKNOWN_TYPE_LABEL: &str = "(unknown)";
 
 /// The service's metrics and the registry that renders them.
 pub struct Metrics {
@@ -21,8 +26,10 @@ pub struct Metrics {
     released: IntCounter,
     handed: IntCounter,
     handed_back: IntCounter,
+    purged_rows: IntCounterVec,
     queue_depth: IntGauge,
     oldest_pending_seconds: IntGauge,
+    database_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -74,10 +81,21 @@ impl Metrics {
             "dispatcher_handed_back_total",
             "Of those, given back at once to wait in the store (target busy or its circuit open)",
         )?;
+        let purged_rows = IntCounterVec::new(
+            Opts::new(
+                "purged_rows_total",
+                "Rows deleted by retention, by table (events, deliveries, attempts)",
+            ),
+            &["table"],
+        )?;
         let queue_depth = IntGauge::new("queue_depth", "Pending deliveries")?;
         let oldest_pending_seconds = IntGauge::new(
             "oldest_pending_seconds",
             "Age of the oldest pending delivery, in seconds",
+        )?;
+        let database_bytes = IntGauge::new(
+            "database_bytes",
+            "Bytes the database takes on disk (SQLite: file and log; PostgreSQL: the database)",
         )?;
         registry.register(Box::new(events_accepted.clone()))?;
         registry.register(Box::new(events_rejected.clone()))?;
@@ -89,8 +107,10 @@ impl Metrics {
         registry.register(Box::new(released.clone()))?;
         registry.register(Box::new(handed.clone()))?;
         registry.register(Box::new(handed_back.clone()))?;
+        registry.register(Box::new(purged_rows.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(oldest_pending_seconds.clone()))?;
+        registry.register(Box::new(database_bytes.clone()))?;
         Ok(Self {
             registry,
             events_accepted,
@@ -103,8 +123,10 @@ impl Metrics {
             released,
             handed,
             handed_back,
+            purged_rows,
             queue_depth,
             oldest_pending_seconds,
+            database_bytes,
         })
     }
 
@@ -113,7 +135,8 @@ impl Metrics {
         self.events_accepted.with_label_values(&[event_type]).inc();
     }
 
-    /// An event was refused (`reason`: `schema`, `unknown_type`, ...).
+    /// An event was refused (`reason`: `schema`, `unknown_type`, ...);
+    /// `event_type` is a catalog type or [`UNKNOWN_TYPE_LABEL`].
     pub fn rejected(&self, event_type: &str, reason: &str) {
         self.events_rejected
             .with_label_values(&[event_type, reason])
@@ -154,8 +177,29 @@ impl Metrics {
         self.handed_back.inc_by(back as u64);
     }
 
-    /// The Prometheus text exposition, with the queue as it is now.
-    pub fn render(&self, queue_depth: u64, oldest_pending_seconds: u64) -> String {
+    /// Retention deleted `purged`.
+    pub fn purged(&self, purged: Purged) {
+        for (table, rows) in [
+            ("events", purged.events),
+            ("deliveries", purged.deliveries),
+            ("attempts", purged.attempts),
+        ] {
+            if rows > 0 {
+                self.purged_rows.with_label_values(&[table]).inc_by(rows);
+            }
+        }
+    }
+
+    /// The Prometheus text exposition, with the queue and the database as
+    /// they are now.
+    pub fn render(
+        &self,
+        queue_depth: u64,
+        oldest_pending_seconds: u64,
+        database_bytes: u64,
+    ) -> String {
+        self.database_bytes
+            .set(i64::try_from(database_bytes).unwrap_or(i64::MAX));
         self.queue_depth.set(queue_depth as i64);
         self.oldest_pending_seconds
             .set(oldest_pending_seconds as i64);

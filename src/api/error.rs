@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::domain::Invalid;
 use crate::store::StoreError;
+use crate::store::capacity::STORAGE_FULL_RETRY_AFTER;
 
 /// One problem with a request, located by a JSON pointer into its body.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
@@ -46,7 +47,15 @@ pub struct ApiError {
     message: String,
     details: Vec<Detail>,
     retry_after: Option<u64>,
+    /// The database's words, when it refused a write for lack of space.
+    storage_refusal: Option<String>,
 }
+
+/// Set on a response whose request the database refused for lack of
+/// space, with the database's words, for the storage watch (see
+/// `super::watch_storage`) to note.
+#[derive(Debug, Clone)]
+pub struct StorageRefusal(pub String);
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -56,6 +65,7 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             retry_after: None,
+            storage_refusal: None,
         }
     }
 
@@ -162,6 +172,21 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+
+    /// 503: the database refused a write for lack of space (`cause`, in
+    /// its words); nothing was stored. Not logged here: the storage watch
+    /// logs each episode once (see `StorageHealth`).
+    pub fn storage_full(cause: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(STORAGE_FULL_RETRY_AFTER),
+            storage_refusal: Some(cause.into()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_full",
+                "the database's storage is full; nothing was stored; retry once space is freed",
+            )
+        }
+    }
 }
 
 impl ApiError {
@@ -180,6 +205,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::AccountNotFound(_) => ApiError::not_found("account"),
             StoreError::Closed => ApiError::unavailable("the service is shutting down"),
+            StoreError::StorageFull(cause) => ApiError::storage_full(cause),
             StoreError::Database(_) | StoreError::Sealed(_) => ApiError::internal(error),
         }
     }
@@ -213,6 +239,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(cause) = self.storage_refusal {
+            response.extensions_mut().insert(StorageRefusal(cause));
+        }
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -72,7 +72,9 @@ async fn publish(
     }
     state.limits.publish(&body.account_id)?;
     let Some(event_type) = lookup(&state, &body.event_type).await? else {
-        state.metrics.rejected(&body.event_type, "unknown_type");
+        state
+            .metrics
+            .rejected(crate::metrics::UNKNOWN_TYPE_LABEL, "unknown_type");
         let known = state.catalog.names();
         return Err(ApiError::invalid(
             "unknown_event_type",

@@ -52,9 +52,10 @@ async fn metrics(_: Admin, State(state): State<AppState>) -> Result<impl IntoRes
     let age = oldest.map_or(0, |at| {
         Timestamp::now().0.saturating_sub(at.0).max(0) as u64 / 1000
     });
+    let size = state.store.database_size().await?;
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(depth, age),
+        state.metrics.render(depth, age, size),
     ))
 }
 
@@ -62,13 +63,22 @@ async fn metrics(_: Admin, State(state): State<AppState>) -> Result<impl IntoRes
     get,
     path = "/readyz",
     tag = "operations",
-    summary = "The process and its database answer",
+    summary = "The process and its database answer, and the database takes writes",
     responses(
         (status = 200, description = "`{status: ready}`", body = HealthView),
-        (status = 503, description = "The database does not answer", body = ErrorBody)
+        (status = 503, description = "The database does not answer (`unavailable`), or its storage is full (`storage_full`)", body = ErrorBody)
     )
 )]
 async fn ready(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
+    if state.storage.is_full() {
+        // A small write tells whether space was freed, so the service turns
+        // ready again by itself even when no other write reaches it.
+        let probe = state.store.probe_write().await;
+        state.storage.note(&probe);
+        if let Err(error) = probe {
+            return Err(ApiError::from(error));
+        }
+    }
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
         ApiError::unavailable("the database does not answer")

@@ -38,7 +38,8 @@ use crate::delivery::guard::TargetGuard;
 use crate::delivery::sender::Sender;
 use crate::delivery::wake::Wake;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::capacity::StorageHealth;
+use crate::store::{Store, StoreError};
 
 /// The largest request body accepted (1 MiB); larger bodies get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-account request and publish limits.
     pub limits: Arc<limits::RateLimits>,
+    /// Whether the database has room to write.
+    pub storage: Arc<StorageHealth>,
 }
 
 /// Every route with its OpenAPI description: the only place routes are
@@ -92,9 +95,30 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(refuse_nul_in_urls))
+        .layer(middleware::from_fn_with_state(
+            state.storage.clone(),
+            watch_storage,
+        ))
         .layer(map_response(errors_as_json))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Tell the storage watch what each write request found: refused for lack
+/// of space (the episode starts, logged once), or stored (it ends).
+async fn watch_storage(
+    axum::extract::State(storage): axum::extract::State<Arc<StorageHealth>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let writes = !request.method().is_safe();
+    let response = next.run(request).await;
+    if let Some(refusal) = response.extensions().get::<error::StorageRefusal>() {
+        storage.note_error(&StoreError::StorageFull(refusal.0.clone()));
+    } else if writes && response.status().is_success() {
+        storage.note_written();
+    }
+    response
 }
 
 /// Refuse a URL carrying an encoded NUL (`%00`) in its path or query: no id

@@ -17,9 +17,10 @@ use super::sender::{ATTEMPT_TIMEOUT, Sender};
 use super::wake::Wake;
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
+use crate::store::capacity::StorageHealth;
 use crate::store::{
     AttemptResult, ClaimRequest, ClaimScope, Completion, DeliveryJob, HandOff, Lease, NextStep,
-    Store, TargetRoom,
+    Store, StoreError, TargetRoom,
 };
 
 /// How long a claim holds a delivery: several times what an attempt may take.
@@ -96,6 +97,7 @@ pub struct Dispatcher {
     settings: DispatchSettings,
     wake: Arc<Wake>,
     metrics: Arc<Metrics>,
+    storage: Arc<StorageHealth>,
 }
 
 /// What ended a wait of the dispatcher.
@@ -120,6 +122,7 @@ impl Dispatcher {
         settings: DispatchSettings,
         wake: Arc<Wake>,
         metrics: Arc<Metrics>,
+        storage: Arc<StorageHealth>,
     ) -> Self {
         Self {
             store,
@@ -127,6 +130,7 @@ impl Dispatcher {
             settings,
             wake,
             metrics,
+            storage,
         }
     }
 
@@ -148,7 +152,12 @@ impl Dispatcher {
     /// `Slots::admit_handed` for when they are given back to be claimed.
     pub async fn run(self, shutdown: CancellationToken) {
         let (outcomes, recorded) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record(self.store.clone(), recorded, self.wake.clone()));
+        let recorder = tokio::spawn(record(
+            self.store.clone(),
+            recorded,
+            self.wake.clone(),
+            self.storage.clone(),
+        ));
         let mut slots = Slots::new(
             self.sender.clone(),
             &self.settings,
@@ -299,7 +308,7 @@ impl Dispatcher {
         let jobs = match self.store.claim_due(request).await {
             Ok(jobs) => jobs,
             Err(error) => {
-                tracing::warn!(%error, "claiming deliveries failed; retrying shortly");
+                self.failed("claiming deliveries failed; retrying shortly", &error);
                 return Err(());
             }
         };
@@ -341,7 +350,19 @@ impl Dispatcher {
     /// out (on SQLite, a run-out hand-off's row becomes claimable then).
     async fn renew(&self, leases: Vec<Lease>) {
         if let Err(error) = self.store.extend(leases, self.settings.lease).await {
-            tracing::warn!(%error, "extending leases failed; they may run out and be claimed again");
+            self.failed(
+                "extending leases failed; they may run out and be claimed again",
+                &error,
+            );
+        }
+    }
+
+    /// Log a store call that failed with `error`, except for a lack of
+    /// space, which the storage watch logs once per episode.
+    fn failed(&self, what: &str, error: &StoreError) {
+        self.storage.note_error(error);
+        if !matches!(error, StoreError::StorageFull(_)) {
+            tracing::warn!(%error, "{what}");
         }
     }
 
@@ -359,7 +380,7 @@ impl Dispatcher {
             return;
         }
         if let Err(error) = self.store.release(leases).await {
-            tracing::warn!(%error, "releasing leases failed; they expire on their own");
+            self.failed("releasing leases failed; they expire on their own", &error);
         }
     }
 }
@@ -846,6 +867,7 @@ async fn record(
     store: Arc<dyn Store>,
     mut outcomes: mpsc::UnboundedReceiver<Completion>,
     wake: Arc<Wake>,
+    storage: Arc<StorageHealth>,
 ) {
     const MAX_BATCH: usize = 512;
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -862,8 +884,12 @@ async fn record(
         if let Some(at) = earliest_retry {
             wake.due_at(at);
         }
-        if let Err(error) = recorded {
-            tracing::error!(%error, count, "recording attempts failed; their leases will expire and they will be retried");
+        storage.note(&recorded);
+        match recorded {
+            Err(StoreError::StorageFull(_)) | Ok(()) => {}
+            Err(error) => {
+                tracing::error!(%error, count, "recording attempts failed; their leases will expire and they will be retried");
+            }
         }
     }
 }

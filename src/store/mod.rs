@@ -4,6 +4,7 @@
 //! also the delivery queue: an event and its delivery rows are written in one
 //! transaction, and workers claim due rows with a lease.
 
+pub mod capacity;
 mod models;
 pub mod postgres;
 pub mod sealing;
@@ -73,6 +74,13 @@ const UPGRADES: &[Upgrade] = &[
                  CREATE INDEX attempts_by_subscription ON attempts(subscription_id, started_at);",
         postgres: "",
     },
+    // 5: on PostgreSQL, autovacuum keeps up with retention's deletes.
+    Upgrade {
+        sqlite: "",
+        postgres: "ALTER TABLE events SET (autovacuum_vacuum_scale_factor = 0.02);
+                   ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.02);
+                   ALTER TABLE attempts SET (autovacuum_vacuum_scale_factor = 0.02);",
+    },
 ];
 
 /// The schema version this binary writes and reads.
@@ -136,6 +144,10 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
+    /// A write was refused for lack of space (SQLite's `SQLITE_FULL`,
+    /// PostgreSQL's `disk_full`); nothing of it was stored.
+    #[error("the database's storage is full: {0}")]
+    StorageFull(String),
     /// A referenced account does not exist.
     #[error("account {0} does not exist")]
     AccountNotFound(String),
@@ -145,6 +157,18 @@ pub enum StoreError {
     /// A value sealed at rest could not be opened.
     #[error(transparent)]
     Sealed(#[from] sealing::SealError),
+}
+
+impl StoreError {
+    /// This error as each caller of a batch that failed with it hears it:
+    /// a lack of space stays one, anything else becomes a database error
+    /// with its text.
+    pub fn for_each_caller(&self) -> StoreError {
+        match self {
+            StoreError::StorageFull(cause) => StoreError::StorageFull(cause.clone()),
+            other => StoreError::Database(other.to_string()),
+        }
+    }
 }
 
 /// Result alias for store calls.
@@ -275,6 +299,21 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// Write (and keep) one small settings row: whether the database takes
+    /// writes again after a full disk.
+    async fn probe_write(&self) -> StoreResult<()>;
+    /// How many bytes the database takes on disk (SQLite: the file and its
+    /// log; PostgreSQL: the whole database).
+    async fn database_size(&self) -> StoreResult<u64>;
+
+    /// One step of a retention pass: examine at most `limit` events in row
+    /// order after the row key `after`, and delete those created before
+    /// `cutoff` whose deliveries have all finished (delivered, failed,
+    /// cancelled), with their deliveries and attempts. An event with a
+    /// delivery still pending (or paused, or in flight) is kept. The step
+    /// says where the next one resumes, or that the pass reached events
+    /// younger than `cutoff` (or the end).
+    async fn purge(&self, cutoff: Timestamp, after: i64, limit: usize) -> StoreResult<PurgeStep>;
 
     /// Attempts made for the account's deliveries of one subscription or of
     /// one event, newest first.

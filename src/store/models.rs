@@ -433,3 +433,32 @@ mod tests {
         assert_eq!(limits.pick(candidates(), 4), [0, 2, 3, 5]);
     }
 }
+
+/// What one step of a retention pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeStep {
+    /// Rows deleted.
+    pub purged: Purged,
+    /// The row key the next step resumes after; `None` when this pass has
+    /// reached events younger than the cutoff, or the last event.
+    pub resume_after: Option<i64>,
+}
+
+/// Rows a purge deleted, by table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Events.
+    pub events: u64,
+    /// Their deliveries.
+    pub deliveries: u64,
+    /// Their attempts.
+    pub attempts: u64,
+}
+
+impl std::ops::AddAssign for Purged {
+    fn add_assign(&mut self, other: Self) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.attempts += other.attempts;
+    }
+}

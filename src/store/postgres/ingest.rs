@@ -65,9 +65,8 @@ async fn commit_batches(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Request>>>, 
                 }
             }
             Err(error) => {
-                let message = error.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Database(message.clone())));
+                    let _ = reply.send(Err(error.for_each_caller()));
                 }
             }
         }

@@ -25,9 +25,9 @@ use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryStatus, Dialect, DueWork, IngestOutcome, Lease, NewEvent,
-    NextStep, Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION,
-    SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom,
-    page_of, to_json, upgrades_from,
+    NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged, RegisteredEventType,
+    SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent,
+    Subscription, TargetRoom, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -40,6 +40,8 @@ mod tls;
 const SCHEMA: &str = include_str!("schema.sql");
 /// The channel ingest notifies when deliveries are due now.
 const CHANNEL: &str = "hookbridge_due";
+/// The advisory lock a purge step holds, so one node purges at a time.
+const PURGE_LOCK: i64 = 7262653;
 /// Connections per node.
 const POOL_SIZE: usize = 16;
 
@@ -56,7 +58,11 @@ pub struct PostgresStore {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        StoreError::Database(describe(&error))
+        if error.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL) {
+            StoreError::StorageFull(describe(&error))
+        } else {
+            StoreError::Database(describe(&error))
+        }
     }
 }
 
@@ -1293,6 +1299,92 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         client.execute("SELECT 1", &[]).await?;
         Ok(())
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        execute(
+            &client,
+            "INSERT INTO settings (key, value) VALUES ('storage_probe', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&Timestamp::now().0.to_string()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn database_size(&self) -> StoreResult<u64> {
+        let client = self.pool.get().await?;
+        let row = query_one(&client, "SELECT pg_database_size(current_database())", &[]).await?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    /// One node purges at a time: a step takes a transaction-scoped
+    /// advisory lock, and a node that finds it taken ends its pass. Deleted
+    /// rows are reclaimed by autovacuum, tuned tighter for the three
+    /// purged tables (see `schema.sql`), and their space reused by new rows.
+    async fn purge(&self, cutoff: Timestamp, after: i64, limit: usize) -> StoreResult<PurgeStep> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let locked = query_one(
+            &transaction,
+            "SELECT pg_try_advisory_xact_lock($1)",
+            &[&PURGE_LOCK],
+        )
+        .await?;
+        if !locked.get::<_, bool>(0) {
+            return Ok(PurgeStep::default());
+        }
+        let examined = query(
+            &transaction,
+            "SELECT e.pk, e.created_at, EXISTS (
+                 SELECT 1 FROM deliveries d WHERE d.event_pk = e.pk AND d.state = 'pending')
+             FROM events e WHERE e.pk > $1 ORDER BY e.pk LIMIT $2",
+            &[&after, &(limit as i64)],
+        )
+        .await?;
+        let mut resume_after = (examined.len() == limit)
+            .then(|| examined.last().map(|row| row.get::<_, i64>(0)))
+            .flatten();
+        let mut doomed: Vec<i64> = Vec::new();
+        for row in &examined {
+            if row.get::<_, i64>(1) >= cutoff.0 {
+                resume_after = None;
+                break;
+            }
+            if !row.get::<_, bool>(2) {
+                doomed.push(row.get(0));
+            }
+        }
+        let mut purged = Purged::default();
+        if !doomed.is_empty() {
+            // A delivery made pending again meanwhile (a resend) keeps its
+            // event: each statement sees what committed before it.
+            purged.deliveries = execute(
+                &transaction,
+                "DELETE FROM deliveries WHERE event_pk = ANY($1) AND state <> 'pending'",
+                &[&doomed],
+            )
+            .await?;
+            purged.attempts = execute(
+                &transaction,
+                "DELETE FROM attempts WHERE event_pk = ANY($1)",
+                &[&doomed],
+            )
+            .await?;
+            purged.events = execute(
+                &transaction,
+                "DELETE FROM events e WHERE e.pk = ANY($1)
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_pk = e.pk)",
+                &[&doomed],
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(PurgeStep {
+            purged,
+            resume_after,
+        })
     }
 
     async fn attempts(

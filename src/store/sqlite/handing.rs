@@ -9,6 +9,12 @@
 //! A crash can leave rows `handed`. The settings row `handed_from` holds a
 //! watermark below which no row is `handed`, moved on at each renewal of
 //! leases; at start, the rows at or above it go back to `pending`.
+//!
+//! So can a write batch that fails (a full disk) after ending handed leases
+//! in memory: their rows stay `handed` with no lease. The watermark then
+//! stops moving, and the next renewal returns every row at or above it that
+//! is `handed` without a lease to `pending`, where a claim finds it: within
+//! a third of a lease, and without a restart.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -115,40 +121,55 @@ pub struct Watermark {
 impl Watermark {
     /// With the leases locked in a write job: forget those that ran out,
     /// return their handed rows to `pending`, and store the watermark if it
-    /// moved.
+    /// moved. After a failed batch (the watermark frozen), also return the
+    /// rows it left `handed` without a lease; true when it did, and the
+    /// caller thaws the watermark once this job has committed.
     pub fn sweep(
         &self,
         connection: &Connection,
         table: &mut LeaseTable<'_>,
         now: Timestamp,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         unhand(connection, &table.forget_run_out(now))?;
+        if table.frozen() {
+            self.return_orphans(connection, table)?;
+            return Ok(true);
+        }
         match table.watermark() {
             Some(mark) if mark != self.saved.load(Ordering::Relaxed) => {
                 save(connection, mark)?;
                 self.saved.store(mark, Ordering::Relaxed);
-                Ok(())
+                Ok(false)
             }
-            _ => Ok(()),
+            _ => Ok(false),
         }
+    }
+
+    /// Return to `pending` every row at or above the watermark as stored
+    /// (not as last saved: that save may have been rolled back) that is
+    /// `handed` but held by no handed lease.
+    fn return_orphans(&self, connection: &Connection, table: &LeaseTable<'_>) -> StoreResult<()> {
+        let from = stored(connection)?.unwrap_or(0);
+        let orphans: Vec<i64> = connection
+            .prepare_cached("SELECT rowid FROM deliveries WHERE rowid >= ?1 AND state = ?2")?
+            .query_map(params![from, HANDED], |row| row.get(0))?
+            .filter(|rowid| rowid.as_ref().map_or(true, |&r| !table.holds_handed(r)))
+            .collect::<Result<_, _>>()?;
+        if !orphans.is_empty() {
+            tracing::info!(
+                count = orphans.len(),
+                "deliveries left handed by a failed write are due again"
+            );
+        }
+        unhand(connection, &orphans)
     }
 
     /// At start, before any hand-off: return the rows a crash left `handed`
     /// to `pending`, and set the watermark past every row.
     pub fn recover(connection: &Connection, leases: &Leases) -> StoreResult<Self> {
-        let stored: Option<String> = connection
-            .query_row(
-                "SELECT value FROM settings WHERE key = 'handed_from'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
         // No watermark: the file was never written by a version that hands
         // deliveries over, so no row is `handed`.
-        if let Some(stored) = stored {
-            let from: i64 = stored.parse().map_err(|_| {
-                StoreError::Database(format!("the stored hand-off watermark {stored:?}"))
-            })?;
+        if let Some(from) = stored(connection)? {
             let returned = connection.execute(
                 "UPDATE deliveries SET state = 'pending' WHERE rowid >= ?1 AND state = ?2",
                 params![from, HANDED],
@@ -171,6 +192,21 @@ impl Watermark {
             saved: Arc::new(AtomicI64::new(top + 1)),
         })
     }
+}
+
+/// The watermark as the file holds it, if any was ever stored.
+fn stored(connection: &Connection) -> StoreResult<Option<i64>> {
+    let stored: Option<String> = connection
+        .prepare_cached("SELECT value FROM settings WHERE key = 'handed_from'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    stored
+        .map(|text| {
+            text.parse().map_err(|_| {
+                StoreError::Database(format!("the stored hand-off watermark {text:?}"))
+            })
+        })
+        .transpose()
 }
 
 fn save(connection: &Connection, mark: i64) -> StoreResult<()> {

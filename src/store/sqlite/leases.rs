@@ -54,8 +54,9 @@ struct Table {
     /// row key there is).
     handed_up_to: i64,
     /// A batch that ended leases failed to commit: the rows of handed
-    /// leases ended in memory may still be `handed` in the file, so the
-    /// watermark stops moving for the life of the process.
+    /// leases ended in memory may still be `handed` in the file, with no
+    /// lease to move them on. The watermark stops moving until the next
+    /// renewal has returned such rows to `pending` (see `handing.rs`).
     watermark_frozen: bool,
 }
 
@@ -199,9 +200,25 @@ impl LeaseTable<'_> {
     }
 
     /// A batch failed to commit after leases may have ended in memory: stop
-    /// moving the watermark.
+    /// moving the watermark until the rows left `handed` are found.
     pub fn freeze_watermark(&mut self) {
         self.table.watermark_frozen = true;
+    }
+
+    /// Whether a failed batch may have left rows `handed` with no lease.
+    pub fn frozen(&self) -> bool {
+        self.table.watermark_frozen
+    }
+
+    /// The rows left `handed` by failed batches are `pending` again, as
+    /// committed: the watermark moves again.
+    pub fn thaw(&mut self) {
+        self.table.watermark_frozen = false;
+    }
+
+    /// Whether a handed lease holds the delivery at `rowid`, run out or not.
+    pub fn holds_handed(&self, rowid: i64) -> bool {
+        self.table.held.get(&rowid).is_some_and(|held| held.handed)
     }
 }
 
@@ -263,7 +280,10 @@ mod tests {
         assert_eq!(table.watermark(), Some(15), "past the last handed row");
         table.freeze_watermark();
         assert_eq!(table.watermark(), None);
+        assert!(table.frozen());
         assert_eq!(table.lowest_handed(), 15);
+        table.thaw();
+        assert_eq!(table.watermark(), Some(15));
     }
 
     #[test]

@@ -27,9 +27,9 @@ use super::sealing::Sealer;
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryStatus, Dialect, HandOff, IngestOutcome, Lease, NewEvent,
-    NextStep, Page, PageRequest, PreviousSecret, RegisteredEventType, SCHEMA_VERSION,
-    SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom,
-    page_of, to_json, upgrades_from,
+    NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged, RegisteredEventType,
+    SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, Store, StoreError, StoreResult, StoredEvent,
+    Subscription, TargetRoom, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, new_id,
@@ -146,12 +146,18 @@ pub struct SqliteStore {
     handing: Arc<Mutex<Option<Handing>>>,
     /// Below which no delivery is handed over, as stored.
     watermark: Watermark,
+    /// The database file (its log is beside it).
+    path: std::path::PathBuf,
     _owner: ProcessLock,
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        StoreError::Database(error.to_string())
+        if writer::is_storage_full(&error) {
+            StoreError::StorageFull(error.to_string())
+        } else {
+            StoreError::Database(error.to_string())
+        }
     }
 }
 
@@ -254,6 +260,7 @@ impl SqliteStore {
             leases,
             handing: Arc::default(),
             watermark,
+            path: path.to_owned(),
             _owner: owner,
         })
     }
@@ -922,6 +929,62 @@ fn track_failures<'a>(
     Ok(())
 }
 
+/// One step of a retention pass (see [`Store::purge`]).
+///
+/// The newest event and the newest delivery are always kept, whatever
+/// their age: SQLite gives a new row the key one past the highest, so
+/// deleting the highest rows would hand their keys out again, and the
+/// hand-off watermark (see `handing.rs`) relies on keys never going back.
+fn purge_in(
+    connection: &Connection,
+    cutoff: Timestamp,
+    after: i64,
+    limit: usize,
+) -> StoreResult<PurgeStep> {
+    let (newest_event, newest_delivery): (i64, i64) = connection
+        .prepare_cached(
+            "SELECT (SELECT coalesce(max(pk), 0) FROM events),
+                    (SELECT coalesce(max(rowid), 0) FROM deliveries)",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let examined: Vec<(i64, i64, bool)> = connection
+        .prepare_cached(
+            "SELECT e.pk, e.created_at, EXISTS (
+                 SELECT 1 FROM deliveries d WHERE d.event_pk = e.pk
+                   AND (d.state IN ('pending', ?4) OR d.rowid >= ?3))
+             FROM events e WHERE e.pk > ?1 AND e.pk < ?2 ORDER BY e.pk LIMIT ?5",
+        )?
+        .query_map(
+            params![after, newest_event, newest_delivery, HANDED, limit as i64],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut step = PurgeStep {
+        purged: Purged::default(),
+        resume_after: (examined.len() == limit)
+            .then(|| examined.last().map(|e| e.0))
+            .flatten(),
+    };
+    let mut delete_attempts =
+        connection.prepare_cached("DELETE FROM attempts WHERE event_pk = ?1")?;
+    let mut delete_deliveries =
+        connection.prepare_cached("DELETE FROM deliveries WHERE event_pk = ?1")?;
+    let mut delete_event = connection.prepare_cached("DELETE FROM events WHERE pk = ?1")?;
+    for (pk, created_at, kept) in examined {
+        if created_at >= cutoff.0 {
+            step.resume_after = None;
+            break;
+        }
+        if kept {
+            continue;
+        }
+        step.purged.attempts += delete_attempts.execute(params![pk])? as u64;
+        step.purged.deliveries += delete_deliveries.execute(params![pk])? as u64;
+        step.purged.events += delete_event.execute(params![pk])? as u64;
+    }
+    Ok(step)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn admin_key_hash(&self) -> StoreResult<Option<String>> {
@@ -1301,11 +1364,19 @@ impl Store for SqliteStore {
             }
         }
         let (leases, watermark) = (self.leases.clone(), self.watermark.clone());
+        let thawing = self.leases.clone();
         self.writer
-            .write(Durability::Relaxed, move |c| {
-                watermark.sweep(c, &mut leases.lock(), now)
-            })
+            .write_then(
+                Durability::Relaxed,
+                move |c| watermark.sweep(c, &mut leases.lock(), now),
+                move |returned_orphans| {
+                    if *returned_orphans {
+                        thawing.lock().thaw();
+                    }
+                },
+            )
             .await
+            .map(|_| ())
     }
 
     async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
@@ -1470,6 +1541,36 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        self.writer
+            .write(Durability::Full, |c| {
+                c.prepare_cached(
+                    "INSERT INTO settings (key, value) VALUES ('storage_probe', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![Timestamp::now().0.to_string()])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn database_size(&self) -> StoreResult<u64> {
+        let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        Ok(size(&self.path) + size(&log_path(&self.path)))
+    }
+
+    /// Runs on the writer thread like any write, one small step at a time,
+    /// so ingest and outcomes go on between steps. Freed pages go to the
+    /// file's free list and new rows reuse them: under a steady load the
+    /// file stops growing once it holds a retention's worth of rows.
+    async fn purge(&self, cutoff: Timestamp, after: i64, limit: usize) -> StoreResult<PurgeStep> {
+        self.writer
+            .write(Durability::Relaxed, move |c| {
+                purge_in(c, cutoff, after, limit)
+            })
             .await
     }
 

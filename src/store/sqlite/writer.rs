@@ -26,10 +26,51 @@ const MAX_BATCH: usize = 512;
 /// How many jobs may wait for the writer before callers wait to enqueue.
 const QUEUE_DEPTH: usize = 8192;
 
-type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+type Reply = Box<dyn FnOnce(Option<&BatchFailure>) + Send>;
 /// Runs a job on the connection, or, given none (its batch had already
-/// failed), only makes its reply; says whether the job succeeded.
-type Work = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
+/// failed), only makes its reply; says how the job ended.
+type Work = Box<dyn FnOnce(Option<&Connection>) -> (JobEnd, Reply) + Send>;
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobEnd {
+    Succeeded,
+    Failed { storage_full: bool },
+}
+
+/// Why a batch did not commit, as each of its callers hears it.
+#[derive(Debug, Clone)]
+struct BatchFailure {
+    message: String,
+    /// The database refused a write for lack of space.
+    storage_full: bool,
+}
+
+impl BatchFailure {
+    fn new(message: impl Into<String>, storage_full: bool) -> Self {
+        Self {
+            message: message.into(),
+            storage_full,
+        }
+    }
+
+    fn of(error: &rusqlite::Error) -> Self {
+        Self::new(error.to_string(), is_storage_full(error))
+    }
+
+    fn error(&self) -> StoreError {
+        if self.storage_full {
+            StoreError::StorageFull(self.message.clone())
+        } else {
+            StoreError::Database(self.message.clone())
+        }
+    }
+}
+
+/// Whether SQLite refused `error`'s write for lack of space.
+pub fn is_storage_full(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
 
 /// How a job's commit must survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,10 +163,15 @@ where
             Some(connection) => work(connection),
             None => Err(StoreError::Database("not run".to_owned())),
         };
-        let ok = result.is_ok();
-        let reply: Reply = Box::new(move |commit_error| {
-            let result = match commit_error {
-                Some(message) => Err(StoreError::Database(message.to_owned())),
+        let ending = match &result {
+            Ok(_) => JobEnd::Succeeded,
+            Err(error) => JobEnd::Failed {
+                storage_full: matches!(error, StoreError::StorageFull(_)),
+            },
+        };
+        let reply: Reply = Box::new(move |failure| {
+            let result = match failure {
+                Some(failure) => Err(failure.error()),
                 None => result.map(|mut value| {
                     committed(&mut value);
                     value
@@ -133,7 +179,7 @@ where
             };
             let _ = done.send(result);
         });
-        (ok, reply)
+        (ending, reply)
     });
     (Job { durability, work }, outcome)
 }
@@ -164,12 +210,14 @@ fn run(connection: Connection, log: &File, mut queue: mpsc::Receiver<Job>, hooks
 /// survive power loss, and a publisher that publishes again is answered
 /// idempotently by event id.
 fn answer_after_sync(log: &File, replies: Vec<Reply>) {
-    let failure = log
-        .sync_data()
-        .err()
-        .map(|error| format!("syncing the write-ahead log failed: {error}"));
+    let failure = log.sync_data().err().map(|error| {
+        BatchFailure::new(
+            format!("syncing the write-ahead log failed: {error}"),
+            error.kind() == std::io::ErrorKind::StorageFull,
+        )
+    });
     for reply in replies {
-        reply(failure.as_deref());
+        reply(failure.as_ref());
     }
 }
 
@@ -190,28 +238,32 @@ fn answer_after_sync(log: &File, replies: Vec<Reply>) {
 /// run out and the delivery be made again (at least once).
 fn run_batch(connection: &Connection, batch: Vec<Job>, durable: &mut Vec<Reply>) -> bool {
     if let Err(error) = statement(connection, "BEGIN IMMEDIATE") {
-        let message = error.to_string();
+        let failure = BatchFailure::of(&error);
         for job in batch {
             let (_, reply) = (job.work)(None);
-            reply(Some(&message));
+            reply(Some(&failure));
         }
         return false;
     }
     let mut replies = Vec::with_capacity(batch.len());
-    let mut failure: Option<(usize, String)> = None;
+    let mut failure: Option<(usize, BatchFailure)> = None;
     for (index, job) in batch.into_iter().enumerate() {
         if failure.is_some() {
             replies.push((job.durability, (job.work)(None).1));
             continue;
         }
         let before = connection.total_changes();
-        let (ok, reply) = (job.work)(Some(connection));
+        let (ending, reply) = (job.work)(Some(connection));
+        let storage_full = ending == JobEnd::Failed { storage_full: true };
         if connection.is_autocommit() {
             // SQLite ended the transaction itself (I/O error, disk full):
             // nothing of the batch is stored, whatever the job said.
-            failure = Some((usize::MAX, "the database rolled the batch back".to_owned()));
-        } else if !ok && connection.total_changes() != before {
-            failure = Some((index, ROLLED_BACK.to_owned()));
+            failure = Some((
+                usize::MAX,
+                BatchFailure::new("the database rolled the batch back", storage_full),
+            ));
+        } else if ending != JobEnd::Succeeded && connection.total_changes() != before {
+            failure = Some((index, BatchFailure::new(ROLLED_BACK, storage_full)));
         }
         replies.push((job.durability, reply));
     }
@@ -234,14 +286,14 @@ fn run_batch(connection: &Connection, batch: Vec<Job>, durable: &mut Vec<Reply>)
             }
             Err(error) => {
                 let _ = statement(connection, "ROLLBACK");
-                (usize::MAX, error.to_string())
+                (usize::MAX, BatchFailure::of(&error))
             }
         },
     };
-    let (failed, message) = failure;
+    let (failed, failure) = failure;
     for (index, (_, reply)) in replies.into_iter().enumerate() {
         // The job that failed mid-write reports its own error.
-        reply((index != failed).then_some(message.as_str()));
+        reply((index != failed).then_some(&failure));
     }
     false
 }
