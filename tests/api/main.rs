@@ -19,6 +19,7 @@ mod multinode;
 mod openapi;
 mod postgres_server;
 mod postgres_tls;
+mod retention;
 mod samples;
 mod schema;
 mod secrets;

@@ -16,6 +16,7 @@
 //! is `handed` without a lease to `pending`, where a claim finds it: within
 //! a third of a lease, and without a restart.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -147,14 +148,24 @@ impl Watermark {
 
     /// Return to `pending` every row at or above the watermark as stored
     /// (not as last saved: that save may have been rolled back) that is
-    /// `handed` but held by no handed lease.
-    fn return_orphans(&self, connection: &Connection, table: &LeaseTable<'_>) -> StoreResult<()> {
+    /// `handed` but held by no handed lease; and forget the handed leases
+    /// whose rows a rolled-back ingest never stored, so none of them can
+    /// hold the watermark above a row stored later at its key.
+    fn return_orphans(
+        &self,
+        connection: &Connection,
+        table: &mut LeaseTable<'_>,
+    ) -> StoreResult<()> {
         let from = stored(connection)?.unwrap_or(0);
-        let orphans: Vec<i64> = connection
+        let handed: HashSet<i64> = connection
             .prepare_cached("SELECT rowid FROM deliveries WHERE rowid >= ?1 AND state = ?2")?
             .query_map(params![from, HANDED], |row| row.get(0))?
-            .filter(|rowid| rowid.as_ref().map_or(true, |&r| !table.holds_handed(r)))
             .collect::<Result<_, _>>()?;
+        table.forget_handed_missing(&handed);
+        let orphans: Vec<i64> = handed
+            .into_iter()
+            .filter(|&rowid| !table.holds_handed(rowid))
+            .collect();
         if !orphans.is_empty() {
             tracing::info!(
                 count = orphans.len(),
@@ -162,6 +173,23 @@ impl Watermark {
             );
         }
         unhand(connection, &orphans)
+    }
+
+    /// After a purge left `top` the highest row key: the next row gets
+    /// `top + 1`, so no watermark may stay above that, in memory or as
+    /// stored. Lowering it is always safe: recovery then looks at more rows.
+    pub fn lower(
+        &self,
+        connection: &Connection,
+        table: &mut LeaseTable<'_>,
+        top: i64,
+    ) -> StoreResult<()> {
+        table.handed_at_most(top);
+        if stored(connection)?.is_some_and(|mark| mark > top + 1) {
+            save(connection, top + 1)?;
+            self.saved.store(top + 1, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// At start, before any hand-off: return the rows a crash left `handed`

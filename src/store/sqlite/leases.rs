@@ -194,6 +194,12 @@ impl LeaseTable<'_> {
         (!self.table.watermark_frozen).then(|| self.lowest_handed())
     }
 
+    /// No row above `rowid` exists any more (a purge deleted them): the
+    /// watermark need not stay above it.
+    pub fn handed_at_most(&mut self, rowid: i64) {
+        self.table.handed_up_to = self.table.handed_up_to.min(rowid);
+    }
+
     /// At start: no row above `rowid` exists, and none is handed.
     pub fn start_after(&mut self, rowid: i64) {
         self.table.handed_up_to = rowid;
@@ -214,6 +220,15 @@ impl LeaseTable<'_> {
     /// committed: the watermark moves again.
     pub fn thaw(&mut self) {
         self.table.watermark_frozen = false;
+    }
+
+    /// Forget every handed lease whose row is not among `handed` (the rows
+    /// in state `handed` at or above the stored watermark): a lease a
+    /// rolled-back ingest took on a row it never stored.
+    pub fn forget_handed_missing(&mut self, handed: &std::collections::HashSet<i64>) {
+        self.table
+            .held
+            .retain(|rowid, held| !held.handed || handed.contains(rowid));
     }
 
     /// Whether a handed lease holds the delivery at `rowid`, run out or not.

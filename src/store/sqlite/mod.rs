@@ -931,33 +931,29 @@ fn track_failures<'a>(
 
 /// One step of a retention pass (see [`Store::purge`]).
 ///
-/// The newest event and the newest delivery are always kept, whatever
-/// their age: SQLite gives a new row the key one past the highest, so
-/// deleting the highest rows would hand their keys out again, and the
-/// hand-off watermark (see `handing.rs`) relies on keys never going back.
+/// SQLite gives a new row the key one past the highest, so a step that
+/// deletes the highest deliveries hands their keys out again. The hand-off
+/// watermark (see `handing.rs`) must stay at or below every key a new row
+/// can get, so the step lowers it (in memory and as stored) to one past the
+/// highest key left.
 fn purge_in(
     connection: &Connection,
+    leases: &Leases,
+    watermark: &Watermark,
     cutoff: Timestamp,
     after: i64,
     limit: usize,
 ) -> StoreResult<PurgeStep> {
-    let (newest_event, newest_delivery): (i64, i64) = connection
-        .prepare_cached(
-            "SELECT (SELECT coalesce(max(pk), 0) FROM events),
-                    (SELECT coalesce(max(rowid), 0) FROM deliveries)",
-        )?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     let examined: Vec<(i64, i64, bool)> = connection
         .prepare_cached(
             "SELECT e.pk, e.created_at, EXISTS (
-                 SELECT 1 FROM deliveries d WHERE d.event_pk = e.pk
-                   AND (d.state IN ('pending', ?4) OR d.rowid >= ?3))
-             FROM events e WHERE e.pk > ?1 AND e.pk < ?2 ORDER BY e.pk LIMIT ?5",
+                 SELECT 1 FROM deliveries d
+                 WHERE d.event_pk = e.pk AND d.state IN ('pending', ?2))
+             FROM events e WHERE e.pk > ?1 ORDER BY e.pk LIMIT ?3",
         )?
-        .query_map(
-            params![after, newest_event, newest_delivery, HANDED, limit as i64],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?
+        .query_map(params![after, HANDED, limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut step = PurgeStep {
         purged: Purged::default(),
@@ -981,6 +977,12 @@ fn purge_in(
         step.purged.attempts += delete_attempts.execute(params![pk])? as u64;
         step.purged.deliveries += delete_deliveries.execute(params![pk])? as u64;
         step.purged.events += delete_event.execute(params![pk])? as u64;
+    }
+    if step.purged.deliveries > 0 {
+        let top: i64 = connection
+            .prepare_cached("SELECT coalesce(max(rowid), 0) FROM deliveries")?
+            .query_row([], |row| row.get(0))?;
+        watermark.lower(connection, &mut leases.lock(), top)?;
     }
     Ok(step)
 }
@@ -1567,9 +1569,10 @@ impl Store for SqliteStore {
     /// file's free list and new rows reuse them: under a steady load the
     /// file stops growing once it holds a retention's worth of rows.
     async fn purge(&self, cutoff: Timestamp, after: i64, limit: usize) -> StoreResult<PurgeStep> {
+        let (leases, watermark) = (self.leases.clone(), self.watermark.clone());
         self.writer
             .write(Durability::Relaxed, move |c| {
-                purge_in(c, cutoff, after, limit)
+                purge_in(c, &leases, &watermark, cutoff, after, limit)
             })
             .await
     }
