@@ -38,6 +38,9 @@ pub struct Application {
     dispatcher: Dispatcher,
     /// Deletes what is older than the retention; none with `never`.
     purger: Option<Purger>,
+    /// Whether the database has room, probed while it has none.
+    storage: Arc<StorageHealth>,
+    store: Arc<dyn Store>,
     generated_admin_key: Option<String>,
     header_timeout: std::time::Duration,
 }
@@ -102,6 +105,7 @@ impl Application {
         let purger = config.retention.0.map(|retention| {
             Purger::new(store.clone(), retention, metrics.clone(), storage.clone())
         });
+        let watched_store = store.clone();
         let router = api::router(AppState {
             store,
             catalog,
@@ -116,7 +120,7 @@ impl Application {
                 config.rate_limit,
                 config.publish_rate_limit,
             )),
-            storage,
+            storage: storage.clone(),
         });
         let listener = TcpListener::bind(config.listen)
             .await
@@ -126,6 +130,8 @@ impl Application {
             router,
             dispatcher,
             purger,
+            storage,
+            store: watched_store,
             generated_admin_key,
             header_timeout: config.header_timeout,
         })
@@ -154,6 +160,7 @@ impl Application {
         let purger = self
             .purger
             .map(|purger| tokio::spawn(purger.run(stop.clone())));
+        tokio::spawn(self.storage.watch(self.store, stop.clone()));
         let stop_http = stop.clone();
         server::serve(
             self.listener,

@@ -86,9 +86,6 @@ impl Purger {
                     break;
                 }
             };
-            if step.purged.events > 0 {
-                self.storage.note_written();
-            }
             self.metrics.purged(step.purged);
             purged += step.purged;
             let Some(next) = step.resume_after else {

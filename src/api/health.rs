@@ -71,13 +71,9 @@ async fn metrics(_: Admin, State(state): State<AppState>) -> Result<impl IntoRes
 )]
 async fn ready(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
     if state.storage.is_full() {
-        // A small write tells whether space was freed, so the service turns
-        // ready again by itself even when no other write reaches it.
-        let probe = state.store.probe_write().await;
-        state.storage.note(&probe);
-        if let Err(error) = probe {
-            return Err(ApiError::from(error));
-        }
+        return Err(ApiError::storage_full(
+            "a write was refused for lack of space, and no probe has passed since",
+        ));
     }
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");

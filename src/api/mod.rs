@@ -104,19 +104,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Tell the storage watch what each write request found: refused for lack
-/// of space (the episode starts, logged once), or stored (it ends).
+/// Tell the storage watch of each request the database refused for lack of
+/// space (an episode starts, logged once).
 async fn watch_storage(
     axum::extract::State(storage): axum::extract::State<Arc<StorageHealth>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let writes = !request.method().is_safe();
     let response = next.run(request).await;
     if let Some(refusal) = response.extensions().get::<error::StorageRefusal>() {
         storage.note_error(&StoreError::StorageFull(refusal.0.clone()));
-    } else if writes && response.status().is_success() {
-        storage.note_written();
     }
     response
 }

@@ -884,9 +884,9 @@ async fn record(
         if let Some(at) = earliest_retry {
             wake.due_at(at);
         }
-        storage.note(&recorded);
         match recorded {
-            Err(StoreError::StorageFull(_)) | Ok(()) => {}
+            Ok(()) => {}
+            Err(error @ StoreError::StorageFull(_)) => storage.note_error(&error),
             Err(error) => {
                 tracing::error!(%error, count, "recording attempts failed; their leases will expire and they will be retried");
             }

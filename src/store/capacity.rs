@@ -1,12 +1,24 @@
 //! Whether the database has room to write. A write refused for lack of
-//! space marks the storage full; the next write that succeeds marks it
-//! free again. While it is full, `/readyz` answers 503 and refused writes
-//! answer `503 storage_full`. Each episode is logged once when it starts
-//! and once when it ends, not once per refused write.
+//! space marks the storage full; while it is, a watch probes the store
+//! every second ([`Store::probe_write`]: room to spare, and a write that
+//! succeeds), and marks it free again once a probe passes. While it is
+//! full, `/readyz` answers 503; each refused write answers
+//! `503 storage_full`. Each episode is logged once when it starts and once
+//! when it ends, not once per refused write.
+//!
+//! Other writes that succeed meanwhile do not end an episode: on a nearly
+//! full disk a small write can fit where an event does not.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use super::StoreError;
+use tokio_util::sync::CancellationToken;
+
+use super::{Store, StoreError};
+
+/// How often a full storage is probed.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Seconds a client refused for lack of space is asked to wait.
 pub const STORAGE_FULL_RETRY_AFTER: u64 = 10;
@@ -38,20 +50,27 @@ impl StorageHealth {
         }
     }
 
-    /// Note a write that succeeded: the storage has room again (logged
-    /// once, when an episode ends).
-    pub fn note_written(&self) {
-        if self.full.load(Ordering::Relaxed) && self.full.swap(false, Ordering::Relaxed) {
+    /// The storage has room again (logged once, when an episode ends).
+    pub fn recovered(&self) {
+        if self.full.swap(false, Ordering::Relaxed) {
             tracing::info!("the database's storage has room again; writes are accepted");
         }
     }
 
-    /// [`StorageHealth::note_error`] or [`StorageHealth::note_written`], as
-    /// a write's `result` says.
-    pub fn note<T>(&self, result: &Result<T, StoreError>) {
-        match result {
-            Ok(_) => self.note_written(),
-            Err(error) => self.note_error(error),
+    /// While `stop` is not cancelled: whenever the storage is full, probe
+    /// `store` every second, and end the episode once a probe passes.
+    pub async fn watch(self: Arc<Self>, store: Arc<dyn Store>, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(PROBE_INTERVAL) => {}
+                _ = stop.cancelled() => return,
+            }
+            if self.is_full() {
+                match store.probe_write().await {
+                    Ok(()) => self.recovered(),
+                    Err(error) => self.note_error(&error),
+                }
+            }
         }
     }
 }
@@ -61,15 +80,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_episode_starts_with_a_refusal_and_ends_with_a_write() {
+    fn a_full_episode_starts_with_a_refusal_and_ends_when_the_storage_recovers() {
         let health = StorageHealth::default();
         assert!(!health.is_full());
         health.note_error(&StoreError::Database("a timeout".into()));
         assert!(!health.is_full(), "other errors say nothing about space");
-        health.note::<()>(&Err(StoreError::StorageFull("disk full".into())));
+        health.note_error(&StoreError::StorageFull("disk full".into()));
         health.note_error(&StoreError::StorageFull("still full".into()));
         assert!(health.is_full());
-        health.note(&Ok(()));
+        health.recovered();
         assert!(!health.is_full());
     }
 }

@@ -47,6 +47,17 @@ impl TestDatabase {
         Self::create(postgres_backend())
     }
 
+    /// A new SQLite database at `path` (in a folder the caller made),
+    /// whatever the suite's backend.
+    pub fn sqlite_at(path: &Path) -> Self {
+        Self {
+            url: format!("sqlite://{}", path.display()),
+            dir: TempDir::new().unwrap(),
+            encryption_key: None,
+            _server: None,
+        }
+    }
+
     /// A new, empty PostgreSQL database, whatever the suite's backend.
     pub fn postgres() -> Self {
         Self::create(true)

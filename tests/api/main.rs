@@ -24,5 +24,6 @@ mod samples;
 mod schema;
 mod secrets;
 mod ssrf;
+mod storage;
 mod subscriptions;
 mod tls;

@@ -138,7 +138,11 @@ async fn sample_polling_falls_back_to_the_examples_once_every_event_is_purged() 
         let samples = polled().await;
         samples
             .first()
-            .is_some_and(|s| s["id"].as_str().is_some_and(|id| id.starts_with("evt_example_")))
+            .is_some_and(|s| {
+                s["id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("evt_example_"))
+            })
             .then_some(samples)
     })
     .await;

@@ -32,11 +32,20 @@ impl Checkpointer {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
+                // Logged when checkpoints start failing and when they work
+                // again, not at every nudge (a full disk fails them all).
+                let mut failing = false;
                 while nudged.recv().is_ok() {
-                    if let Err(error) =
-                        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(%error, "a background checkpoint failed");
+                    match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        Err(error) if !failing => {
+                            failing = true;
+                            tracing::warn!(%error, "background checkpoints are failing");
+                        }
+                        Ok(()) if failing => {
+                            failing = false;
+                            tracing::info!("background checkpoints work again");
+                        }
+                        _ => {}
                     }
                     std::thread::sleep(SPACING);
                 }

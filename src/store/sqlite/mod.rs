@@ -199,6 +199,10 @@ fn log_path(path: &Path) -> std::path::PathBuf {
     log.into()
 }
 
+/// The free space a full disk must have again before the store reports
+/// room: enough for the log to grow by a full backstop of pages.
+const PROBE_HEADROOM: u64 = WAL_BACKSTOP_PAGES as u64 * 4096;
+
 /// How many pages the log may hold before the writer checkpoints it itself.
 const WAL_BACKSTOP_PAGES: u32 = 4000;
 
@@ -1546,7 +1550,21 @@ impl Store for SqliteStore {
             .await
     }
 
+    /// Refused while the file system holds less than [`PROBE_HEADROOM`]
+    /// free: a small write can fit on a disk where an event does not.
     async fn probe_write(&self) -> StoreResult<()> {
+        let folder = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let free = rustix::fs::statvfs(&folder)
+            .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize))
+            .map_err(|e| StoreError::Database(format!("reading the free space: {e}")))?;
+        if free < PROBE_HEADROOM {
+            return Err(StoreError::StorageFull(format!(
+                "{free} bytes free on the database's file system"
+            )));
+        }
         self.writer
             .write(Durability::Full, |c| {
                 c.prepare_cached(
