@@ -217,9 +217,7 @@ fn settle_encryption_key(config: &Config) -> anyhow::Result<EncryptionKey> {
              32 bytes in base64, e.g. from `openssl rand -base64 32`"
         );
     };
-    let mut path = database.clone().into_os_string();
-    path.push(".key");
-    let path = std::path::PathBuf::from(path);
+    let path = crate::store::sqlite::backup::key_file_of(database);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return text
             .parse()

@@ -1,4 +1,5 @@
-//! The `hookbridge` command: `serve` runs the service, `schemas export`
+//! The `hookbridge` command: `serve` runs the service, `backup` copies a
+//! running service's SQLite database, `schemas export`
 //! writes the catalog's JSON Schemas to `schemas/` (the built-in types, or
 //! every type a running service knows, registered ones included).
 
@@ -7,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookbridge::catalog::{Catalog, schema_files};
+use hookbridge::config::DatabaseUrl;
 use hookbridge::domain::EventTypeName;
 use hookbridge::{Application, Config};
 use tracing_subscriber::EnvFilter;
@@ -31,6 +33,20 @@ struct Cli {
 enum Command {
     /// Run the service.
     Serve(Box<Config>),
+    /// Copy a running service's SQLite database (and its key file) to
+    /// FILE, consistently, without stopping it. For PostgreSQL, use
+    /// pg_dump (see the README).
+    Backup {
+        /// The new file to write (it must not exist).
+        file: PathBuf,
+        /// The database to copy, as `serve` takes it.
+        #[arg(
+            long,
+            env = "HOOKBRIDGE_DATABASE_URL",
+            default_value = "sqlite://hookbridge.db"
+        )]
+        database_url: DatabaseUrl,
+    },
     /// Work with the event catalog's JSON Schemas.
     Schemas {
         #[command(subcommand)]
@@ -57,6 +73,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(config) => serve(*config),
+        Command::Backup { file, database_url } => backup(&database_url, &file),
         Command::Schemas {
             command: SchemasCommand::Export { dir, from },
         } => export_schemas(&dir, from),
@@ -78,6 +95,31 @@ fn serve(config: Config) -> anyhow::Result<()> {
         app.run_until(shutdown_signal()).await
     })?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn backup(database: &DatabaseUrl, file: &std::path::Path) -> anyhow::Result<()> {
+    let DatabaseUrl::Sqlite(path) = database else {
+        anyhow::bail!(
+            "hookbridge backup copies SQLite databases; back up PostgreSQL with pg_dump              (see the README's Backups section), and keep the encryption key apart from it"
+        );
+    };
+    let report = hookbridge::store::sqlite::backup::backup(path, file)
+        .with_context(|| format!("backing up {database} to {}", file.display()))?;
+    println!(
+        "backed up {database} to {} ({} bytes)",
+        report.database.display(),
+        report.bytes
+    );
+    match report.key_file {
+        Some(key) => println!(
+            "copied the encryption key to {}: keep it with the backup, but apart from              anyone who should not read the signing secrets",
+            key.display()
+        ),
+        None => println!(
+            "no key file beside the database: start the copy with the same              --encryption-key (HOOKBRIDGE_ENCRYPTION_KEY) as the service"
+        ),
+    }
     Ok(())
 }
 

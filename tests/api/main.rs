@@ -3,6 +3,7 @@
 //! per area.
 
 mod accounts;
+mod backup;
 mod bodies;
 mod catalog;
 mod crash;

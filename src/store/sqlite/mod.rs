@@ -2,8 +2,9 @@
 //! (see `writer.rs`), and a small pool of read connections. SQLite is the
 //! single-node backend: one process owns the file (see `owner.rs`), holds
 //! its leases in memory (see `leases.rs`), and hands new deliveries straight
-//! to its dispatcher (see `handing.rs`).
+//! to its dispatcher (see `handing.rs`). [`backup`] copies a file in use.
 
+pub mod backup;
 mod checkpoint;
 mod handing;
 mod leases;
