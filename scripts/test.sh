@@ -40,10 +40,11 @@ reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 cargo nextest run --locked --no-fail-fast 2>&1 | tee "$reports/nextest.log"
 # The same black-box suite, every test on a PostgreSQL server of its own (the
-# multi-node and TLS tests always run on PostgreSQL, and the full-disk and
-# backup tests on SQLite, so they ran in the first pass).
+# multi-node, TLS and PostgreSQL full-disk tests always run on PostgreSQL, and
+# the SQLite full-disk and backup tests on SQLite, so they ran in the first
+# pass).
 HOOKBRIDGE_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast \
-  -E 'not (test(multinode) | test(postgres_tls) | test(storage::sqlite) | test(backup::))' 2>&1 \
+  -E 'not (test(multinode) | test(postgres_tls) | test(storage::) | test(backup::))' 2>&1 \
   | tee "$reports/nextest-postgres.log"
 
 # The Zapier app, with Zapier's own zapier-platform-core, against the real

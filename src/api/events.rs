@@ -55,6 +55,7 @@ struct Publish {
     request_body = Publish,
     responses(
         (status = 202, description = "Accepted: stored, and delivered to every matching webhook", body = PublishedView),
+        (status = 503, description = "The database's storage is full (`storage_full`, with `Retry-After`): nothing was stored; publish again later", body = ErrorBody),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 400, description = "Malformed JSON or query", body = ErrorBody),
         (status = 404, description = "No such resource in this account", body = ErrorBody),

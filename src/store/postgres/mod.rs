@@ -1301,13 +1301,16 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    /// Writes 32 KiB of text that does not compress: a small write can
+    /// fit in a page's free space on a disk where an event does not.
     async fn probe_write(&self) -> StoreResult<()> {
         let client = self.pool.get().await?;
         execute(
             &client,
-            "INSERT INTO settings (key, value) VALUES ('storage_probe', $1)
+            "INSERT INTO settings (key, value) VALUES ('storage_probe',
+                 (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 1024)))
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&Timestamp::now().0.to_string()],
+            &[],
         )
         .await?;
         Ok(())
