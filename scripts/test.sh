@@ -41,10 +41,10 @@ trap 'rm -rf "$reports"' EXIT
 cargo nextest run --locked --no-fail-fast 2>&1 | tee "$reports/nextest.log"
 # The same black-box suite, every test on a PostgreSQL server of its own (the
 # multi-node, TLS and PostgreSQL full-disk tests always run on PostgreSQL, and
-# the SQLite full-disk and backup tests on SQLite, so they ran in the first
-# pass).
+# the SQLite full-disk, backup and container tests on SQLite, so they ran in
+# the first pass).
 HOOKBRIDGE_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast \
-  -E 'not (test(multinode) | test(postgres_tls) | test(storage::) | test(backup::))' 2>&1 \
+  -E 'not (test(multinode) | test(postgres_tls) | test(storage::) | test(backup::) | test(container::))' 2>&1 \
   | tee "$reports/nextest-postgres.log"
 
 # The Zapier app, with Zapier's own zapier-platform-core, against the real

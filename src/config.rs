@@ -12,6 +12,9 @@ use http::HeaderName;
 use crate::delivery::retry::RetrySchedule;
 use crate::store::sealing::EncryptionKey;
 
+/// The address `serve` listens on when none is given.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -150,12 +153,31 @@ fn header_name(raw: &str) -> Result<HeaderName, String> {
     HeaderName::from_str(raw).map_err(|_| format!("{raw:?} is not a valid HTTP header name"))
 }
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields), for log
+    /// collectors.
+    Json,
+}
+
 /// `hookbridge serve` settings.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// HTTP address to listen on (port 0 picks a free port).
-    #[arg(long, env = "HOOKBRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "HOOKBRIDGE_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+
+    /// Log lines as `text` or as `json` objects, one per line.
+    #[arg(
+        long,
+        env = "HOOKBRIDGE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 
     /// sqlite://PATH (embedded default) or postgres://...
     #[arg(
@@ -266,6 +288,7 @@ impl Config {
     pub fn for_tests(database: DatabaseUrl, admin_key: &str, schedule: RetrySchedule) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_format: LogFormat::Text,
             database_url: database,
             database_ca_file: None,
             admin_key: Some(admin_key.to_owned()),

@@ -1,5 +1,6 @@
 //! The `hookbridge` command: `serve` runs the service, `backup` copies a
-//! running service's SQLite database, `schemas export`
+//! running service's SQLite database, `healthcheck` asks a local service
+//! whether it is ready, `schemas export`
 //! writes the catalog's JSON Schemas to `schemas/` (the built-in types, or
 //! every type a running service knows, registered ones included).
 
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookbridge::catalog::{Catalog, schema_files};
-use hookbridge::config::DatabaseUrl;
+use hookbridge::config::{DEFAULT_LISTEN, DatabaseUrl, LogFormat};
 use hookbridge::domain::EventTypeName;
 use hookbridge::{Application, Config};
 use tracing_subscriber::EnvFilter;
@@ -18,10 +19,18 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The version `--version` prints: the crate's and the commit's.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HOOKBRIDGE_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "hookbridge",
-    version,
+    version = VERSION,
     about = "Webhooks and no-code integrations for any SaaS product"
 )]
 struct Cli {
@@ -46,6 +55,17 @@ enum Command {
             default_value = "sqlite://hookbridge.db"
         )]
         database_url: DatabaseUrl,
+    },
+    /// Exit 0 when the local service is ready (`GET /readyz` answers 200),
+    /// 1 otherwise: a container's HEALTHCHECK, without curl.
+    Healthcheck {
+        /// The service's base URL; by default the loopback address on
+        /// `HOOKBRIDGE_LISTEN`'s port.
+        #[arg(long, value_name = "URL")]
+        url: Option<url::Url>,
+        /// The address the service listens on, as `serve` takes it.
+        #[arg(long, env = "HOOKBRIDGE_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
     },
     /// Work with the event catalog's JSON Schemas.
     Schemas {
@@ -74,6 +94,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => serve(*config),
         Command::Backup { file, database_url } => backup(&database_url, &file),
+        Command::Healthcheck { url, listen } => healthcheck(url, listen),
         Command::Schemas {
             command: SchemasCommand::Export { dir, from },
         } => export_schemas(&dir, from),
@@ -81,10 +102,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(log_filter())
-        .init();
+        .with_env_filter(log_filter());
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let app = Application::build(config).await?;
@@ -96,6 +120,44 @@ fn serve(config: Config) -> anyhow::Result<()> {
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn healthcheck(url: Option<url::Url>, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let base = match url {
+        Some(url) => url,
+        None => {
+            let host = match listen.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv6() => std::net::Ipv6Addr::LOCALHOST.into(),
+                ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+                ip => ip,
+            };
+            let address = std::net::SocketAddr::new(host, listen.port());
+            url::Url::parse(&format!("http://{address}/")).context("building the local URL")?
+        }
+    };
+    let ready = base.join("/readyz").context("building the readiness URL")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let status = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?
+            .get(ready.clone())
+            .send()
+            .await
+            .map(|response| response.status())
+    });
+    match status {
+        Ok(status) if status.is_success() => {
+            println!("{ready}: {status}");
+            Ok(())
+        }
+        Ok(status) => anyhow::bail!("{ready} answered {status}"),
+        Err(error) => anyhow::bail!("{ready} did not answer: {error}"),
+    }
 }
 
 fn backup(database: &DatabaseUrl, file: &std::path::Path) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ mod accounts;
 mod backup;
 mod bodies;
 mod catalog;
+mod container;
 mod crash;
 mod dashboard;
 mod delivery;
