@@ -1,6 +1,8 @@
 //! The target guard: deliveries go only to public HTTPS endpoints, never to
-//! loopback, private, link-local, CGNAT or cloud-metadata addresses (SSRF),
-//! unless the operator allows private targets for local development.
+//! an address IANA's special-purpose registries call not globally reachable
+//! (loopback, private, link-local and cloud metadata, CGNAT, NAT64 of those,
+//! and the rest: see `special_addresses.rs`), unless the operator allows
+//! private targets for local development.
 //!
 //! URLs are checked when a subscription is registered and again when sending:
 //! IP literals by [`TargetGuard::check_syntax`], host names by the
@@ -8,7 +10,7 @@
 //! changes after registration cannot reach a forbidden address.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -141,66 +143,10 @@ impl TargetGuard {
     }
 }
 
-/// What kind of non-public address `ip` is, or `None` for a public one.
+/// What kind of non-public address `ip` is (the name of its block in
+/// IANA's special-purpose registries), or `None` for a public one.
 pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => forbidden_v6(v6),
-    }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_private() {
-        Some("private")
-    } else if ip.is_link_local() {
-        Some("link-local (cloud metadata)")
-    } else if a == 100 && (64..128).contains(&b) {
-        Some("carrier-grade NAT")
-    } else if a == 0 || ip.is_broadcast() {
-        Some("unspecified or broadcast")
-    } else if ip.is_multicast() || a >= 240 {
-        Some("multicast or reserved")
-    } else if ip.is_documentation()
-        || (a == 198 && (b & 0xfe) == 18)
-        || (a == 192 && b == 0 && c == 0)
-    {
-        Some("special-purpose")
-    } else {
-        None
-    }
-}
-
-fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return forbidden_v4(v4);
-    }
-    let segments = ip.segments();
-    if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_unspecified() {
-        Some("unspecified")
-    } else if (segments[0] & 0xfe00) == 0xfc00 {
-        Some("unique local (private)")
-    } else if (segments[0] & 0xffc0) == 0xfe80 {
-        Some("link-local")
-    } else if ip.is_multicast() {
-        Some("multicast")
-    } else if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [a, b] = segments[6].to_be_bytes();
-        let [c, d] = segments[7].to_be_bytes();
-        forbidden_v4(Ipv4Addr::new(a, b, c, d)).map(|_| "NAT64-mapped private")
-    } else if segments[0] == 0x2002 {
-        let [a, b] = segments[1].to_be_bytes();
-        let [c, d] = segments[2].to_be_bytes();
-        forbidden_v4(Ipv4Addr::new(a, b, c, d)).map(|_| "6to4-mapped private")
-    } else if segments[0] == 0x2001 && segments[1] == 0xdb8 {
-        Some("documentation")
-    } else {
-        None
-    }
+    super::special_addresses::refusal(ip)
 }
 
 /// Resolves host names for the delivery client and, unless private targets

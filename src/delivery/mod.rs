@@ -4,7 +4,8 @@
 //! [`wake`] when work falls due,
 //! [`sender`] makes one attempt, [`payload`] shapes the body, [`signing`]
 //! signs it, [`retry`] decides when to try again and [`guard`] keeps targets
-//! off private networks.
+//! off private networks, by the tables of IANA's registries in
+//! [`special_addresses`].
 
 pub mod breaker;
 pub mod guard;
@@ -12,5 +13,6 @@ pub mod payload;
 pub mod retry;
 pub mod sender;
 pub mod signing;
+pub mod special_addresses;
 pub mod wake;
 pub mod worker;
