@@ -767,3 +767,18 @@ impl Drop for BinaryApp {
         let _ = self.child.wait();
     }
 }
+
+/// Whether `delivery`'s seed-style `sha256=` header is signed by `secret`.
+pub fn seed_header_is_signed_by(secret: &str, delivery: &Received) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&delivery.body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    delivery
+        .headers
+        .get("x-hookbridge-signature")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        == expected
+}

@@ -5,7 +5,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use standardwebhooks::Webhook;
 
-use crate::helpers::{Received, Receiver, TestApp, client, eventually, expect_error, generation};
+use crate::helpers::{
+    Received, Receiver, TestApp, client, eventually, expect_error, generation,
+    seed_header_is_signed_by,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -14,20 +17,6 @@ fn verifies(secret: &str, delivery: &Received) -> bool {
         .unwrap()
         .verify(&delivery.body, &delivery.headers)
         .is_ok()
-}
-
-fn seed_header_is_signed_by(secret: &str, delivery: &Received) -> bool {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(&delivery.body);
-    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    delivery
-        .headers
-        .get("x-hookbridge-signature")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        == expected
 }
 
 #[tokio::test]

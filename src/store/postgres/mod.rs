@@ -21,7 +21,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::sealing::Sealer;
+use super::sealing::{Owner, SealedColumn, Sealer};
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryStatus, Dialect, DueWork, IngestOutcome, Lease, NewEvent,
@@ -158,6 +158,7 @@ impl PostgresStore {
             }
             Some(_) => {}
         }
+        bind_sealed_values(&transaction, &sealer).await?;
         transaction.commit().await?;
         drop(client);
         let node: Arc<str> = new_id("node").into();
@@ -170,6 +171,65 @@ impl PostgresStore {
             node,
         })
     }
+}
+
+/// Bind every sealed value written before values were bound to their row
+/// to its row and column, in place, once (see the SQLite store's
+/// `bind_sealed_values`: the same rules); runs inside the migration's
+/// transaction, under its advisory lock, so one node does it.
+async fn bind_sealed_values(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    sealer: &Sealer,
+) -> StoreResult<()> {
+    let done = transaction
+        .query_opt(
+            "SELECT 1 FROM settings WHERE key = 'sealed_values_bound'",
+            &[],
+        )
+        .await?;
+    if done.is_some() {
+        return Ok(());
+    }
+    let mut left = 0;
+    for column in SealedColumn::ALL {
+        let name = column.name();
+        let rows = transaction
+            .query(
+                &format!("SELECT id, {name} FROM subscriptions WHERE {name} IS NOT NULL"),
+                &[],
+            )
+            .await?;
+        for row in rows {
+            let (id, stored): (String, String) = (row.get(0), row.get(1));
+            if Sealer::is_bound(&stored) {
+                continue;
+            }
+            match sealer.open_unbound(&stored) {
+                Ok(plain) => {
+                    let bound = sealer.seal(&plain, Owner { column, row: &id });
+                    transaction
+                        .execute(
+                            &format!("UPDATE subscriptions SET {name} = $1 WHERE id = $2"),
+                            &[&bound, &id],
+                        )
+                        .await?;
+                }
+                Err(error) => {
+                    tracing::error!(%error, subscription = %id, column = name, "a sealed value could not be bound to its row; give its key in --old-encryption-keys");
+                    left += 1;
+                }
+            }
+        }
+    }
+    if left == 0 {
+        transaction
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ('sealed_values_bound', '1')",
+                &[],
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Call `woken` with what another node's notification on [`CHANNEL`] says
@@ -224,29 +284,35 @@ fn filter_column(text: Option<&str>) -> StoreResult<Option<Filter>> {
 
 /// A subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
 fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> StoreResult<Subscription> {
+    let id: String = row.get(at);
+    let owner = |column| Owner { column, row: &id };
     let events: Vec<String> = json_text(row.get(at + 3), "event list")?;
     let filter = filter_column(row.get(at + 4))?;
-    let headers: BTreeMap<String, String> =
-        json_text(&sealer.open(row.get(at + 7))?, "header set")?;
+    let headers: BTreeMap<String, String> = json_text(
+        &sealer.open(row.get(at + 7), owner(SealedColumn::Headers))?,
+        "header set",
+    )?;
     let previous_secret = match (
         row.get::<_, Option<&str>>(at + 12),
         row.get::<_, Option<i64>>(at + 13),
     ) {
         (Some(secret), Some(until)) => Some(PreviousSecret {
-            secret: SigningSecret::parse(&sealer.open(secret)?)
-                .map_err(|_| corrupt("previous secret"))?,
+            secret: SigningSecret::parse(
+                &sealer.open(secret, owner(SealedColumn::PreviousSecret))?,
+            )
+            .map_err(|_| corrupt("previous secret"))?,
             until: Timestamp(until),
         }),
         _ => None,
     };
     Ok(Subscription {
-        id: row.get(at),
+        id: id.clone(),
         account_id: row.get(at + 1),
         url: row.get(at + 2),
         events: EventSelection::from_stored(events),
         filter,
         format: Format::from_stored(row.get(at + 5)).ok_or_else(|| corrupt("format"))?,
-        secret: SigningSecret::parse(&sealer.open(row.get(at + 6))?)
+        secret: SigningSecret::parse(&sealer.open(row.get(at + 6), owner(SealedColumn::Secret))?)
             .map_err(|_| corrupt("secret"))?,
         headers: CustomHeaders::from_stored(headers),
         description: row.get(at + 8),
@@ -304,15 +370,16 @@ struct SubscriptionValues {
 
 impl SubscriptionValues {
     fn of(s: &Subscription, sealer: &Sealer) -> Self {
+        let owner = |column| Owner { column, row: &s.id };
         Self {
             events: to_json(&s.events.to_list()),
             filter: s.filter.as_ref().map(|f| f.to_json().to_string()),
-            secret: sealer.seal(s.secret.shown()),
-            headers: sealer.seal(&to_json(s.headers.as_map())),
+            secret: sealer.seal(s.secret.shown(), owner(SealedColumn::Secret)),
+            headers: sealer.seal(&to_json(s.headers.as_map()), owner(SealedColumn::Headers)),
             previous_secret: s
                 .previous_secret
                 .as_ref()
-                .map(|p| sealer.seal(p.secret.shown())),
+                .map(|p| sealer.seal(p.secret.shown(), owner(SealedColumn::PreviousSecret))),
             previous_until: s.previous_secret.as_ref().map(|p| p.until.0),
             failing_since: s.failing_since.map(|t| t.0),
         }

@@ -24,7 +24,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::sealing::Sealer;
+use super::sealing::{Owner, SealedColumn, Sealer};
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryStatus, Dialect, HandOff, IngestOutcome, Lease, NewEvent,
@@ -221,6 +221,7 @@ impl SqliteStore {
              WHERE state = 'pending' AND lease_token IS NOT NULL",
             params![Timestamp::now().0],
         )?;
+        bind_sealed_values(&connection, &sealer)?;
         let leases = Arc::new(Leases::default());
         let watermark = Watermark::recover(&connection, &leases)?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
@@ -301,6 +302,55 @@ fn migrate(connection: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// Bind every sealed value written before values were bound to their row
+/// (see `sealing.rs`) to its row and column, in place, once: the settings
+/// row `sealed_values_bound` records that it is done, after which an
+/// unbound value is refused rather than bound. A value that cannot be
+/// opened (its key was not given) is left as it is, with an error logged,
+/// and the binding is tried again at the next start.
+fn bind_sealed_values(connection: &Connection, sealer: &Sealer) -> StoreResult<()> {
+    let done = connection
+        .prepare("SELECT 1 FROM settings WHERE key = 'sealed_values_bound'")?
+        .exists([])?;
+    if done {
+        return Ok(());
+    }
+    let transaction = connection.unchecked_transaction()?;
+    let mut left = 0;
+    for column in SealedColumn::ALL {
+        let name = column.name();
+        let rows: Vec<(String, String)> = transaction
+            .prepare(&format!(
+                "SELECT id, {name} FROM subscriptions WHERE {name} IS NOT NULL"
+            ))?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, stored) in rows.into_iter().filter(|(_, v)| !Sealer::is_bound(v)) {
+            match sealer.open_unbound(&stored) {
+                Ok(plain) => {
+                    let bound = sealer.seal(&plain, Owner { column, row: &id });
+                    transaction.execute(
+                        &format!("UPDATE subscriptions SET {name} = ?1 WHERE id = ?2"),
+                        params![bound, id],
+                    )?;
+                }
+                Err(error) => {
+                    tracing::error!(%error, subscription = %id, column = name, "a sealed value could not be bound to its row; give its key in --old-encryption-keys");
+                    left += 1;
+                }
+            }
+        }
+    }
+    if left == 0 {
+        transaction.execute(
+            "INSERT INTO settings (key, value) VALUES ('sealed_values_bound', '1')",
+            [],
+        )?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
 fn corrupt(what: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, what.to_owned(), rusqlite::types::Type::Text)
 }
@@ -322,21 +372,25 @@ fn filter_column(row: &Row, index: usize) -> rusqlite::Result<Option<Filter>> {
 
 /// Read a subscription from `SUBSCRIPTION_COLUMNS` starting at `at`.
 fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> rusqlite::Result<Subscription> {
-    let unseal = |text: String| {
-        sealer.open(&text).map_err(|error| {
-            tracing::error!(%error, "a stored subscription could not be decrypted");
-            corrupt("sealed value")
-        })
+    let id: String = row.get(at)?;
+    let unseal = |text: String, column: SealedColumn| {
+        sealer
+            .open(&text, Owner { column, row: &id })
+            .map_err(|error| {
+                tracing::error!(%error, subscription = %id, column = column.name(), "a stored subscription could not be decrypted");
+                corrupt("sealed value")
+            })
     };
     let events: Vec<String> = json_column(row, at + 3)?;
     let filter = filter_column(row, at + 4)?;
     let format: String = row.get(at + 5)?;
-    let secret = unseal(row.get(at + 6)?)?;
+    let secret = unseal(row.get(at + 6)?, SealedColumn::Secret)?;
     let headers: BTreeMap<String, String> =
-        serde_json::from_str(&unseal(row.get(at + 7)?)?).map_err(|_| corrupt("headers"))?;
+        serde_json::from_str(&unseal(row.get(at + 7)?, SealedColumn::Headers)?)
+            .map_err(|_| corrupt("headers"))?;
     let source: String = row.get(at + 9)?;
     Ok(Subscription {
-        id: row.get(at)?,
+        id: id.clone(),
         account_id: row.get(at + 1)?,
         url: row.get(at + 2)?,
         events: EventSelection::from_stored(events),
@@ -353,7 +407,7 @@ fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> rusqlite::Result<Su
             row.get::<_, Option<i64>>(at + 13)?,
         ) {
             (Some(secret), Some(until)) => Some(PreviousSecret {
-                secret: SigningSecret::parse(&unseal(secret)?)
+                secret: SigningSecret::parse(&unseal(secret, SealedColumn::PreviousSecret)?)
                     .map_err(|_| corrupt("previous secret"))?,
                 until: Timestamp(until),
             }),
@@ -405,6 +459,7 @@ fn event_type_from(row: &Row) -> rusqlite::Result<RegisteredEventType> {
 /// The stored values of a subscription, in the order of `SUBSCRIPTION_WRITE`.
 fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value as V;
+    let owner = |column| Owner { column, row: &s.id };
     let text = |t: &str| V::Text(t.to_owned());
     let optional_text = |t: Option<String>| t.map_or(V::Null, V::Text);
     vec![
@@ -414,8 +469,8 @@ fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types
         V::Text(to_json(&s.events.to_list())),
         optional_text(s.filter.as_ref().map(|f| f.to_json().to_string())),
         text(s.format.as_str()),
-        V::Text(sealer.seal(s.secret.shown())),
-        V::Text(sealer.seal(&to_json(s.headers.as_map()))),
+        V::Text(sealer.seal(s.secret.shown(), owner(SealedColumn::Secret))),
+        V::Text(sealer.seal(&to_json(s.headers.as_map()), owner(SealedColumn::Headers))),
         text(&s.description),
         text(s.source.as_str()),
         V::Integer(s.created_at.0),
@@ -423,7 +478,7 @@ fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types
         optional_text(
             s.previous_secret
                 .as_ref()
-                .map(|p| sealer.seal(p.secret.shown())),
+                .map(|p| sealer.seal(p.secret.shown(), owner(SealedColumn::PreviousSecret))),
         ),
         s.previous_secret
             .as_ref()
