@@ -3,7 +3,7 @@
 // with the account's name.
 'use strict';
 
-const { baseUrl } = require('./lib/config');
+const { baseUrl, docsUrl } = require('./lib/config');
 
 module.exports = {
   type: 'custom',
@@ -13,7 +13,12 @@ module.exports = {
       label: 'API Key',
       type: 'password',
       required: true,
-      helpText: 'Your API key (it starts with your product prefix, e.g. `hb_`).',
+      // Zapier renders Markdown here: where to find the key, with a link.
+      helpText:
+        "Your Hookbridge API key (it starts with your product's prefix, e.g. `hb_`). Your product creates " +
+        "it for your account: find it in your product's settings or ask its admin. It is also the key you " +
+        'sign in with on your Hookbridge dashboard, at `/` of your Hookbridge URL. ' +
+        `[How to get your API key](${docsUrl()})`,
     },
   ],
   test: async (z) => {

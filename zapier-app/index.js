@@ -1,6 +1,7 @@
 // The Hookbridge Zapier app: custom API-key authentication and one instant
 // trigger per event type in the catalog (generated/catalog.json, generated
-// from ../schemas), plus "Any Event".
+// from ../schemas), plus "New Event (Any Type)". Labels follow Zapier's
+// published-app style (test/style.test.js checks every one).
 'use strict';
 
 const authentication = require('./authentication');
@@ -13,11 +14,11 @@ const perType = catalog.eventTypes.map((entry) => makeHookTrigger(entry));
 const anyEvent = makeHookTrigger({
   key: 'any_event',
   noun: 'Event',
-  label: 'Any Event',
-  description: 'Triggers instantly on every event, whatever its type.',
+  label: 'New Event (Any Type)',
+  description: 'Triggers when any event is published, whatever its type.',
   eventType: '*',
   filterFields: [],
-  outputFields: catalog.eventTypes[0].outputFields.slice(0, 3),
+  outputFields: catalog.envelopeFields,
   sample: catalog.eventTypes[0].sample,
 });
 

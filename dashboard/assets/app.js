@@ -650,6 +650,18 @@ async function webhookFormPage(id) {
 
 // ---------------------------------------------------------------- webhook details
 
+/**
+ * The start of what an endpoint answered (a test's outcome or an attempt):
+ * its text, "(empty)" when it answered with no body (never the word null),
+ * nothing when it did not answer at all.
+ */
+function answerBody({ status, response }) {
+  const text = typeof response === 'string' ? response : response === null || response === undefined ? '' : JSON.stringify(response);
+  if (text !== '') return h('pre', { class: 'snippet' }, text);
+  if (status === null || status === undefined) return null;
+  return h('p', { class: 'muted empty-body', title: 'The endpoint answered with an empty body.' }, '(empty)');
+}
+
 function attemptsSection(webhook) {
   const errors = h('div');
   const row = (attempt) => {
@@ -662,7 +674,7 @@ function attemptsSection(webhook) {
       h('td', {}, h('code', {}, attempt.event_type), h('br'), h('span', { class: 'muted' }, attempt.event_id)),
       h('td', {}, h('span', { class: ok ? 'badge ok' : 'badge failed' }, outcome)),
       h('td', {}, attempt.latency_ms === null || attempt.latency_ms === undefined ? '—' : `${attempt.latency_ms} ms`),
-      h('td', {}, attempt.error ? h('span', { class: 'error-text' }, attempt.error) : null, attempt.response ? h('pre', { class: 'snippet' }, attempt.response) : null),
+      h('td', {}, attempt.error ? h('span', { class: 'error-text' }, attempt.error) : null, answerBody(attempt)),
       h(
         'td',
         {},
@@ -719,7 +731,7 @@ function testEventSection(webhook, types, onSent) {
           const answered = outcome.status ? `answered ${outcome.status}` : `did not answer (${outcome.error})`;
           result.replaceChildren(
             h('p', { class: outcome.delivered ? 'notice ok' : 'notice failed' }, `The endpoint ${answered} in ${outcome.latency_ms} ms.`),
-            outcome.response ? h('pre', { class: 'snippet' }, outcome.response) : null,
+            answerBody(outcome),
           );
           onSent();
         } catch (failure) {

@@ -22,7 +22,8 @@ let producer;
 
 before(async () => {
   service = await startHookbridge();
-  receiver = await startReceiver();
+  // Endpoints under /empty answer 200 with an empty body.
+  receiver = await startReceiver({ answer: (urlPath) => (urlPath.startsWith('/empty') ? { status: 200, body: '' } : undefined) });
   producer = admin(service);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -204,6 +205,29 @@ test('a developer signs in, creates a webhook with a header, tests, edits and de
   await page.getByText('No webhooks yet').waitFor();
   assert.equal((await api(account, 'GET', `/v1/webhooks/${webhook.id}`)).status, 404);
 
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('an endpoint that answers with an empty body shows "(empty)", never null', async () => {
+  const account = await producer.newAccount('Quiet Endpoint');
+  const webhook = await createWebhook(account, { url: `${receiver.url}/empty`, description: 'Answers nothing' });
+  const { context, page, problems } = await signedIn(account);
+  await page.goto(`${service.url}/#/webhooks/${webhook.id}`);
+  await page.getByRole('heading', { level: 1, name: 'Webhook' }).waitFor();
+  await page.getByRole('button', { name: 'Send test event' }).click();
+  await page.getByText(/The endpoint answered 200 in \d+ ms/).waitFor();
+  const [delivery] = await receiver.waitFor('/empty', 1);
+  assert.ok(delivery.body.length > 0, 'the test event was delivered');
+  const result = page.locator('.test-result');
+  await result.getByText('(empty)', { exact: true }).waitFor();
+  assert.doesNotMatch(await result.textContent(), /null/);
+  assert.equal(await result.locator('pre').count(), 0, 'no empty snippet box');
+
+  // The attempt it recorded says the same.
+  const attempt = page.getByRole('table').getByRole('row').nth(1);
+  await attempt.getByText('(empty)', { exact: true }).waitFor();
+  assert.doesNotMatch(await attempt.textContent(), /null/);
   assert.deepEqual(problems, []);
   await context.close();
 });

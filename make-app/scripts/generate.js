@@ -3,7 +3,9 @@
 // JSON Schemas (../schemas/*.json, read through ../tools/catalog.js): for each event type (and "any event") a
 // dedicated, attached webhook and a Watch instant trigger, plus
 // makecomapp.json and general/groups.json. The connection and
-// general/base.iml.json are written by hand.
+// general/base.iml.json are written by hand. Labels follow Make's app review
+// rules (test/style.test.js checks every one): sentence case, "Watch
+// signups" modules with plural nouns, dates as ISO 8601.
 // `node scripts/generate.js --check` fails when a committed file drifts.
 'use strict';
 
@@ -13,7 +15,7 @@ const path = require('path');
 const ROOT = path.join(__dirname, '..');
 
 const catalog = require('../../tools/catalog');
-const { jsonType, labelOf, capitalize } = catalog;
+const { jsonType, labelOf, capitalize, sentenceCase, inSentence } = catalog;
 const camel = (text) =>
   catalog.words(text).map((w, i) => (i ? capitalize(w) : w.toLowerCase())).join('');
 
@@ -42,11 +44,19 @@ const interfaceItem = (name, schema) => {
   return item;
 };
 
-// What every flat delivery carries besides the event's data.
+// What every flat delivery carries besides the event's data, plus the ISO
+// 8601 date the webhook computes from `timestamp` (Make shows a `date` in
+// the user's time zone and maps it into date fields as it is).
 const ENVELOPE = [
   { name: 'id', label: 'Event ID', type: 'text' },
   { name: 'event', label: 'Event type', type: 'text' },
   { name: 'timestamp', label: 'Timestamp (Unix seconds)', type: 'uinteger' },
+  {
+    name: catalog.ISO_TIMESTAMP_KEY,
+    label: catalog.ISO_TIMESTAMP_LABEL,
+    type: 'date',
+    help: catalog.ISO_TIMESTAMP_HELP,
+  },
 ];
 
 // Optional multi-selects for top-level enum fields; their values become the
@@ -55,10 +65,10 @@ const filterParams = (schema) =>
   catalog.enumFields(schema).map(({ name, label, values }) => ({
     name,
     type: 'select',
-    label: `Only when ${label} is`,
+    label: sentenceCase(`Only when ${inSentence(label)} is`),
     help: `Receive only events whose \`${name}\` is one of these. Leave empty to receive all.`,
     multiple: true,
-    options: values.map((value) => ({ label: String(value), value })),
+    options: values.map((value) => ({ label: catalog.choiceLabel(value), value })),
   }));
 
 const attach = (eventType, params) => {
@@ -76,26 +86,45 @@ const attach = (eventType, params) => {
 
 const DETACH = { url: '/v1/hooks/{{webhook.subscriptionId}}', method: 'DELETE' };
 
-// Incoming deliveries: answer 200 at once and pass the flat body on as output.
+// Incoming deliveries: answer 200 at once and pass the flat body on as
+// output (the spread keeps every field, known or not), adding the unix
+// `timestamp` parsed as a date: Make outputs dates as ISO 8601.
 const WEBHOOK_COMMUNICATION = {
   respond: { type: 'json', status: 200, body: { received: true } },
-  output: '{{body}}',
+  output: {
+    '{{...}}': '{{body}}',
+    [catalog.ISO_TIMESTAMP_KEY]: "{{parseDate(body.timestamp, 'X')}}",
+  },
+};
+
+// "Watch [new|updated|...] <items>" and the matching webhook label, in
+// sentence case with a plural noun: "Watch signups", "Watch completed
+// generations".
+const wordingOf = (schema) => {
+  const { noun, state } = catalog.eventNaming(schema);
+  const things = [state, catalog.pluralize(noun)].filter(Boolean).join(' ');
+  return { module: sentenceCase(`Watch ${things}`), webhook: sentenceCase(things) };
 };
 
 // The webhook and module of one event type (`*`: any event). The module's
 // sample is the first example of `sampleSchema`'s type, as delivered.
 const componentsOf = (schema, eventType, sampleSchema = schema) => {
   const id = eventType === '*' ? 'anyEvent' : camel(eventType);
-  const title = eventType === '*' ? 'Any Event' : catalog.titleCase(schema.title || eventType);
+  const wording = eventType === '*' ? { module: 'Watch all events', webhook: 'All events' } : wordingOf(schema);
   const params = eventType === '*' ? [] : filterParams(schema);
   return {
     id,
     module: `watch${capitalize(id)}`,
-    title,
+    label: wording.module,
+    title: wording.webhook,
     description:
       eventType === '*'
-        ? 'Triggers when any event occurs.'
-        : catalog.sentenceAfter('Triggers when', schema.description),
+        ? 'Triggers when any event is published, whatever its type.'
+        : catalog.sentenceAfter(
+            'Triggers when',
+            schema.description,
+            `a new ${inSentence(catalog.eventNaming(schema).noun)} event arrives.`
+          ),
     files: {
       webhook: {
         communication: WEBHOOK_COMMUNICATION,
@@ -177,7 +206,7 @@ const build = (schemasDir) => {
       codeFiles: codeFiles('webhooks', c.id, c.files.webhook),
     };
     manifest.components.module[c.module] = {
-      label: `Watch ${c.title}`,
+      label: c.label,
       description: c.description,
       moduleType: 'instant_trigger',
       connection: 'hookbridge',
@@ -212,4 +241,4 @@ if (require.main === module) {
   if (!check) console.log('make-app: generated files written');
 }
 
-module.exports = { build, render };
+module.exports = { build, render, wordingOf };

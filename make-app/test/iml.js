@@ -1,12 +1,33 @@
 // A small evaluator for the part of Make's IML these files use: `{{...}}`
-// templates with dotted/indexed paths, string and number literals, and the
-// functions `ifempty` and `if`. Anything else throws, so a file that starts
-// using more of IML fails the tests until the evaluator covers it.
+// templates with dotted/indexed paths, string and number literals, the
+// spread key `"{{...}}"` of an object, and the functions `ifempty`, `if` and
+// `parseDate` (formats `X`, unix seconds, and `x`, milliseconds, as Make's
+// moment-based parser reads them). Anything else throws, so a file that
+// starts using more of IML fails the tests until the evaluator covers it.
 'use strict';
+
+// parseDate(text, format): a date (Make keeps it as a date and outputs it
+// as ISO 8601 in UTC, YYYY-MM-DDTHH:mm:ss.sssZ).
+const parseDate = (text, format) => {
+  if (isEmpty(text)) return undefined;
+  let date;
+  if (format === 'X' || format === 'x') {
+    const number = Number(text);
+    if (!Number.isFinite(number)) throw new Error(`IML: parseDate cannot read ${JSON.stringify(text)} as ${format}`);
+    date = new Date(format === 'X' ? number * 1000 : number);
+  } else if (format === undefined) {
+    date = new Date(text);
+  } else {
+    throw new Error(`IML: parseDate format ${JSON.stringify(format)} is not supported by this evaluator`);
+  }
+  if (Number.isNaN(date.getTime())) throw new Error(`IML: parseDate cannot read ${JSON.stringify(text)}`);
+  return date;
+};
 
 const FUNCTIONS = {
   ifempty: (value, fallback) => (isEmpty(value) ? fallback : value),
   if: (condition, then, otherwise) => (condition ? then : otherwise),
+  parseDate,
 };
 
 function isEmpty(value) {
@@ -80,11 +101,14 @@ const evaluate = (source, context) => {
 
 const WHOLE = /^\{\{([^{}]*)\}\}$/;
 const PART = /\{\{([^{}]*)\}\}/g;
+const SPREAD = '{{...}}';
 
 /**
  * Render an IML value: strings are templates (a string that is one whole
  * `{{expr}}` keeps the expression's type), objects and arrays recursively;
- * keys whose value renders to undefined are dropped, as Make drops them.
+ * keys whose value renders to undefined are dropped, as Make drops them. An
+ * object's `"{{...}}"` key spreads the object its value renders to, in its
+ * place among the keys (later keys win).
  */
 const render = (value, context) => {
   if (typeof value === 'string') {
@@ -93,16 +117,26 @@ const render = (value, context) => {
     return value.replace(PART, (_, source) => {
       const part = evaluate(source, context);
       if (part === undefined || part === null) return '';
+      if (part instanceof Date) return part.toISOString();
       return typeof part === 'object' ? JSON.stringify(part) : String(part);
     });
   }
   if (Array.isArray(value)) return value.map((item) => render(item, context));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value)
-        .map(([key, item]) => [key, render(item, context)])
-        .filter(([, item]) => item !== undefined)
-    );
+    const result = {};
+    for (const [key, item] of Object.entries(value)) {
+      const rendered = render(item, context);
+      if (key === SPREAD) {
+        if (rendered === undefined || rendered === null) continue;
+        if (typeof rendered !== 'object' || Array.isArray(rendered)) {
+          throw new Error(`IML: "${SPREAD}" needs an object, not ${JSON.stringify(rendered)}`);
+        }
+        Object.assign(result, rendered);
+      } else if (rendered !== undefined) {
+        result[key] = rendered;
+      }
+    }
+    return result;
   }
   return value;
 };

@@ -1,6 +1,7 @@
 // The app's own IML against a live hookbridge: the connection's verification
 // call, each webhook's attach, a real delivery to the attached URL carrying
-// every field the module's interface promises, and detach (twice).
+// every field the module's interface promises (and the ISO 8601 date the
+// webhook adds), and detach (twice).
 'use strict';
 
 const test = require('node:test');
@@ -14,6 +15,7 @@ const {
 const generator = require('../scripts/generate');
 const { manifest, load, execute, processIncoming } = require('./make-runtime');
 const { ajv, schemaFor } = require('./make-schemas');
+const { moduleProblems, parameterProblems } = require('./style-rules');
 
 let service;
 let receiver;
@@ -93,6 +95,8 @@ for (const [moduleId, module] of Object.entries(manifest.components.module)) {
     assert.equal(respond.status, 200);
     assert.equal(output.id, published.id);
     assert.deepEqual(missingFields(spec, output), []);
+    const delivered = JSON.parse(delivery.body);
+    assert.deepEqual(output, { ...delivered, timestamp_iso: new Date(delivered.timestamp * 1000).toISOString() });
 
     const detachContext = { connection, webhook: { ...context.webhook, subscriptionId } };
     assert.equal((await execute(webhook.detach, detachContext, { useBase: true })).statusCode, 200);
@@ -147,6 +151,12 @@ test('a registered event type gets a valid webhook and Watch module that deliver
   const { output } = processIncoming(webhook.communication, delivery);
   assert.equal(output.id, refund.id);
   assert.deepEqual(missingFields(spec, output), []);
+  assert.equal(Date.parse(output.timestamp_iso) / 1000, JSON.parse(delivery.body).timestamp);
+  // Make's review rules hold for it too (test/style-rules.js).
+  assert.equal(built['makecomapp.json'].components.module.watchInvoicePaid.label, 'Watch paid invoices');
+  assert.deepEqual(moduleProblems('watchInvoicePaid', module, generatedFiles(module)), []);
+  assert.deepEqual(parameterProblems('webhook invoicePaid', webhook.params), []);
+  assert.deepEqual(webhook.params[0].options.map((o) => o.label), ['Paid', 'Refunded']);
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.equal(receiver.at(hookPath).length, 1, 'the paid invoice was filtered out');
 });

@@ -52,10 +52,14 @@ const execute = async (directive, context, { useBase }) => {
   };
 };
 
-/** What a webhook's communication makes of an incoming delivery. */
+/**
+ * What a webhook's communication makes of an incoming delivery: the output
+ * bundle as JSON carries it on (dates as ISO 8601 strings).
+ */
 const processIncoming = (communication, delivery) => {
   const scope = { body: JSON.parse(delivery.body), headers: delivery.headers };
-  return { output: render(communication.output, scope), respond: render(communication.respond, scope) };
+  const output = JSON.parse(JSON.stringify(render(communication.output, scope)));
+  return { output, respond: render(communication.respond, scope) };
 };
 
 module.exports = { manifest, load, execute, processIncoming };

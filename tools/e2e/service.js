@@ -43,8 +43,14 @@ const startHookbridge = async () => {
   return { url, stop };
 };
 
-// Records every request; answers 200 (Zapier's and Make's hook endpoints do too).
-const startReceiver = async () => {
+// The receiver's usual answer: 200 with a small JSON body, as Zapier's and
+// Make's hook endpoints answer.
+const USUAL_ANSWER = { status: 200, body: '{"status":"success"}' };
+
+// Records every request and answers each with `answer(path)`, or the usual
+// answer where that gives nothing (e.g. `{ status: 200, body: '' }` for an
+// endpoint that answers with an empty body).
+const startReceiver = async ({ answer = () => undefined } = {}) => {
   const received = [];
   const waiters = [];
   const server = http.createServer((req, res) => {
@@ -53,8 +59,9 @@ const startReceiver = async () => {
     req.on('end', () => {
       received.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       waiters.splice(0).forEach((wake) => wake());
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"status":"success"}');
+      const { status, body } = answer(req.url) || USUAL_ANSWER;
+      res.writeHead(status, body ? { 'content-type': 'application/json' } : {});
+      res.end(body);
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,10 +1,12 @@
 // Builds one REST hook trigger: subscribe and unsubscribe through
 // /v1/hooks, verify each delivery's signature before triggering, and poll
-// /v1/events for samples while a Zap is being built.
+// /v1/events for samples while a Zap is being built. Every event it hands
+// Zapier also carries `timestamp_iso` (lib/timestamp.js).
 'use strict';
 
 const { baseUrl } = require('./config');
 const { verifyDelivery } = require('./signature');
+const { withIsoTimestamp } = require('./timestamp');
 
 const asList = (value) => {
   if (Array.isArray(value)) return value.filter((v) => v !== '' && v != null);
@@ -62,7 +64,7 @@ const makeHookTrigger = ({ key, noun, label, description, eventType, filterField
       z.console.log(`Hookbridge: ignored a request to the hook URL (${verdict.reason})`);
       return [];
     }
-    return [bundle.cleanedRequest];
+    return [withIsoTimestamp(bundle.cleanedRequest)];
   };
 
   const performList = async (z, bundle) => {
@@ -70,9 +72,9 @@ const makeHookTrigger = ({ key, noun, label, description, eventType, filterField
     if (eventType !== '*') params.type = eventType;
     const response = await z.request({ url: `${baseUrl()}/v1/events`, params });
     const filter = filterFrom(filterFields, bundle.inputData);
-    return response.data.filter((event) =>
-      Object.entries(filter || {}).every(([field, values]) => values.includes(event[field]))
-    );
+    return response.data
+      .filter((event) => Object.entries(filter || {}).every(([field, values]) => values.includes(event[field])))
+      .map(withIsoTimestamp);
   };
 
   return {

@@ -9,7 +9,7 @@ const fs = require('fs');
 const path = require('path');
 
 const catalog = require('../../tools/catalog');
-const { jsonType, labelOf } = catalog;
+const { jsonType, labelOf, titleCase, joinLabels } = catalog;
 
 const OUTPUT = path.join(__dirname, '..', 'generated', 'catalog.json');
 
@@ -17,55 +17,92 @@ const triggerKey = (eventType) => eventType.replace(/[^A-Za-z0-9]+/g, '_');
 
 const ZAPIER_TYPES = { string: 'string', integer: 'integer', number: 'number', boolean: 'boolean' };
 
-// Zapier flattens nested objects into `parent__child` keys.
+// Zapier flattens nested objects into `parent__child` keys; the label joins
+// the parents' labels without a word the child repeats ("Error Code", not
+// "Error Error Code"), in Title Case.
 const outputFieldsOf = (schema, keyPrefix = '', labelPrefix = '') =>
   Object.entries(schema.properties || {}).flatMap(([name, property]) => {
     const key = `${keyPrefix}${name}`;
-    const label = `${labelPrefix}${labelOf(name, property)}`;
+    const label = labelPrefix ? joinLabels(labelPrefix, labelOf(name, property)) : labelOf(name, property);
     if (jsonType(property) === 'object' && property.properties) {
-      return outputFieldsOf(property, `${key}__`, `${label} `);
+      return outputFieldsOf(property, `${key}__`, label);
     }
-    const field = { key, label };
+    const field = { key, label: titleCase(label) };
     const type = ZAPIER_TYPES[jsonType(property)];
     if (type) field.type = type;
     return [field];
   });
 
+// What every flat delivery carries besides the event's data, plus the ISO
+// 8601 date-time the app computes from `timestamp` (lib/hook-trigger.js).
 const envelopeFields = [
   { key: 'id', label: 'Event ID', type: 'string' },
   { key: 'event', label: 'Event Type', type: 'string' },
   { key: 'timestamp', label: 'Timestamp (Unix Seconds)', type: 'integer' },
+  { key: catalog.ISO_TIMESTAMP_KEY, label: titleCase(catalog.ISO_TIMESTAMP_LABEL), type: 'datetime' },
 ];
 
+// The first field of a key wins: the envelope's, then the event's own.
+const uniqueByKey = (fields) => fields.filter((f, i) => fields.findIndex((g) => g.key === f.key) === i);
+
 // An optional multi-select per top-level enum field; its values become the
-// subscription's filter, so a Zap can trigger on videos only.
+// subscription's filter, so a Zap can trigger on videos only. Choices read
+// as words ("Video"), their values stay the raw ones ("video").
 const filterFieldsOf = (schema) =>
   catalog.enumFields(schema).map(({ name, label, values }) => ({
     key: name,
-    label: `Only When ${label} Is`,
+    label: titleCase(`Only When ${label} Is`),
     helpText: `Trigger only for these values of \`${name}\`. Leave empty to trigger for all.`,
     required: false,
     list: true,
-    choices: values.map((value) => ({ value, label: String(value), sample: String(value) })),
+    choices: values.map((value) => ({ value, label: titleCase(catalog.choiceLabel(value)), sample: String(value) })),
   }));
+
+// The adjective before the noun in a "New ..." label; created things are
+// simply new.
+const labelPrefix = (state) => {
+  if (!state || state === 'new') return 'New';
+  if (state === 'updated' || state === 'deleted') return titleCase(state);
+  return `New ${titleCase(state)}`;
+};
+
+/**
+ * A trigger's noun, label and description as Zapier writes them: the noun
+ * in Title Case ("Generation"), the label "New ..." ("New Completed
+ * Generation", "New Signup"), the description "Triggers when ...".
+ */
+const wordingOf = (schema) => {
+  const { noun, state } = catalog.eventNaming(schema);
+  const nounTitle = titleCase(noun);
+  return {
+    noun: nounTitle,
+    label: `${labelPrefix(state)} ${nounTitle}`,
+    description: catalog.sentenceAfter(
+      'Triggers when',
+      schema.description,
+      `a new ${catalog.inSentence(noun)} event arrives.`
+    ),
+  };
+};
 
 // `schemasDir`: see tools/catalog.js readSchemas (default: ../schemas).
 const build = (schemasDir) => {
   const eventTypes = catalog.readSchemas(schemasDir).map((schema) => {
     const eventType = schema['x-event-type'];
-    const title = catalog.titleCase(schema.title || eventType);
     return {
       eventType,
       key: triggerKey(eventType),
-      noun: title,
-      label: title,
-      description: catalog.sentenceAfter('Triggers instantly when', schema.description),
+      ...wordingOf(schema),
       filterFields: filterFieldsOf(schema),
-      outputFields: [...envelopeFields, ...outputFieldsOf(schema)],
+      outputFields: uniqueByKey([...envelopeFields, ...outputFieldsOf(schema)]),
       sample: catalog.flatSample(eventType, schema),
     };
   });
-  return { generatedFrom: 'schemas/*.json by scripts/generate.js; do not edit', eventTypes };
+  return {
+    generatedFrom: 'schemas/*.json by scripts/generate.js; do not edit',
+    envelopeFields,
+    eventTypes,
+  };
 };
 
 const render = () => `${JSON.stringify(build(), null, 2)}\n`;
@@ -84,4 +121,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { build, render, OUTPUT };
+module.exports = { build, render, wordingOf, OUTPUT };

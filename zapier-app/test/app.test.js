@@ -27,7 +27,7 @@ test('the app passes Zapier schema validation', async () => {
   expect(refused.results.length).toBeGreaterThan(0);
 });
 
-test('one instant trigger per catalog event type, plus Any Event', async () => {
+test('one instant trigger per catalog event type, plus New Event (Any Type)', async () => {
   const types = await (await fetch(`${service.url}/v1/event-types`)).json();
   const expected = types.map((t) => t.type.replace(/[^A-Za-z0-9]+/g, '_')).concat('any_event').sort();
   expect(Object.keys(App.triggers).sort()).toEqual(expected);

@@ -13,6 +13,7 @@ const {
 const { build } = require('../scripts/generate');
 const { makeHookTrigger } = require('../lib/hook-trigger');
 const { asZapierRawRequest } = require('./zapier-request');
+const { triggerProblems } = require('./style-rules');
 
 let service;
 let receiver;
@@ -37,8 +38,14 @@ test('a registered type becomes a valid trigger that filters and verifies delive
   const entry = generated.eventTypes.find((t) => t.eventType === 'invoice.paid');
   expect(entry.key).toBe('invoice_paid');
   expect(entry.filterFields.map((f) => [f.key, f.choices.map((c) => c.value)])).toEqual([['status', ['paid', 'refunded']]]);
-  expect(entry.outputFields.map((f) => f.key)).toEqual(['id', 'event', 'timestamp', 'amount', 'invoice_id', 'status']);
+  expect(entry.outputFields.map((f) => f.key)).toEqual(['id', 'event', 'timestamp', 'timestamp_iso', 'amount', 'invoice_id', 'status']);
   expect(entry.sample.invoice_id).toBe('inv_1');
+  // Zapier's style holds for it too (test/style-rules.js).
+  expect([entry.noun, entry.label, entry.description]).toEqual([
+    'Invoice', 'New Paid Invoice', 'Triggers when an invoice was paid or refunded.',
+  ]);
+  expect(entry.filterFields[0].choices.map((c) => c.label)).toEqual(['Paid', 'Refunded']);
+  expect(triggerProblems(makeHookTrigger(entry))).toEqual([]);
 
   const base = require('../index');
   const trigger = makeHookTrigger(entry);
@@ -65,7 +72,9 @@ test('a registered type becomes a valid trigger that filters and verifies delive
   const cleanedRequest = JSON.parse(delivery.body);
   expect(cleanedRequest.id).toBe(refund.id);
   const hookBundle = { ...bundle, subscribeData: subscription, rawRequest: asZapierRawRequest(delivery), cleanedRequest };
-  expect(await appTester(operation.perform, hookBundle)).toEqual([cleanedRequest]);
+  expect(await appTester(operation.perform, hookBundle)).toEqual([
+    { ...cleanedRequest, timestamp_iso: new Date(cleanedRequest.timestamp * 1000).toISOString() },
+  ]);
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(receiver.at(hookPath)).toHaveLength(1);
 });

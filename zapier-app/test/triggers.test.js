@@ -1,7 +1,9 @@
 // Every trigger end to end against the live service: subscribe, publish a
 // real event, see it delivered to the hook URL, run perform on the delivered
 // request (and on a tampered copy, which must give nothing), performList,
-// unsubscribe twice, publish again and see nothing delivered.
+// unsubscribe twice, publish again and see nothing delivered. What reaches
+// the Zap is the delivered event plus `timestamp_iso`, its unix timestamp in
+// ISO 8601.
 'use strict';
 
 const zapier = require('zapier-platform-core');
@@ -33,9 +35,11 @@ afterAll(async () => {
 
 const catalog = require('../generated/catalog.json');
 const exampleOf = (eventType) => {
-  const { id, event, timestamp, ...data } = catalog.eventTypes.find((t) => t.eventType === eventType).sample;
+  const { id, event, timestamp, timestamp_iso, ...data } = catalog.eventTypes.find((t) => t.eventType === eventType).sample;
   return data;
 };
+// What the app hands Zapier for a delivered event.
+const asTriggered = (event) => ({ ...event, timestamp_iso: new Date(event.timestamp * 1000).toISOString() });
 
 // [trigger key, event type to publish]
 const cases = catalog.eventTypes.map((t) => [t.key, t.eventType]).concat([['any_event', 'signup']]);
@@ -56,10 +60,16 @@ test.each(cases)('%s: subscribe, deliver, verify, list, unsubscribe', async (key
   expect(cleanedRequest.id).toBe(published.id);
   expect(cleanedRequest.event).toBe(eventType);
 
+  expect(Number.isInteger(cleanedRequest.timestamp)).toBe(true);
+  expect(cleanedRequest.timestamp_iso).toBeUndefined();
+
   const hookBundle = { ...bundle, subscribeData: subscription, rawRequest: asZapierRawRequest(delivery), cleanedRequest };
-  expect(await appTester(operation.perform, hookBundle)).toEqual([cleanedRequest]);
+  const [triggered] = await appTester(operation.perform, hookBundle);
+  expect(triggered).toEqual(asTriggered(cleanedRequest));
+  expect(triggered.timestamp_iso).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  expect(Date.parse(triggered.timestamp_iso) / 1000).toBe(cleanedRequest.timestamp);
   const plainHeaders = { ...hookBundle.rawRequest, headers: delivery.headers };
-  expect(await appTester(operation.perform, { ...hookBundle, rawRequest: plainHeaders })).toEqual([cleanedRequest]);
+  expect(await appTester(operation.perform, { ...hookBundle, rawRequest: plainHeaders })).toEqual([asTriggered(cleanedRequest)]);
 
   const forgedBody = delivery.body.replace(published.id, 'evt_forged');
   const tampered = {
@@ -75,7 +85,7 @@ test.each(cases)('%s: subscribe, deliver, verify, list, unsubscribe', async (key
 
   const listed = await appTester(operation.performList, bundle);
   expect(listed[0].id).toBe(published.id);
-  expect(listed[0]).toEqual(cleanedRequest);
+  expect(listed[0]).toEqual(asTriggered(cleanedRequest));
 
   await appTester(operation.performUnsubscribe, { ...bundle, subscribeData: subscription });
   await appTester(operation.performUnsubscribe, { ...bundle, subscribeData: subscription });
