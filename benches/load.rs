@@ -23,6 +23,20 @@
 //! (default 3), Hookbridge first in odd rounds and Svix first in even ones,
 //! and prints each round's ratio and their median: this VM's speed drifts
 //! by a third within minutes, and one run of each is a sample of one phase.
+//!
+//! `BENCH_ONLY=soak` (run only when named) proves long-running behaviour:
+//! steady publishing to one account with one webhook to the receiver, at
+//! `BENCH_SOAK_RATE` events/s (default 500) for `BENCH_SOAK_SECONDS`
+//! (default 180), with the service's `--retention` set to
+//! `BENCH_SOAK_RETENTION` (default `30s`), on SQLite and then on PostgreSQL
+//! (unless `BENCH_POSTGRES=0`). Every `BENCH_SOAK_SAMPLE` seconds (default
+//! 5) it records the database size (`hookbridge_database_bytes`), the
+//! service's RSS (VmRSS), the publish p99 and the publish -> delivery p99
+//! of that window, the events purged so far and the queue depth; it prints
+//! them as a Markdown table with a summary line (first-third against
+//! last-third averages of database size and RSS, the largest publish p99),
+//! and plots them to `docs/soak-sqlite.svg` and `docs/soak-postgres.svg`.
+//! Database size and RSS should go flat once the retention is reached.
 
 // The tests' server helper; the benchmark uses only plain, durable servers.
 #[path = "../tests/api/postgres_server.rs"]
@@ -950,6 +964,345 @@ async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64) {
     }
 }
 
+/// The soak workload's settings, from `BENCH_SOAK_RATE`, `BENCH_SOAK_SECONDS`,
+/// `BENCH_SOAK_RETENTION` and `BENCH_SOAK_SAMPLE`.
+struct SoakSettings {
+    /// Events published per second.
+    rate: u64,
+    /// How long publishing goes on.
+    seconds: u64,
+    /// The service's `--retention`, as given (`30s`, `never`).
+    retention: String,
+    /// Seconds between two samples.
+    sample: u64,
+}
+
+impl SoakSettings {
+    /// The settings from the environment, with their defaults.
+    fn from_env() -> Self {
+        Self {
+            rate: env_number("BENCH_SOAK_RATE", 500).max(1),
+            seconds: env_number("BENCH_SOAK_SECONDS", 180).max(1),
+            retention: std::env::var("BENCH_SOAK_RETENTION").unwrap_or_else(|_| "30s".into()),
+            sample: env_number("BENCH_SOAK_SAMPLE", 5).max(1),
+        }
+    }
+
+    /// The retention in seconds, unless it is `never` (or unreadable).
+    fn retention_seconds(&self) -> Option<f64> {
+        humantime::parse_duration(&self.retention)
+            .ok()
+            .map(|d| d.as_secs_f64())
+    }
+}
+
+/// One sample of the soak workload: the service's state at `elapsed_s`
+/// and the latencies of the window that ended there.
+struct SoakSample {
+    /// Seconds since publishing started.
+    elapsed_s: f64,
+    /// `hookbridge_database_bytes`, in MB (MiB, as RSS).
+    database_mb: f64,
+    /// The service process's VmRSS, in MB.
+    rss_mb: f64,
+    /// p99 of the window's publish requests (client-measured), in ms.
+    publish_p99_ms: Option<f64>,
+    /// p99 of the window's publish -> receipt times, in ms.
+    lag_p99_ms: Option<f64>,
+    /// Deliveries the receiver got in the window.
+    delivered: usize,
+    /// `hookbridge_purged_rows_total{table="events"}` so far.
+    purged_events: u64,
+    /// `hookbridge_queue_depth`.
+    queue_depth: u64,
+}
+
+/// The value of `series` (a metric name with its labels, as the service
+/// prints them) in Prometheus text, or 0 when it is not there yet.
+fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// The p99 of `latencies_us` in ms, or `None` for an empty window.
+fn p99_ms(mut latencies_us: Vec<u64>) -> Option<f64> {
+    if latencies_us.is_empty() {
+        return None;
+    }
+    latencies_us.sort_unstable();
+    Some(percentile(&latencies_us, 0.99))
+}
+
+/// Take (and forget) the publish -> receipt latencies of the paths that
+/// start with `prefix`, so that each sample sees only its own window.
+fn take_latencies(received: &Received, prefix: &str) -> Vec<u64> {
+    let mut map = received.latencies_us.lock().unwrap();
+    map.iter_mut()
+        .filter(|(path, _)| path.starts_with(prefix))
+        .flat_map(|(_, latencies)| std::mem::take(latencies))
+        .collect()
+}
+
+/// Publish `account`'s events at `rate` per second for `seconds`, each
+/// request timed (from its start, just after its tick, to its 202) into
+/// `latencies_us`; the number of publishes that failed.
+async fn paced_timed(
+    api: Arc<Api>,
+    account: String,
+    rate: u64,
+    seconds: u64,
+    latencies_us: Arc<Mutex<Vec<u64>>>,
+) -> u64 {
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut failed = 0;
+    for _ in 0..rate * seconds {
+        ticker.tick().await;
+        let (api, account, latencies_us) = (api.clone(), account.clone(), latencies_us.clone());
+        tasks.spawn(async move {
+            let started = Instant::now();
+            api.publish(&account).await;
+            let took = started.elapsed().as_micros() as u64;
+            latencies_us.lock().unwrap().push(took);
+        });
+        while let Some(done) = tasks.try_join_next() {
+            failed += u64::from(done.is_err());
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        failed += u64::from(done.is_err());
+    }
+    failed
+}
+
+/// The soak workload on `backend`: steady publishing to one account with
+/// one webhook for the whole length, the service's database size, RSS,
+/// latencies, purges and queue depth sampled as it goes. Prints the
+/// samples as a Markdown table and a summary line, and plots them to
+/// `docs/<file>`.
+async fn soak(client: &reqwest::Client, settings: &SoakSettings, backend: Backend, file: &str) {
+    let retention = settings.retention.as_str();
+    let nodes = Nodes::start(backend, &["--retention", retention]);
+    let service = &nodes.services[0];
+    let (target, received) = start_receiver().await;
+    let api = nodes.api(client);
+    let account = api.account(&target, "soak", 1).await;
+    let publish_latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let publishing = tokio::spawn(paced_timed(
+        api.clone(),
+        account,
+        settings.rate,
+        settings.seconds,
+        publish_latencies.clone(),
+    ));
+    let interval = Duration::from_secs(settings.sample);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let mut samples = Vec::new();
+    for _ in 0..(settings.seconds / settings.sample).max(1) {
+        ticker.tick().await;
+        let metrics = client
+            .get(format!("{}/metrics", service.url))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        let metrics = match metrics {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(error) => {
+                eprintln!("soak: metrics unavailable: {error}");
+                String::new()
+            }
+        };
+        let lags = take_latencies(&received, "soak");
+        samples.push(SoakSample {
+            elapsed_s: started.elapsed().as_secs_f64(),
+            database_mb: metric_value(&metrics, "hookbridge_database_bytes") / 1_048_576.0,
+            rss_mb: service.memory_kb("VmRSS:") as f64 / 1024.0,
+            publish_p99_ms: p99_ms(std::mem::take(&mut *publish_latencies.lock().unwrap())),
+            delivered: lags.len(),
+            lag_p99_ms: p99_ms(lags),
+            purged_events: metric_value(&metrics, r#"hookbridge_purged_rows_total{table="events"}"#)
+                as u64,
+            queue_depth: metric_value(&metrics, "hookbridge_queue_depth") as u64,
+        });
+    }
+    let failed = publishing.await.unwrap();
+    let published = settings.rate * settings.seconds;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.count.load(Ordering::Relaxed) < published && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delivered = received.count.load(Ordering::Relaxed);
+
+    let label = backend.label();
+    let subtitle = format!(
+        "{} events/s to 1 webhook for {} s, retention {retention}, sampled every {} s",
+        settings.rate, settings.seconds, settings.sample
+    );
+    let title = format!("Hookbridge soak: {label}");
+    println!("\n{title}: {subtitle}\n");
+    println!(
+        "| elapsed s | database MB | RSS MB | publish p99 ms | delivery lag p99 ms | delivered in window | purged events | queue depth |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    for s in &samples {
+        println!(
+            "| {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {} |",
+            s.elapsed_s,
+            s.database_mb,
+            s.rss_mb,
+            ms(s.publish_p99_ms),
+            ms(s.lag_p99_ms),
+            s.delivered,
+            s.purged_events,
+            s.queue_depth
+        );
+    }
+    let third = samples.len().div_ceil(3);
+    let average = |part: &[SoakSample], value: fn(&SoakSample) -> f64| {
+        part.iter().map(value).sum::<f64>() / part.len().max(1) as f64
+    };
+    let (first, last) = (&samples[..third], &samples[samples.len() - third..]);
+    let max_publish_p99 = samples
+        .iter()
+        .filter_map(|s| s.publish_p99_ms)
+        .fold(0.0, f64::max);
+    println!(
+        "\nsoak summary, {label}: database MB {:.1} first third -> {:.1} last third (first sample {:.1}); RSS MB {:.1} -> {:.1} (first sample {:.1}); max publish p99 {max_publish_p99:.1} ms; {delivered} of {published} delivered, {failed} publishes failed",
+        average(first, |s| s.database_mb),
+        average(last, |s| s.database_mb),
+        samples[0].database_mb,
+        average(first, |s| s.rss_mb),
+        average(last, |s| s.rss_mb),
+        samples[0].rss_mb,
+    );
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(file);
+    match plot_soak(
+        &path,
+        &title,
+        &subtitle,
+        &samples,
+        settings.retention_seconds(),
+    ) {
+        Ok(()) => println!("soak plot: {}", path.display()),
+        Err(error) => eprintln!("soak: could not plot {}: {error}", path.display()),
+    }
+}
+
+/// Plot soak samples to an SVG at `path` under `title` and `subtitle`:
+/// four stacked panels on one time axis (database size, RSS, publish p99,
+/// delivery lag p99), with a dashed line where the retention is first
+/// reached.
+fn plot_soak(
+    path: &std::path::Path,
+    title: &str,
+    subtitle: &str,
+    samples: &[SoakSample],
+    retention_s: Option<f64>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+    type Value = fn(&SoakSample) -> Option<f64>;
+    let panels: [(&str, &str, Value, RGBColor); 4] = [
+        (
+            "Database size on disk",
+            "MB",
+            |s| Some(s.database_mb),
+            RGBColor(31, 119, 180),
+        ),
+        (
+            "Service resident memory (VmRSS)",
+            "MB",
+            |s| Some(s.rss_mb),
+            RGBColor(44, 160, 44),
+        ),
+        (
+            "Publish latency p99 (POST /v1/events, per sample window)",
+            "ms",
+            |s| s.publish_p99_ms,
+            RGBColor(214, 39, 40),
+        ),
+        (
+            "Delivery lag p99 (publish -> receipt, per sample window)",
+            "ms",
+            |s| s.lag_p99_ms,
+            RGBColor(148, 103, 189),
+        ),
+    ];
+    let end = samples.last().map_or(1.0, |s| s.elapsed_s).max(1.0);
+    let (width, height) = (900, 1100);
+    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let centred = Pos::new(HPos::Center, VPos::Top);
+    let (header, root) = root.split_vertically(70);
+    let middle = width as i32 / 2;
+    header.draw_text(
+        title,
+        &("sans-serif", 26).into_font().color(&BLACK).pos(centred),
+        (middle, 10),
+    )?;
+    header.draw_text(
+        subtitle,
+        &("sans-serif", 18).into_font().color(&BLACK).pos(centred),
+        (middle, 42),
+    )?;
+    let footnote = "Each point is one sample window; the dashed line marks the retention first reached (purges may start).";
+    let (root, note) = root.split_vertically(root.dim_in_pixel().1 - 26);
+    note.draw_text(
+        footnote,
+        &("sans-serif", 15).into_font().color(&BLACK),
+        (60, 4),
+    )?;
+    for (area, (title, unit, value, color)) in root.split_evenly((4, 1)).iter().zip(panels) {
+        let points: Vec<(f64, f64)> = samples
+            .iter()
+            .filter_map(|s| Some((s.elapsed_s, value(s)?)))
+            .collect();
+        let top = points.iter().map(|p| p.1).fold(0.0, f64::max).max(0.001) * 1.15;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(8)
+            .margin_right(24)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..end, 0.0..top)?;
+        chart
+            .configure_mesh()
+            .x_desc("elapsed time (s)")
+            .y_desc(unit)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .light_line_style(WHITE)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{:.*}", usize::from(top < 10.0), y))
+            .draw()?;
+        if let Some(at) = retention_s.filter(|&at| at < end) {
+            chart.draw_series(DashedLineSeries::new(
+                [(at, 0.0), (at, top)],
+                6,
+                4,
+                BLACK.mix(0.5).stroke_width(1),
+            ))?;
+        }
+        chart.draw_series(LineSeries::new(points, color.stroke_width(2)).point_size(3))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -1126,5 +1479,21 @@ async fn main() {
         history(&client, seconds, Backend::Postgres { nodes: 1 })
             .await
             .print();
+    }
+
+    // 11. A long steady run with a short retention, only when asked for:
+    //    database size and RSS over time, on SQLite and on PostgreSQL.
+    if named("soak") {
+        let settings = SoakSettings::from_env();
+        soak(&client, &settings, Backend::Sqlite, "soak-sqlite.svg").await;
+        if postgres {
+            soak(
+                &client,
+                &settings,
+                Backend::Postgres { nodes: 1 },
+                "soak-postgres.svg",
+            )
+            .await;
+        }
     }
 }
