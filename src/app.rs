@@ -18,7 +18,8 @@ use crate::api::limits::RateLimits;
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
 use crate::config::{Config, DatabaseUrl};
-use crate::delivery::breaker::BreakerSettings;
+use crate::delivery::attempt::Attempter;
+use crate::delivery::breaker::{Breaker, BreakerSettings};
 use crate::delivery::guard::TargetGuard;
 use crate::delivery::retry::RetrySchedule;
 use crate::delivery::sender::Sender;
@@ -27,6 +28,7 @@ use crate::delivery::worker::{DispatchSettings, Dispatcher};
 use crate::metrics::Metrics;
 use crate::retention::Purger;
 use crate::server;
+use crate::service::{Deliveries, Publisher};
 use crate::store::capacity::StorageHealth;
 use crate::store::sealing::{EncryptionKey, Sealer};
 use crate::store::{self, DueWork, Store};
@@ -78,14 +80,8 @@ impl Application {
             .clone()
             .unwrap_or_else(RetrySchedule::production);
         let settings = DispatchSettings {
-            auto_disable_after: config.auto_disable_after.0,
             lease: config.lease.0,
-            breaker: BreakerSettings {
-                threshold: config.circuit_breaker_after,
-                cooldown: config.circuit_breaker_cooldown,
-                ..BreakerSettings::default()
-            },
-            ..DispatchSettings::new(schedule)
+            ..DispatchSettings::default()
         };
         let sender = Arc::new(Sender::new(
             guard,
@@ -93,10 +89,22 @@ impl Application {
             settings.max_in_flight,
         )?);
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+        let breaker = Arc::new(Breaker::new(BreakerSettings {
+            threshold: config.circuit_breaker_after,
+            cooldown: config.circuit_breaker_cooldown,
+            ..BreakerSettings::default()
+        }));
+        let attempter = Arc::new(Attempter::new(
+            sender,
+            breaker,
+            metrics.clone(),
+            schedule,
+            config.auto_disable_after.0,
+        ));
         let storage = Arc::new(StorageHealth::default());
         let dispatcher = Dispatcher::new(
             store.clone(),
-            sender.clone(),
+            attempter.clone(),
             settings,
             wake.clone(),
             metrics.clone(),
@@ -105,16 +113,23 @@ impl Application {
         let purger = config.retention.0.map(|retention| {
             Purger::new(store.clone(), retention, metrics.clone(), storage.clone())
         });
+        let publisher = Arc::new(Publisher::new(
+            store.clone(),
+            catalog.clone(),
+            wake.clone(),
+            metrics.clone(),
+        ));
+        let deliveries = Arc::new(Deliveries::new(store.clone(), attempter, wake));
         let watched_store = store.clone();
         let router = api::router(AppState {
             store,
             catalog,
             guard,
-            wake,
             admin_key_hash,
             key_prefix: config.key_prefix.clone(),
             signature_header: config.signature_header.clone(),
-            sender,
+            publisher,
+            deliveries,
             metrics,
             limits: Arc::new(RateLimits::new(
                 config.rate_limit,

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod metrics;
 pub mod retention;
 pub mod server;
+pub mod service;
 pub mod store;
 
 pub use app::Application;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::delivery::queue::DeliveryQueue;
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::capacity::StorageHealth;
-use crate::store::{Purged, Store, StoreError};
+use crate::store::{Purged, StoreError};
 
 /// The retention when none is configured: thirty days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
@@ -33,7 +34,7 @@ pub fn pass_interval(retention: Duration) -> Duration {
 
 /// The background purger.
 pub struct Purger {
-    store: Arc<dyn Store>,
+    store: Arc<dyn DeliveryQueue>,
     retention: Duration,
     metrics: Arc<Metrics>,
     storage: Arc<StorageHealth>,
@@ -42,7 +43,7 @@ pub struct Purger {
 impl Purger {
     /// A purger deleting what is older than `retention` from `store`.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn DeliveryQueue>,
         retention: Duration,
         metrics: Arc<Metrics>,
         storage: Arc<StorageHealth>,

@@ -33,9 +33,12 @@ async fn resend(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryStatus>), ApiError> {
-    let delivery = state.store.resend(&account.id, &id).await?.ok_or_else(|| {
-        ApiError::not_found("delivery (or its webhook, or it is being attempted now)")
-    })?;
-    state.wake.due_now([delivery.subscription_id.clone()]);
+    let delivery = state
+        .deliveries
+        .resend(&account.id, &id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("delivery (or its webhook, or it is being attempted now)")
+        })?;
     Ok((StatusCode::ACCEPTED, Json(delivery)))
 }

@@ -20,6 +20,7 @@ use super::views::EventTypeView;
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::{CatalogError, EventType, Origin};
 use crate::domain::{EventTypeName, Timestamp, check_text};
+use crate::service::{lookup_event_type, reload_event_types};
 use crate::store::RegisteredEventType;
 
 /// The longest description accepted.
@@ -35,11 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// been registered through another node (or just now): the registered types
 /// are reloaded from the store before the answer is no.
 pub async fn lookup(state: &AppState, name: &str) -> Result<Option<Arc<EventType>>, ApiError> {
-    if let Some(found) = state.catalog.get(name) {
-        return Ok(Some(found));
-    }
-    reload(state).await?;
-    Ok(state.catalog.get(name))
+    Ok(lookup_event_type(&state.catalog, state.store.as_ref(), name).await?)
 }
 
 /// Reload the registered types when any of `names` is unknown here.
@@ -54,9 +51,7 @@ pub async fn refresh_unless_known(state: &AppState, names: &[String]) -> Result<
 }
 
 async fn reload(state: &AppState) -> Result<(), ApiError> {
-    let stored = state.store.event_types().await?;
-    state.catalog.load(&stored);
-    Ok(())
+    Ok(reload_event_types(&state.catalog, state.store.as_ref()).await?)
 }
 
 #[utoipa::path(

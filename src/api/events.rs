@@ -18,8 +18,8 @@ use super::views::{Items, PublishedView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::catalog::EventType;
 use crate::delivery::payload::{EventParts, flat};
-use crate::domain::{EventId, Timestamp};
-use crate::store::{DeliveryStatus, NewEvent};
+use crate::service::{Publication, PublishError};
+use crate::store::DeliveryStatus;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -72,72 +72,59 @@ async fn publish(
         return Err(ApiError::not_found("account"));
     }
     state.limits.publish(&body.account_id)?;
-    let Some(event_type) = lookup(&state, &body.event_type).await? else {
-        state
-            .metrics
-            .rejected(crate::metrics::UNKNOWN_TYPE_LABEL, "unknown_type");
-        let known = state.catalog.names();
-        return Err(ApiError::invalid(
-            "unknown_event_type",
-            format!("unknown event type {:?}", body.event_type),
-            vec![Detail::at(
-                "/type",
-                format!("known types: {}", known.join(", ")),
-            )],
-        ));
-    };
-    let id = match &body.id {
-        Some(raw) => EventId::parse(raw).map_err(|e| {
-            ApiError::invalid(
-                "invalid_request",
-                "the event id is invalid",
-                vec![Detail::from_invalid("/id", e)],
-            )
-        })?,
-        None => EventId::generate(),
-    };
-    let violations = event_type.violations(&body.data);
-    if !violations.is_empty() {
-        state.metrics.rejected(event_type.name(), "schema");
-        let details = violations
-            .into_iter()
-            .map(|v| Detail {
-                pointer: format!("/data{}", v.pointer),
-                message: v.message,
-                keyword: Some(v.keyword),
-            })
-            .collect();
-        return Err(ApiError::invalid(
-            "schema_violation",
-            format!("data does not match the {} schema", event_type.name()),
-            details,
-        ));
-    }
-    let outcome = state
-        .store
-        .ingest(NewEvent {
-            id,
-            account_id: body.account_id,
+    let published = state
+        .publisher
+        .publish(Publication {
             event_type: body.event_type,
+            account_id: body.account_id,
             data: body.data,
-            created_at: Timestamp::now(),
+            id: body.id,
         })
         .await?;
-    let deliveries = outcome.deliveries as u64;
-    if !outcome.targets.is_empty() {
-        state.wake.due_now(outcome.targets);
-    }
-    if !outcome.duplicate {
-        state.metrics.accepted(event_type.name());
-    }
     Ok((
         StatusCode::ACCEPTED,
         Json(PublishedView {
-            id: outcome.event_id,
-            duplicate: outcome.duplicate,
-            deliveries,
+            id: published.id,
+            duplicate: published.duplicate,
+            deliveries: published.deliveries,
         }),
     ))
+}
+
+impl From<PublishError> for ApiError {
+    fn from(error: PublishError) -> Self {
+        match error {
+            PublishError::UnknownType { name, known } => ApiError::invalid(
+                "unknown_event_type",
+                format!("unknown event type {name:?}"),
+                vec![Detail::at(
+                    "/type",
+                    format!("known types: {}", known.join(", ")),
+                )],
+            ),
+            PublishError::InvalidId(invalid) => ApiError::invalid(
+                "invalid_request",
+                "the event id is invalid",
+                vec![Detail::from_invalid("/id", invalid)],
+            ),
+            PublishError::Schema {
+                event_type,
+                violations,
+            } => ApiError::invalid(
+                "schema_violation",
+                format!("data does not match the {event_type} schema"),
+                violations
+                    .into_iter()
+                    .map(|v| Detail {
+                        pointer: format!("/data{}", v.pointer),
+                        message: v.message,
+                        keyword: Some(v.keyword),
+                    })
+                    .collect(),
+            ),
+            PublishError::Store(error) => error.into(),
+        }
+    }
 }
 
 /// `GET /v1/events` query.

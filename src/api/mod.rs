@@ -35,9 +35,8 @@ pub use openapi::document as openapi_document;
 
 use crate::catalog::Catalog;
 use crate::delivery::guard::TargetGuard;
-use crate::delivery::sender::Sender;
-use crate::delivery::wake::Wake;
 use crate::metrics::Metrics;
+use crate::service::{Deliveries, Publisher};
 use crate::store::capacity::StorageHealth;
 use crate::store::{Store, StoreError};
 
@@ -53,16 +52,16 @@ pub struct AppState {
     pub catalog: Catalog,
     /// The SSRF policy for target URLs.
     pub guard: TargetGuard,
-    /// Wakes the delivery workers when deliveries fall due.
-    pub wake: Arc<Wake>,
     /// SHA-256 of the admin key.
     pub admin_key_hash: [u8; 32],
     /// Prefix of account API keys (`hb` gives `hb_...`).
     pub key_prefix: String,
     /// The `sha256=` signature header's name, reserved against custom headers.
     pub signature_header: HeaderName,
-    /// Makes attempts; the API uses it for test events.
-    pub sender: Arc<Sender>,
+    /// Accepts published events.
+    pub publisher: Arc<Publisher>,
+    /// Test sends and resends.
+    pub deliveries: Arc<Deliveries>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Per-account request and publish limits.

@@ -18,9 +18,8 @@ use super::lists::{ListPage, ListQuery};
 use super::subscriptions::{self, Draft};
 use super::views::{ResentView, TestOutcomeView, WebhookView};
 use super::{ApiError, AppState, Detail, ErrorBody};
-use crate::delivery::worker::LEASE;
 use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp};
-use crate::store::{Completion, NewEvent, NextStep, PreviousSecret, Subscription};
+use crate::store::{NewEvent, PreviousSecret, Subscription};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -432,40 +431,21 @@ async fn send_test(
         data: example,
         created_at: Timestamp::now(),
     };
-    let job = state
-        .store
-        .start_test_delivery(event, &id, LEASE)
+    let sent = state
+        .deliveries
+        .send_test(event, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    let attempt = state.sender.attempt(&job).await;
-    let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-    let outcome = TestOutcomeView {
-        event_id: job.event.id.clone(),
-        event_type: job.event.event_type.clone(),
-        delivery_id: job.lease.delivery_id.clone(),
-        delivered,
-        status: attempt.status,
-        latency_ms: attempt.latency_ms,
-        response: attempt.response_snippet.clone(),
-        error: attempt.error.clone(),
-    };
-    state
-        .store
-        .complete(vec![Completion {
-            lease: job.lease.clone(),
-            account_id: account.id,
-            subscription_id: id,
-            event_pk: job.event_pk,
-            attempt,
-            next: if delivered {
-                NextStep::Delivered
-            } else {
-                NextStep::Failed
-            },
-            disable_if_failing_since: None,
-        }])
-        .await?;
-    Ok(Json(outcome))
+    Ok(Json(TestOutcomeView {
+        event_id: sent.event_id,
+        event_type: sent.event_type,
+        delivery_id: sent.delivery_id,
+        delivered: sent.delivered,
+        status: sent.attempt.status,
+        latency_ms: sent.attempt.latency_ms,
+        response: sent.attempt.response_snippet,
+        error: sent.attempt.error,
+    }))
 }
 
 /// `POST /v1/webhooks/{id}/resend-failed` body.
@@ -511,10 +491,10 @@ async fn resend_failed(
             })?;
     owned_webhook(&state, &account.id, &id).await?;
     let since = Timestamp((since.unix_timestamp_nanos() / 1_000_000) as i64);
-    let resent = state.store.resend_failed(&account.id, &id, since).await?;
-    if resent > 0 {
-        state.wake.due_now([id.clone()]);
-    }
+    let resent = state
+        .deliveries
+        .resend_failed(&account.id, &id, since)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ResentView {

@@ -1,5 +1,5 @@
 //! The dispatcher: claims due deliveries from the store, runs each attempt
-//! as its own task (bounded), and hands outcomes to a recorder that writes
+//! (an [`Attempter`]'s) as its own task (bounded), and hands outcomes to a recorder that writes
 //! them back in batches. Woken at once by ingest; the database is polled
 //! only as a fallback and to catch retries as they fall due.
 
@@ -11,16 +11,16 @@ use tokio::sync::mpsc;
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::breaker::{Admission, Breaker, BreakerSettings};
-use super::retry::RetrySchedule;
-use super::sender::{ATTEMPT_TIMEOUT, Sender};
+use super::attempt::Attempter;
+use super::breaker::{Admission, Breaker};
+use super::queue::DeliveryQueue;
+use super::sender::ATTEMPT_TIMEOUT;
 use super::wake::Wake;
-use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::capacity::StorageHealth;
 use crate::store::{
-    AttemptResult, ClaimRequest, ClaimScope, Completion, DeliveryJob, HandOff, Lease, NextStep,
-    Store, StoreError, TargetRoom,
+    ClaimRequest, ClaimScope, Completion, DeliveryJob, HandOff, Lease, NextStep, StoreError,
+    TargetRoom,
 };
 
 /// How long a claim holds a delivery: several times what an attempt may take.
@@ -31,8 +31,6 @@ pub const DEFAULT_AUTO_DISABLE: Duration = Duration::from_secs(5 * 24 * 3600);
 /// Tunables of the dispatcher.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
-    /// Delays between attempts.
-    pub schedule: RetrySchedule,
     /// How long a claim holds a delivery; longer than an attempt can take.
     pub lease: Duration,
     /// Deliveries claimed per round trip.
@@ -46,54 +44,25 @@ pub struct DispatchSettings {
     pub poll: Duration,
     /// How long shutdown waits for running attempts before releasing them.
     pub drain_grace: Duration,
-    /// Disable a subscription whose every attempt failed for this long.
-    pub auto_disable_after: Option<Duration>,
-    /// When to stop attempting a target that keeps failing, for a while.
-    pub breaker: BreakerSettings,
 }
 
-impl DispatchSettings {
-    /// Defaults around `schedule`.
-    pub fn new(schedule: RetrySchedule) -> Self {
+impl Default for DispatchSettings {
+    fn default() -> Self {
         Self {
-            schedule,
             lease: LEASE,
             batch: 256,
             max_in_flight: 512,
             per_target: 32,
             poll: Duration::from_secs(1),
             drain_grace: ATTEMPT_TIMEOUT + Duration::from_secs(2),
-            auto_disable_after: Some(DEFAULT_AUTO_DISABLE),
-            breaker: BreakerSettings::default(),
         }
-    }
-}
-
-/// The longest `Retry-After` honoured; a target asking for more is retried
-/// after this, so one header cannot park a delivery for days.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// Decide what follows an attempt. A target's `Retry-After` (on 429 or 503)
-/// postpones the retry to at least that long, up to [`MAX_RETRY_AFTER`]; it
-/// does not add attempts beyond the schedule.
-pub fn next_step(schedule: &RetrySchedule, job: &DeliveryJob, attempt: &AttemptResult) -> NextStep {
-    match attempt.status {
-        Some(status) if (200..300).contains(&status) => NextStep::Delivered,
-        Some(410) if job.subscription.source.removed_by_gone() => NextStep::RemoveSubscription,
-        _ => match schedule.delay_after(job.attempts_made + 1) {
-            Some(delay) => {
-                let asked = attempt.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER);
-                NextStep::RetryAt(Timestamp::now().after(delay.max(asked)))
-            }
-            None => NextStep::Failed,
-        },
     }
 }
 
 /// Runs deliveries until cancelled, then drains.
 pub struct Dispatcher {
-    store: Arc<dyn Store>,
-    sender: Arc<Sender>,
+    store: Arc<dyn DeliveryQueue>,
+    attempter: Arc<Attempter>,
     settings: DispatchSettings,
     wake: Arc<Wake>,
     metrics: Arc<Metrics>,
@@ -115,10 +84,11 @@ enum Woken {
 }
 
 impl Dispatcher {
-    /// A dispatcher; `wake` is rung when deliveries fall due.
+    /// A dispatcher making its attempts with `attempter`; `wake` is rung
+    /// when deliveries fall due.
     pub fn new(
-        store: Arc<dyn Store>,
-        sender: Arc<Sender>,
+        store: Arc<dyn DeliveryQueue>,
+        attempter: Arc<Attempter>,
         settings: DispatchSettings,
         wake: Arc<Wake>,
         metrics: Arc<Metrics>,
@@ -126,7 +96,7 @@ impl Dispatcher {
     ) -> Self {
         Self {
             store,
-            sender,
+            attempter,
             settings,
             wake,
             metrics,
@@ -158,12 +128,7 @@ impl Dispatcher {
             self.wake.clone(),
             self.storage.clone(),
         ));
-        let mut slots = Slots::new(
-            self.sender.clone(),
-            &self.settings,
-            outcomes,
-            self.metrics.clone(),
-        );
+        let mut slots = Slots::new(self.attempter.clone(), &self.settings, outcomes);
 
         let mut handed = self.store.hand_off(self.settings.lease);
         let mut renew_at = Instant::now() + self.settings.lease / 3;
@@ -426,13 +391,10 @@ impl Target {
 /// The attempts running now, at most `per_target` to one subscription, and
 /// the claimed jobs waiting for their target's slots.
 struct Slots {
-    sender: Arc<Sender>,
-    schedule: RetrySchedule,
+    attempter: Arc<Attempter>,
     outcomes: mpsc::UnboundedSender<Completion>,
     per_target: usize,
     max_in_flight: usize,
-    auto_disable_after: Option<Duration>,
-    metrics: Arc<Metrics>,
     tasks: JoinSet<()>,
     running: HashMap<Id, (Lease, String)>,
     targets: HashMap<String, Target>,
@@ -454,23 +416,19 @@ struct Slots {
 
 impl Slots {
     fn new(
-        sender: Arc<Sender>,
+        attempter: Arc<Attempter>,
         settings: &DispatchSettings,
         outcomes: mpsc::UnboundedSender<Completion>,
-        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            sender,
-            schedule: settings.schedule.clone(),
+            breaker: attempter.breaker().clone(),
+            attempter,
             outcomes,
             per_target: settings.per_target,
             max_in_flight: settings.max_in_flight,
-            auto_disable_after: settings.auto_disable_after,
-            metrics,
             tasks: JoinSet::new(),
             running: HashMap::new(),
             targets: HashMap::new(),
-            breaker: Arc::new(Breaker::new(settings.breaker)),
             turned_away: Vec::new(),
             starved: HashSet::new(),
             handed: 0,
@@ -707,15 +665,9 @@ impl Slots {
     fn start(&mut self, job: DeliveryJob) {
         let (lease, target) = (job.lease.clone(), job.subscription.id.clone());
         self.targets.entry(target.clone()).or_default().running += 1;
-        let handle = self.tasks.spawn(attempt(
-            self.sender.clone(),
-            self.schedule.clone(),
-            self.auto_disable_after,
-            self.metrics.clone(),
-            self.breaker.clone(),
-            job,
-            self.outcomes.clone(),
-        ));
+        let handle = self
+            .tasks
+            .spawn(attempt(self.attempter.clone(), job, self.outcomes.clone()));
         self.running.insert(handle.id(), (lease, target));
     }
 
@@ -822,41 +774,13 @@ async fn next_handed(handed: &mut Option<HandOff>) -> Option<Vec<DeliveryJob>> {
     }
 }
 
-/// Whether an attempt says the target is down: no answer, a server error,
-/// or "too many requests". Other answers show it up, even if unhappy.
-fn target_down(result: &AttemptResult) -> bool {
-    matches!(result.status, None | Some(408 | 429 | 500..))
-}
-
+/// Make one attempt and send its outcome to the recorder.
 async fn attempt(
-    sender: Arc<Sender>,
-    schedule: RetrySchedule,
-    auto_disable_after: Option<Duration>,
-    metrics: Arc<Metrics>,
-    breaker: Arc<Breaker>,
+    attempter: Arc<Attempter>,
     job: DeliveryJob,
     outcomes: mpsc::UnboundedSender<Completion>,
 ) {
-    let result = sender.attempt(&job).await;
-    breaker.record(&job.subscription.id, !target_down(&result));
-    let next = next_step(&schedule, &job, &result);
-    metrics.attempted(&next, result.latency_ms);
-    tracing::debug!(
-        delivery = %job.lease.delivery_id,
-        status = ?result.status,
-        error = ?result.error,
-        next = ?next,
-        "attempt finished"
-    );
-    let _ = outcomes.send(Completion {
-        lease: job.lease,
-        account_id: job.subscription.account_id.clone(),
-        subscription_id: job.subscription.id.clone(),
-        event_pk: job.event_pk,
-        disable_if_failing_since: auto_disable_after.map(|span| result.started_at.before(span)),
-        attempt: result,
-        next,
-    });
+    let _ = outcomes.send(attempter.attempt(job).await);
 }
 
 /// Write outcomes back in batches: whatever has arrived while the previous
@@ -864,7 +788,7 @@ async fn attempt(
 /// dispatcher with its time, since its deadline was set before the retry
 /// existed.
 async fn record(
-    store: Arc<dyn Store>,
+    store: Arc<dyn DeliveryQueue>,
     mut outcomes: mpsc::UnboundedReceiver<Completion>,
     wake: Arc<Wake>,
     storage: Arc<StorageHealth>,

@@ -1,18 +1,22 @@
 //! Typed domain values: each type here can only hold a valid value, so the
 //! API validates once at the edge and the rest of the code trusts the types.
 
+mod delivery_state;
 mod event_type;
 mod filter;
 mod headers;
 mod ids;
+mod routing;
 mod secret;
 mod subscription;
 mod time;
 
+pub use delivery_state::DeliveryState;
 pub use event_type::EventTypeName;
 pub use filter::Filter;
 pub use headers::CustomHeaders;
 pub use ids::{EventId, new_id};
+pub use routing::{Route, matching};
 pub use secret::SigningSecret;
 pub use subscription::{EventSelection, Format, Source};
 pub use time::{Timestamp, rfc3339};

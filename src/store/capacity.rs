@@ -1,7 +1,7 @@
 //! Whether the database has room to write. A write refused for lack of
 //! space marks the storage full; while it is, a watch probes the store
-//! every second ([`Store::probe_write`]: room to spare, and a write that
-//! succeeds), and marks it free again once a probe passes. While it is
+//! every second ([`super::Records::probe_write`]: room to spare, and a
+//! write that succeeds), and marks it free again once a probe passes. While it is
 //! full, `/readyz` answers 503; each refused write answers
 //! `503 storage_full`. Each episode is logged once when it starts and once
 //! when it ends, not once per refused write.

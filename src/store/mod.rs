@@ -1,8 +1,9 @@
-//! Persistence: one [`Store`] trait that the API and the delivery engine use,
-//! with the embedded SQLite store (the single-node default) and the
-//! PostgreSQL store (several nodes on one database) behind it. The store is
-//! also the delivery queue: an event and its delivery rows are written in one
-//! transaction, and workers claim due rows with a lease.
+//! Persistence: the [`Records`] trait (accounts, keys, webhooks, event
+//! types, listings) and the delivery engine's [`DeliveryQueue`], both
+//! implemented by the embedded SQLite store (the single-node default) and
+//! the PostgreSQL store (several nodes on one database); [`Store`] is the
+//! two together. One database keeps both, so an event and its delivery rows
+//! are written in one transaction, and workers claim due rows with a lease.
 
 pub mod capacity;
 mod models;
@@ -12,18 +13,14 @@ pub mod sqlite;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub use models::*;
 
 use crate::config::DatabaseUrl;
-use crate::domain::Timestamp;
 
-/// Where a store hands new deliveries straight to the dispatcher: one batch
-/// per event, each delivery leased.
-pub type HandOff = tokio::sync::mpsc::Receiver<Vec<DeliveryJob>>;
+pub use crate::delivery::queue::{DeliveryQueue, HandOff};
 
 /// One schema upgrade: the SQL each database runs.
 struct Upgrade {
@@ -174,63 +171,64 @@ impl StoreError {
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything Hookbridge keeps. Every account-scoped call takes the account
-/// id, so one account can never reach another's rows.
+/// The records Hookbridge keeps: the admin key, event types, accounts and
+/// their keys, subscriptions, and the listings of events, deliveries and
+/// attempts. Every account-scoped call takes the account id, so one
+/// account can never reach another's rows.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Call `woken` when another node stores deliveries that are due now,
-    /// saying where. A single-node store has no other nodes: its default
-    /// does nothing.
-    fn listen_for_work(&self, woken: Arc<dyn Fn(DueWork) + Send + Sync>) {
-        drop(woken);
-    }
-
+pub trait Records: Send + Sync + 'static {
     /// The stored admin key hash, if one was generated earlier.
     async fn admin_key_hash(&self) -> StoreResult<Option<String>>;
+
     /// Store the admin key hash.
     async fn set_admin_key_hash(&self, hash: String) -> StoreResult<()>;
 
     /// Register a new event type; false (and nothing stored) when the name
     /// is taken.
     async fn create_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool>;
+
     /// Replace a registered event type's description, schema and examples;
     /// false when no such type is registered.
     async fn replace_event_type(&self, event_type: RegisteredEventType) -> StoreResult<bool>;
+
     /// Every registered event type, by name.
     async fn event_types(&self) -> StoreResult<Vec<RegisteredEventType>>;
 
     /// Create an account.
     async fn create_account(&self, account: Account) -> StoreResult<Account>;
+
     /// An account by id.
     async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+
     /// Add an API key (stored as its hash) to an existing account.
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<ApiKeyRecord>;
+
     /// The account owning the key with this hash.
     async fn account_by_key_hash(&self, hash: &str) -> StoreResult<Option<Account>>;
 
     /// Create a subscription.
     async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription>;
+
     /// One of the account's subscriptions.
     async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>>;
+
     /// The account's subscriptions, newest first.
     async fn list_subscriptions(
         &self,
         account_id: &str,
         page: PageRequest,
     ) -> StoreResult<Page<Subscription>>;
+
     /// Replace a subscription's mutable fields; `None` when it does not exist.
     async fn update_subscription(
         &self,
         subscription: Subscription,
     ) -> StoreResult<Option<Subscription>>;
+
     /// Delete a subscription and cancel its pending deliveries; false when
     /// there was nothing to delete.
     async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool>;
 
-    /// Store an event and one pending delivery per matching subscription in
-    /// one transaction. Publishing an id the account used before stores
-    /// nothing and reports the first event.
-    async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome>;
     /// The account's most recent events (of one type, if given), newest first.
     async fn recent_events(
         &self,
@@ -239,81 +237,16 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
 
-    /// Have every delivery that ingest creates from now on, leased for
-    /// `lease`, handed straight to the receiver returned, as one batch per
-    /// event, instead of waiting in the store to be claimed. `None` (the
-    /// default) when the store cannot: the PostgreSQL store's nodes share
-    /// their deliveries and must claim them. When the receiver has no room
-    /// for one more batch, or is closed, ingest leaves the deliveries in the
-    /// store, unleased. A handed delivery is claimable again once given back
-    /// (`release`), or once its lease has run out and the next `extend` has
-    /// passed; a restart makes it due at once.
-    fn hand_off(&self, lease: Duration) -> Option<HandOff> {
-        let _ = lease;
-        None
-    }
-
-    /// Lease the due deliveries `request` allows, oldest first, none to a
-    /// paused subscription; a lease that expires makes its delivery due
-    /// again.
-    async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>>;
-    /// Record attempts and apply their outcomes (delivered, retry, failed,
-    /// subscription gone). An outcome whose lease was lost is ignored.
-    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;
-    /// Give leased deliveries back so they are due now.
-    async fn release(&self, leases: Vec<Lease>) -> StoreResult<()>;
-    /// Extend leases still held (jobs waiting for a busy target, attempts
-    /// running) to `lease` from now, so none runs out and is claimed again.
-    /// Called at each renewal, held leases or not, so a store can tidy the
-    /// leases that ran out.
-    async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()>;
-    /// When the earliest claimable pending delivery is due (not to a target
-    /// in `skip`, not paused), if any is.
-    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>>;
-    /// Make one of the account's deliveries due now again, whatever its
-    /// state (unless it is being attempted); `None` when the account has no
-    /// such delivery or its subscription is gone.
-    async fn resend(
-        &self,
-        account_id: &str,
-        delivery_id: &str,
-    ) -> StoreResult<Option<DeliveryStatus>>;
-    /// Make every failed delivery of one of the account's subscriptions
-    /// that failed at or after `since` due now again; how many.
-    async fn resend_failed(
-        &self,
-        account_id: &str,
-        subscription_id: &str,
-        since: Timestamp,
-    ) -> StoreResult<usize>;
-    /// Store a test event (never a sample) with one delivery to the given
-    /// subscription, already leased to the caller for `lease`; `None` when the
-    /// account has no such subscription.
-    async fn start_test_delivery(
-        &self,
-        event: NewEvent,
-        subscription_id: &str,
-        lease_length: Duration,
-    ) -> StoreResult<Option<DeliveryJob>>;
-    /// Pending deliveries, and when the oldest of them was created.
-    async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
+
     /// Write (and keep) one small settings row: whether the database takes
     /// writes again after a full disk.
     async fn probe_write(&self) -> StoreResult<()>;
+
     /// How many bytes the database takes on disk (SQLite: the file and its
     /// log; PostgreSQL: the whole database).
     async fn database_size(&self) -> StoreResult<u64>;
-
-    /// One step of a retention pass: examine at most `limit` events in row
-    /// order after the row key `after`, and delete those created before
-    /// `cutoff` whose deliveries have all finished (delivered, failed,
-    /// cancelled), with their deliveries and attempts. An event with a
-    /// delivery still pending (or paused, or in flight) is kept. The step
-    /// says where the next one resumes, or that the pass reached events
-    /// younger than `cutoff` (or the end).
-    async fn purge(&self, cutoff: Timestamp, after: i64, limit: usize) -> StoreResult<PurgeStep>;
 
     /// Attempts made for the account's deliveries of one subscription or of
     /// one event, newest first.
@@ -323,8 +256,10 @@ pub trait Store: Send + Sync + 'static {
         of: AttemptsOf,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>>;
+
     /// Whether the account has an event with this id.
     async fn has_event(&self, account_id: &str, event_id: &str) -> StoreResult<bool>;
+
     /// Deliveries of one of the account's events (one per subscription);
     /// `None` when the account has no such event.
     async fn deliveries_for_event(
@@ -333,3 +268,9 @@ pub trait Store: Send + Sync + 'static {
         event_id: &str,
     ) -> StoreResult<Option<Vec<DeliveryStatus>>>;
 }
+
+/// A whole store: its records and its delivery queue, kept in one
+/// database so that an event and its deliveries commit together.
+pub trait Store: Records + DeliveryQueue {}
+
+impl<T: Records + DeliveryQueue + ?Sized> Store for T {}

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::domain::{
-    CustomHeaders, EventId, EventSelection, Filter, Format, SigningSecret, Source, Timestamp,
+    CustomHeaders, DeliveryState, EventId, EventSelection, Filter, Format, SigningSecret, Source,
+    Timestamp,
 };
 
 /// A customer account of the product.
@@ -120,7 +121,7 @@ pub struct IngestOutcome {
     pub deliveries: usize,
     /// The subscriptions whose new deliveries wait in the store to be
     /// claimed, one per delivery: all of them, less those the store handed
-    /// straight to this node's dispatcher (see [`super::Store::hand_off`]).
+    /// straight to this node's dispatcher (see [`crate::delivery::queue::DeliveryQueue::hand_off`]).
     pub targets: Vec<String>,
 }
 
@@ -368,8 +369,8 @@ pub struct DeliveryStatus {
     pub id: String,
     /// The subscription it goes to.
     pub subscription_id: String,
-    /// `pending`, `delivered`, `failed` or `cancelled`.
-    pub state: String,
+    /// Where it stands.
+    pub state: DeliveryState,
     /// Attempts made.
     pub attempts: u32,
     /// The last status code seen.

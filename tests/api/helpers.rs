@@ -84,10 +84,8 @@ impl TestDatabase {
         account_id: &str,
         subscription_id: &str,
     ) -> std::sync::Arc<dyn hookbridge::store::Store> {
-        use hookbridge::domain::{
-            CustomHeaders, EventSelection, Format, SigningSecret, Source, Timestamp,
-        };
-        use hookbridge::store::{Account, Subscription};
+        use hookbridge::domain::Timestamp;
+        use hookbridge::store::Account;
         let store = self.open_store().await;
         let now = Timestamp::now();
         store
@@ -99,24 +97,7 @@ impl TestDatabase {
             .await
             .unwrap();
         store
-            .create_subscription(Subscription {
-                id: subscription_id.into(),
-                account_id: account_id.into(),
-                url: "http://127.0.0.1:9/never-called".into(),
-                events: EventSelection::from_stored(vec!["*".into()]),
-                filter: None,
-                format: Format::Flat,
-                secret: SigningSecret::generate(),
-                headers: CustomHeaders::default(),
-                description: String::new(),
-                source: Source::Api,
-                created_at: now,
-                updated_at: now,
-                previous_secret: None,
-                enabled: true,
-                disabled_reason: None,
-                failing_since: None,
-            })
+            .create_subscription(stored_subscription(account_id, subscription_id, &[], None))
             .await
             .unwrap();
         store
@@ -160,6 +141,39 @@ impl TestDatabase {
 
 /// The admin key every test service uses.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+/// A subscription to store directly: `id` of `account_id`, for `events`
+/// (empty: every type), passing only events whose data matches `filter`,
+/// to a closed port (such tests drive the store, not deliveries).
+pub fn stored_subscription(
+    account_id: &str,
+    id: &str,
+    events: &[&str],
+    filter: Option<Value>,
+) -> hookbridge::store::Subscription {
+    use hookbridge::domain::{
+        CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp,
+    };
+    let now = Timestamp::now();
+    hookbridge::store::Subscription {
+        id: id.into(),
+        account_id: account_id.into(),
+        url: "http://127.0.0.1:9/never-called".into(),
+        events: EventSelection::from_stored(events.iter().map(|e| e.to_string()).collect()),
+        filter: filter.map(|f| Filter::parse(&f).expect("a valid filter")),
+        format: Format::Flat,
+        secret: SigningSecret::generate(),
+        headers: CustomHeaders::default(),
+        description: String::new(),
+        source: Source::Api,
+        created_at: now,
+        updated_at: now,
+        previous_secret: None,
+        enabled: true,
+        disabled_reason: None,
+        failing_since: None,
+    }
+}
 
 /// A real HTTP client (TLS provider installed once).
 pub fn client() -> reqwest::Client {

@@ -6,6 +6,7 @@ mod accounts;
 mod backup;
 mod bodies;
 mod catalog;
+mod conformance;
 mod container;
 mod crash;
 mod dashboard;
@@ -14,7 +15,7 @@ mod event_types;
 mod helpers;
 mod ingest;
 mod isolation;
-mod leases;
+
 mod limits;
 mod management;
 mod multinode;

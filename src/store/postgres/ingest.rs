@@ -11,7 +11,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{execute, filter_column, json_text, notify_due, query};
-use crate::domain::{EventSelection, Filter, new_id};
+use crate::domain::{EventSelection, Route, matching, new_id};
 use crate::store::{IngestOutcome, NewEvent, StoreError, StoreResult};
 
 /// Events taken into one transaction at most.
@@ -73,13 +73,6 @@ async fn commit_batches(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Request>>>, 
     }
 }
 
-/// A subscription's matcher, parsed once per batch.
-struct Matcher {
-    id: String,
-    events: EventSelection,
-    filter: Option<Filter>,
-}
-
 /// Store `events` and their deliveries in one transaction: one outcome per
 /// event, in order. An event of an unknown account gets its own error and
 /// the others go on; a database error fails the whole batch.
@@ -134,7 +127,7 @@ async fn store_batch(
     .map(|row| ((row.get(0), row.get(1)), row.get(2)))
     .collect();
 
-    let mut matchers: HashMap<String, Vec<Matcher>> = HashMap::new();
+    let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
     for row in query(
         &transaction,
         "SELECT account_id, id, events, filter FROM subscriptions
@@ -143,8 +136,8 @@ async fn store_batch(
     )
     .await?
     {
-        matchers.entry(row.get(0)).or_default().push(Matcher {
-            id: row.get(1),
+        routes.entry(row.get(0)).or_default().push(Route {
+            subscription_id: row.get(1),
             events: EventSelection::from_stored(json_text(row.get(2), "event list")?),
             filter: filter_column(row.get(3))?,
         });
@@ -171,20 +164,14 @@ async fn store_batch(
             continue;
         };
         let mut matched = Vec::new();
-        for matcher in matchers.get(&event.account_id).into_iter().flatten() {
-            if matcher.events.wants(&event.event_type)
-                && matcher
-                    .filter
-                    .as_ref()
-                    .is_none_or(|f| f.matches(&event.data))
-            {
-                delivery_ids.push(new_id("dlv"));
-                event_pks.push(event_pk);
-                targets.push(matcher.id.as_str());
-                delivery_owners.push(event.account_id.as_str());
-                delivery_times.push(event.created_at.0);
-                matched.push(matcher.id.clone());
-            }
+        let account_routes = routes.get(&event.account_id).map_or(&[][..], Vec::as_slice);
+        for route in matching(account_routes, &event.event_type, &event.data) {
+            delivery_ids.push(new_id("dlv"));
+            event_pks.push(event_pk);
+            targets.push(route.subscription_id.as_str());
+            delivery_owners.push(event.account_id.as_str());
+            delivery_times.push(event.created_at.0);
+            matched.push(route.subscription_id.clone());
         }
         outcomes.push(Ok(IngestOutcome {
             event_id: event.id.as_str().to_owned(),

@@ -1,0 +1,599 @@
+//! The PostgreSQL store's delivery queue, shared by every node: ingest
+//! with deliveries, claims (`FOR UPDATE SKIP LOCKED`), outcomes, leases,
+//! resends, test deliveries, retention's purge (one node at a time) and the
+//! LISTEN/NOTIFY doorbell.
+
+use super::*;
+
+/// The statement that leases the deliveries a `due (id, next_attempt_at)`
+/// query selects (and locks) until `$1`, returning each with the due time
+/// it had.
+macro_rules! lease_due {
+    ($due:literal) => {
+        concat!(
+            "WITH due AS (",
+            $due,
+            ")
+             UPDATE deliveries d
+             SET next_attempt_at = $1,
+                 lease_token = floor(random() * 9007199254740991)::BIGINT
+             FROM due WHERE d.id = due.id
+             RETURNING d.id, d.attempts, d.subscription_id, d.lease_token, d.event_pk,
+                       due.next_attempt_at"
+        )
+    };
+}
+
+#[async_trait]
+impl DeliveryQueue for PostgresStore {
+    fn listen_for_work(&self, woken: Arc<dyn Fn(DueWork) + Send + Sync>) {
+        tokio::spawn(listen(
+            self.url.clone(),
+            self.tls.clone(),
+            self.node.clone(),
+            woken,
+        ));
+    }
+
+    async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
+        self.ingest.ingest(event).await
+    }
+
+    async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>> {
+        let client = self.pool.get().await?;
+        let now = Timestamp::now();
+        let lease_until = now.after(request.lease).0;
+        // Each path leases in one statement whose rows carry the due time
+        // they had, so the jobs can be put back in due order.
+        let mut claimed = match &request.scope {
+            ClaimScope::Any(limits) => {
+                let scan = request.total.saturating_mul(TargetRoom::SCAN) as i64;
+                let candidates = query(
+                    &client,
+                    "SELECT d.id, d.subscription_id FROM deliveries d
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+                       AND NOT (d.subscription_id = ANY($2::TEXT[]))
+                       AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                                       WHERE s.id = d.subscription_id AND NOT s.enabled)
+                     ORDER BY d.next_attempt_at
+                     LIMIT $3",
+                    &[&now.0, &limits.skipped(), &scan],
+                )
+                .await?;
+                let picked: Vec<String> = limits.pick(
+                    candidates.iter().map(|row| (row.get(0), row.get(1))),
+                    request.total,
+                );
+                if picked.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Another node may have leased some of them since they were
+                // read: those are skipped (locked) or no longer due.
+                query(
+                    &client,
+                    lease_due!(
+                        "SELECT d.id, d.next_attempt_at FROM deliveries d
+                         WHERE d.id = ANY($2) AND d.state = 'pending' AND d.next_attempt_at <= $3
+                         FOR UPDATE SKIP LOCKED"
+                    ),
+                    &[&lease_until, &picked, &now.0],
+                )
+                .await?
+            }
+            ClaimScope::Targets(targets) => {
+                let mut left = request.total;
+                let (ids, rooms): (Vec<&str>, Vec<i64>) = targets
+                    .iter()
+                    .map(|(id, room)| {
+                        let room = (*room).min(left);
+                        left -= room;
+                        (id.as_str(), room as i64)
+                    })
+                    .unzip();
+                query(
+                    &client,
+                    lease_due!(
+                        "SELECT due.id, due.next_attempt_at
+                         FROM UNNEST($2::TEXT[], $3::BIGINT[]) AS t(id, room)
+                         CROSS JOIN LATERAL (
+                             SELECT d.id, d.next_attempt_at FROM deliveries d
+                             WHERE d.subscription_id = t.id AND d.state = 'pending'
+                               AND d.next_attempt_at <= $4
+                               AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                                               WHERE s.id = t.id AND NOT s.enabled)
+                             ORDER BY d.next_attempt_at
+                             LIMIT t.room
+                             FOR UPDATE SKIP LOCKED) due"
+                    ),
+                    &[&lease_until, &ids, &rooms, &now.0],
+                )
+                .await?
+            }
+        };
+        claimed.sort_by_key(|row| row.get::<_, i64>(5));
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let event_pks: Vec<i64> = claimed.iter().map(|r| r.get(4)).collect();
+        let subscription_ids: Vec<String> = claimed.iter().map(|r| r.get(2)).collect();
+        let mut events = HashMap::new();
+        for row in query(
+            &client,
+            "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
+            &[&event_pks],
+        )
+        .await?
+        {
+            events.insert(row.get::<_, i64>(0), Arc::new(event_from(&row, 1)?));
+        }
+        let mut subscriptions = HashMap::new();
+        for row in query(
+            &client,
+            &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
+            &[&subscription_ids],
+        )
+        .await?
+        {
+            let id: String = row.get(0);
+            match subscription_at(&row, 0, &self.sealer) {
+                Ok(subscription) => {
+                    subscriptions.insert(id, Some(Arc::new(subscription)));
+                }
+                Err(error) => {
+                    // One unreadable subscription (a secret sealed under a
+                    // key this node lacks) must not stall the others: its
+                    // deliveries keep their lease and are tried after it.
+                    tracing::error!(%error, subscription = %id, "a subscription could not be read; its deliveries wait a lease");
+                    subscriptions.insert(id, None);
+                }
+            }
+        }
+        let mut jobs = Vec::with_capacity(claimed.len());
+        for row in &claimed {
+            let subscription_id: String = row.get(2);
+            let subscription = match subscriptions.get(&subscription_id) {
+                Some(Some(subscription)) => subscription,
+                Some(None) => continue,
+                None => {
+                    cancel_pending(&client, &subscription_id, now).await?;
+                    continue;
+                }
+            };
+            let event = events
+                .get(&row.get::<_, i64>(4))
+                .ok_or_else(|| corrupt("delivery's event"))?;
+            jobs.push(DeliveryJob {
+                lease: Lease {
+                    delivery_id: row.get(0),
+                    token: row.get(3),
+                },
+                attempts_made: row.get::<_, i32>(1).max(0) as u32,
+                event_pk: row.get(4),
+                event: event.clone(),
+                subscription: subscription.clone(),
+            });
+        }
+        Ok(jobs)
+    }
+
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        complete_all(&transaction, &completions).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        move_leased(&client, &leases, Timestamp::now(), true).await?;
+        notify_due(&client, &self.node, &[]).await?;
+        Ok(())
+    }
+
+    async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> StoreResult<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let client = self.pool.get().await?;
+        move_leased(&client, &leases, Timestamp::now().after(lease), false).await
+    }
+
+    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT MIN(d.next_attempt_at) FROM deliveries d
+             WHERE d.state = 'pending' AND NOT (d.subscription_id = ANY($1::TEXT[]))
+               AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                               WHERE s.id = d.subscription_id AND NOT s.enabled)",
+            &[&skip],
+        )
+        .await?;
+        let at: Option<i64> = rows.first().and_then(|row| row.get(0));
+        Ok(at.map(Timestamp))
+    }
+
+    async fn resend(
+        &self,
+        account_id: &str,
+        delivery_id: &str,
+    ) -> StoreResult<Option<DeliveryStatus>> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, updated_at = $3
+                 WHERE id = $1 AND account_id = $2 AND lease_token IS NULL
+                   AND subscription_id IN (SELECT id FROM subscriptions WHERE account_id = $2)
+                 RETURNING id, subscription_id, state, attempts, last_status, last_error",
+            &[&delivery_id, &account_id, &Timestamp::now().0],
+        )
+        .await?;
+        if row.is_some() {
+            notify_due(&client, &self.node, &[]).await?;
+        }
+        row.as_ref().map(delivery_status_from).transpose()
+    }
+
+    async fn resend_failed(
+        &self,
+        account_id: &str,
+        subscription_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<usize> {
+        let client = self.pool.get().await?;
+        let resent = execute(
+            &client,
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = $4, updated_at = $4
+                 WHERE account_id = $1 AND subscription_id = $2 AND state = 'failed'
+                   AND updated_at >= $3",
+            &[&account_id, &subscription_id, &since.0, &Timestamp::now().0],
+        )
+        .await?;
+        if resent > 0 {
+            notify_due(&client, &self.node, &[]).await?;
+        }
+        Ok(resent as usize)
+    }
+
+    async fn start_test_delivery(
+        &self,
+        event: NewEvent,
+        subscription_id: &str,
+        lease_length: Duration,
+    ) -> StoreResult<Option<DeliveryJob>> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let Some(row) = query_opt(
+            &transaction,
+            &format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
+                     WHERE s.id = $1 AND s.account_id = $2"
+            ),
+            &[&subscription_id, &event.account_id],
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let subscription = Arc::new(subscription_at(&row, 0, &self.sealer)?);
+        let Some(event_pk) = insert_event(&transaction, &event, true).await? else {
+            return Ok(None);
+        };
+        let lease = Lease {
+            delivery_id: new_id("dlv"),
+            token: rand::random::<i64>(),
+        };
+        execute(
+            &transaction,
+            "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                     next_attempt_at, lease_token, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7)",
+            &[
+                &lease.delivery_id,
+                &event_pk,
+                &subscription.id,
+                &event.account_id,
+                &event.created_at.after(lease_length).0,
+                &lease.token,
+                &event.created_at.0,
+            ],
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(Some(DeliveryJob {
+            lease,
+            attempts_made: 0,
+            event_pk,
+            event: Arc::new(StoredEvent {
+                id: event.id.as_str().to_owned(),
+                event_type: event.event_type,
+                data: event.data,
+                created_at: event.created_at,
+                bodies: Default::default(),
+            }),
+            subscription,
+        }))
+    }
+
+    async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        let client = self.pool.get().await?;
+        let row = query_one(
+            &client,
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
+            &[],
+        )
+        .await?;
+        Ok((
+            row.get::<_, i64>(0) as u64,
+            row.get::<_, Option<i64>>(1).map(Timestamp),
+        ))
+    }
+
+    /// One node purges at a time: a step takes a transaction-scoped
+    /// advisory lock, and a node that finds it taken ends its pass. Deleted
+    /// rows are reclaimed by autovacuum, tuned tighter for the three
+    /// purged tables (see `schema.sql`), and their space reused by new rows.
+    async fn purge(&self, cutoff: Timestamp, after: i64, limit: usize) -> StoreResult<PurgeStep> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let locked = query_one(
+            &transaction,
+            "SELECT pg_try_advisory_xact_lock($1)",
+            &[&PURGE_LOCK],
+        )
+        .await?;
+        if !locked.get::<_, bool>(0) {
+            return Ok(PurgeStep::default());
+        }
+        let examined = query(
+            &transaction,
+            "SELECT e.pk, e.created_at, EXISTS (
+                 SELECT 1 FROM deliveries d WHERE d.event_pk = e.pk AND d.state = 'pending')
+             FROM events e WHERE e.pk > $1 ORDER BY e.pk LIMIT $2",
+            &[&after, &(limit as i64)],
+        )
+        .await?;
+        let mut resume_after = (examined.len() == limit)
+            .then(|| examined.last().map(|row| row.get::<_, i64>(0)))
+            .flatten();
+        let mut doomed: Vec<i64> = Vec::new();
+        for row in &examined {
+            if row.get::<_, i64>(1) >= cutoff.0 {
+                resume_after = None;
+                break;
+            }
+            if !row.get::<_, bool>(2) {
+                doomed.push(row.get(0));
+            }
+        }
+        let mut purged = Purged::default();
+        if !doomed.is_empty() {
+            // A delivery made pending again meanwhile (a resend) keeps its
+            // event: each statement sees what committed before it.
+            purged.deliveries = execute(
+                &transaction,
+                "DELETE FROM deliveries WHERE event_pk = ANY($1) AND state <> 'pending'",
+                &[&doomed],
+            )
+            .await?;
+            purged.attempts = execute(
+                &transaction,
+                "DELETE FROM attempts WHERE event_pk = ANY($1)",
+                &[&doomed],
+            )
+            .await?;
+            purged.events = execute(
+                &transaction,
+                "DELETE FROM events e WHERE e.pk = ANY($1)
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_pk = e.pk)",
+                &[&doomed],
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(PurgeStep {
+            purged,
+            resume_after,
+        })
+    }
+}
+
+/// The advisory lock a purge step holds, so one node purges at a time.
+const PURGE_LOCK: i64 = 7262653;
+
+/// Apply a batch of outcomes in a few statements, whatever its size: one
+/// UPDATE of the deliveries whose lease still holds, one INSERT of their
+/// attempts, one UPDATE ending the failure runs of delivered targets; only
+/// failures and 410s (rare when targets are healthy) take a statement each.
+async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -> StoreResult<()> {
+    let mut ids = Vec::with_capacity(completions.len());
+    let mut tokens = Vec::with_capacity(completions.len());
+    let mut states = Vec::with_capacity(completions.len());
+    let mut next_ats: Vec<Option<i64>> = Vec::with_capacity(completions.len());
+    let mut statuses: Vec<Option<i32>> = Vec::with_capacity(completions.len());
+    let mut errors: Vec<Option<String>> = Vec::with_capacity(completions.len());
+    for completion in completions {
+        let attempt = &completion.attempt;
+        let (state, next_at, error) = completion.stored_outcome();
+        ids.push(completion.lease.delivery_id.as_str());
+        tokens.push(completion.lease.token);
+        states.push(state);
+        next_ats.push(next_at);
+        statuses.push(attempt.status.map(i32::from));
+        errors.push(error);
+    }
+    let applied: HashSet<String> = query(
+        client,
+        "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
+                 next_attempt_at = c.next_at, lease_token = NULL, last_status = c.status,
+                 last_error = c.error, updated_at = $7
+             FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::INT[], $6::TEXT[])
+                 AS c(id, token, state, next_at, status, error)
+             WHERE d.id = c.id AND d.lease_token = c.token AND d.state = 'pending'
+             RETURNING d.id",
+        &[
+            &ids,
+            &tokens,
+            &states,
+            &next_ats,
+            &statuses,
+            &errors,
+            &Timestamp::now().0,
+        ],
+    )
+    .await?
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
+    let done: Vec<&Completion> = completions
+        .iter()
+        .filter(|c| applied.contains(&c.lease.delivery_id))
+        .collect();
+    if done.is_empty() {
+        return Ok(());
+    }
+    let attempt_ids: Vec<String> = done.iter().map(|_| new_id("att")).collect();
+    let delivery_ids: Vec<&str> = done.iter().map(|c| c.lease.delivery_id.as_str()).collect();
+    let subscription_ids: Vec<&str> = done.iter().map(|c| c.subscription_id.as_str()).collect();
+    let account_ids: Vec<&str> = done.iter().map(|c| c.account_id.as_str()).collect();
+    let event_pks: Vec<i64> = done.iter().map(|c| c.event_pk).collect();
+    let started: Vec<i64> = done.iter().map(|c| c.attempt.started_at.0).collect();
+    let statuses: Vec<Option<i32>> = done
+        .iter()
+        .map(|c| c.attempt.status.map(i32::from))
+        .collect();
+    let latencies: Vec<i64> = done.iter().map(|c| c.attempt.latency_ms as i64).collect();
+    let snippets: Vec<&str> = done
+        .iter()
+        .map(|c| c.attempt.response_snippet.as_str())
+        .collect();
+    let errors: Vec<Option<&str>> = done.iter().map(|c| c.attempt.error.as_deref()).collect();
+    execute(
+        client,
+        "INSERT INTO attempts (id, delivery_id, subscription_id, account_id, event_pk,
+                 started_at, status, latency_ms, response_snippet, error)
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[],
+                 $6::BIGINT[], $7::INT[], $8::BIGINT[], $9::TEXT[], $10::TEXT[])",
+        &[
+            &attempt_ids,
+            &delivery_ids,
+            &subscription_ids,
+            &account_ids,
+            &event_pks,
+            &started,
+            &statuses,
+            &latencies,
+            &snippets,
+            &errors,
+        ],
+    )
+    .await?;
+    // A batch's outcomes count in their order, as the SQLite store records
+    // them one by one: a subscription's last success in the batch ends its
+    // run of failures, so only the failures after it start a new one.
+    let mut last_success: HashMap<&str, usize> = HashMap::new();
+    for (index, completion) in done.iter().enumerate() {
+        if completion.next == NextStep::Delivered {
+            last_success.insert(completion.subscription_id.as_str(), index);
+        }
+    }
+    let mut recovered: Vec<&str> = last_success.keys().copied().collect();
+    recovered.sort_unstable();
+    execute(
+        client,
+        "UPDATE subscriptions SET failing_since = NULL
+             WHERE id = ANY($1) AND failing_since IS NOT NULL",
+        &[&recovered],
+    )
+    .await?;
+    for (index, completion) in done.iter().enumerate() {
+        if completion.next == NextStep::Delivered {
+            continue;
+        }
+        let succeeded_later = last_success
+            .get(completion.subscription_id.as_str())
+            .is_some_and(|&success| success > index);
+        if !succeeded_later {
+            track_failure(client, completion).await?;
+        }
+        if completion.next == NextStep::RemoveSubscription {
+            delete_subscription_in(client, &completion.account_id, &completion.subscription_id)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// As in the SQLite store: a failure starts a subscription's run of
+/// failures, or disables the subscription once the run began before the
+/// auto-disable cutoff (a success ends the run, in [`complete_all`]).
+async fn track_failure(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
+    let id = &completion.subscription_id;
+    execute(
+        client,
+        "UPDATE subscriptions SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+        &[id, &completion.attempt.started_at.0],
+    )
+    .await?;
+    let Some(cutoff) = completion.disable_if_failing_since else {
+        return Ok(());
+    };
+    let disabled = execute(
+        client,
+        "UPDATE subscriptions SET enabled = FALSE,
+                 disabled_reason = 'every attempt failed since ' || $3
+             WHERE id = $1 AND enabled AND failing_since <= $2",
+        &[id, &cutoff.0, &rfc3339(cutoff)],
+    )
+    .await?;
+    if disabled > 0 {
+        tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
+    }
+    Ok(())
+}
+
+/// Make the pending deliveries whose `leases` still hold due at `due`:
+/// ending the lease (a release) or keeping it (a renewal).
+async fn move_leased(
+    client: &impl GenericClient,
+    leases: &[Lease],
+    due: Timestamp,
+    end_lease: bool,
+) -> StoreResult<()> {
+    let ids: Vec<&str> = leases.iter().map(|l| l.delivery_id.as_str()).collect();
+    let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
+    execute(
+        client,
+        "UPDATE deliveries d SET next_attempt_at = $3,
+             lease_token = CASE WHEN $4 THEN NULL ELSE d.lease_token END
+         FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS l(id, token)
+         WHERE d.id = l.id AND d.lease_token = l.token AND d.state = 'pending'",
+        &[&ids, &tokens, &due.0, &end_lease],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_event(
+    client: &impl GenericClient,
+    event: &NewEvent,
+    test: bool,
+) -> StoreResult<Option<i64>> {
+    let row = query_opt(
+        client,
+        "INSERT INTO events (id, account_id, type, data, created_at, test)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (account_id, id) DO NOTHING RETURNING pk",
+        &[
+            &event.id.as_str(),
+            &event.account_id,
+            &event.event_type,
+            &event.data.to_string(),
+            &event.created_at.0,
+            &test,
+        ],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
