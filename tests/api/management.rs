@@ -218,7 +218,7 @@ async fn health_and_readiness_probes_answer() {
 }
 
 #[tokio::test]
-async fn a_test_event_is_sent_now_recorded_and_never_a_sample() {
+async fn a_test_event_is_sent_now_recorded_counted_and_never_a_sample() {
     let app = TestApp::spawn().await;
     let account = app.new_account().await;
     let receiver = Receiver::start().await;
@@ -275,6 +275,17 @@ async fn a_test_event_is_sent_now_recorded_and_never_a_sample() {
         .map(|a| a["status"].clone())
         .collect();
     assert_eq!(statuses, [json!(500), json!(200), json!(200)]);
+    assert_eq!(
+        app.metric(r#"hookbridge_delivery_attempts_total{outcome="delivered"}"#)
+            .await,
+        2.0,
+        "test sends count as attempts"
+    );
+    assert_eq!(
+        app.metric(r#"hookbridge_delivery_attempts_total{outcome="failed"}"#)
+            .await,
+        1.0
+    );
     let samples: Vec<Value> = app
         .get_as(&account, "/v1/events?type=zip.completed")
         .await
