@@ -1,5 +1,8 @@
 //! REST hooks for Zapier and Make: `POST /v1/hooks` subscribes a hook URL to
 //! one event type, `DELETE /v1/hooks/{id}` unsubscribes and never fails twice.
+//! A hook is the same subscription a raw webhook is (`webhooks.rs`), made
+//! by a platform on a user's behalf: one type, its source (`zapier`, `make`)
+//! deciding what a 410 means, and the platform's own request shape.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,9 +1,33 @@
 //! Delivery bodies: the flat format (the seed's shape) and the Stripe-style
-//! envelope (the ZipKit page's shape).
+//! envelope (the ZipKit page's shape), each rendered once per event and
+//! shared by its deliveries ([`RenderedBodies`]).
 
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::domain::Format;
+
+/// An event's delivery bodies, one per [`Format`], each serialized by the
+/// first delivery that needs it and shared by the event's other deliveries
+/// (ten subscriptions to an event render and serialize it once, not ten times).
+#[derive(Debug, Clone, Default)]
+pub struct RenderedBodies {
+    flat: OnceLock<Bytes>,
+    envelope: OnceLock<Bytes>,
+}
+
+impl RenderedBodies {
+    /// The body in `format`, made with `render` if no delivery made it yet.
+    pub fn get_or_render(&self, format: Format, render: impl FnOnce() -> Bytes) -> Bytes {
+        let slot = match format {
+            Format::Flat => &self.flat,
+            Format::Envelope => &self.envelope,
+        };
+        slot.get_or_init(render).clone()
+    }
+}
 
 /// The parts of an event a body is made of.
 pub struct EventParts<'a> {

@@ -1,13 +1,12 @@
 //! The records the store reads and writes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
-
-use bytes::Bytes;
 
 use serde_json::Value;
 
+use crate::delivery::payload::RenderedBodies;
 use crate::domain::{
     CustomHeaders, DeliveryState, EventId, EventSelection, Filter, Format, SigningSecret, Source,
     Timestamp,
@@ -138,26 +137,6 @@ pub struct StoredEvent {
     pub created_at: Timestamp,
     /// Its delivery bodies, serialized once per format.
     pub bodies: RenderedBodies,
-}
-
-/// An event's delivery bodies, one per [`Format`], each serialized by the
-/// first delivery that needs it and shared by the event's other deliveries
-/// (ten subscriptions to an event render and serialize it once, not ten times).
-#[derive(Debug, Clone, Default)]
-pub struct RenderedBodies {
-    flat: OnceLock<Bytes>,
-    envelope: OnceLock<Bytes>,
-}
-
-impl RenderedBodies {
-    /// The body in `format`, made with `render` if no delivery made it yet.
-    pub fn get_or_render(&self, format: Format, render: impl FnOnce() -> Bytes) -> Bytes {
-        let slot = match format {
-            Format::Flat => &self.flat,
-            Format::Envelope => &self.envelope,
-        };
-        slot.get_or_init(render).clone()
-    }
 }
 
 /// Where another node says deliveries are due now.
