@@ -1,8 +1,8 @@
 //! Delivery: turning pending delivery rows into signed HTTP POSTs.
 //!
-//! [`queue`] is what the engine needs of storage; [`worker`] claims due
-//! deliveries from it and runs them, woken by
-//! [`wake`] when work falls due,
+//! [`queue`] is what the engine needs of storage, in the values of
+//! [`work`]; [`worker`] claims due deliveries from it and runs them, woken
+//! by [`wake`] when work falls due,
 //! [`attempt`] makes and judges one attempt through [`sender`] and the
 //! circuit [`breaker`], [`payload`] shapes the body, [`signing`]
 //! signs it, [`retry`] decides when to try again and [`guard`] keeps targets
@@ -19,4 +19,5 @@ pub mod sender;
 pub mod signing;
 pub mod special_addresses;
 pub mod wake;
+pub mod work;
 pub mod worker;

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::domain::Timestamp;
-use crate::store::{
-    ClaimRequest, Completion, DeliveryJob, DeliveryStatus, DueWork, IngestOutcome, Lease, NewEvent,
-    PurgeStep, StoreResult,
+use super::work::{
+    ClaimRequest, Completion, DeliveryJob, DueWork, IngestOutcome, Lease, PurgeStep,
 };
+use crate::domain::Timestamp;
+use crate::store::{DeliveryStatus, NewEvent, StoreResult};
 
 /// Where a store hands new deliveries straight to the dispatcher: one batch
 /// per event, each delivery leased.

@@ -1,0 +1,250 @@
+//! The values the delivery queue speaks in: what ingest did, where work is
+//! due, claims and the leases they take, the jobs a worker runs, each
+//! attempt's result and what follows it, and what a retention purge did.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::Timestamp;
+use crate::store::{StoredEvent, Subscription};
+
+/// What ingesting an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// The stored event's id.
+    pub event_id: String,
+    /// True when the id had been published before and nothing was stored.
+    pub duplicate: bool,
+    /// How many deliveries were created, one per matching subscription.
+    pub deliveries: usize,
+    /// The subscriptions whose new deliveries wait in the store to be
+    /// claimed, one per delivery: all of them, less those the store handed
+    /// straight to this node's dispatcher (see [`crate::delivery::queue::DeliveryQueue::hand_off`]).
+    pub targets: Vec<String>,
+}
+
+/// Where another node says deliveries are due now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueWork {
+    /// To these subscriptions.
+    Targets(Vec<String>),
+    /// It did not say (a released or resent delivery, a missed notice).
+    Anywhere,
+}
+
+/// Which due deliveries one claim may lease, oldest first.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// How long the claim holds each delivery.
+    pub lease: Duration,
+    /// At most this many deliveries in all.
+    pub total: usize,
+    /// Where to look.
+    pub scope: ClaimScope,
+}
+
+/// Where a claim looks for due deliveries.
+#[derive(Debug, Clone)]
+pub enum ClaimScope {
+    /// Among every target's due deliveries, in due order, within each
+    /// target's room.
+    Any(TargetRoom),
+    /// Only these targets' due deliveries, at most the given number each.
+    Targets(Vec<(String, usize)>),
+}
+
+/// How many deliveries a claim over all targets may take to each target.
+/// It looks at no more than [`TargetRoom::SCAN`] times its total of due
+/// deliveries not to a skipped target, so one target's backlog cannot make
+/// the claim long.
+#[derive(Debug, Clone)]
+pub struct TargetRoom {
+    /// Targets that already hold claimed deliveries: how many more each may
+    /// take (none: the claim skips it).
+    pub room: HashMap<String, usize>,
+    /// How many a target not in `room` may take.
+    pub per_new_target: usize,
+}
+
+impl TargetRoom {
+    /// How many due deliveries the claim looks at, per delivery it may take.
+    pub const SCAN: usize = 4;
+
+    /// The targets the claim skips: those without room.
+    pub fn skipped(&self) -> Vec<String> {
+        self.room
+            .iter()
+            .filter(|(_, free)| **free == 0)
+            .map(|(target, _)| target.clone())
+            .collect()
+    }
+
+    /// From due `candidates` (a key and its target, in due order), those the
+    /// claim takes: at most `total`, each target's room respected.
+    pub fn pick<K>(
+        &self,
+        candidates: impl IntoIterator<Item = (K, String)>,
+        total: usize,
+    ) -> Vec<K> {
+        let mut taken: HashMap<String, usize> = HashMap::new();
+        let mut picked = Vec::new();
+        for (key, target) in candidates {
+            if picked.len() == total {
+                break;
+            }
+            let allowed = self
+                .room
+                .get(&target)
+                .copied()
+                .unwrap_or(self.per_new_target);
+            let count = taken.entry(target).or_default();
+            if *count < allowed {
+                *count += 1;
+                picked.push(key);
+            }
+        }
+        picked
+    }
+}
+
+/// A leased delivery: proof that this worker may complete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// `dlv_...`
+    pub delivery_id: String,
+    /// Changes with every claim; a completion with an old token is ignored.
+    pub token: i64,
+}
+
+/// A claimed delivery with all a worker needs to send it.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    /// The lease held on it.
+    pub lease: Lease,
+    /// Attempts made before this one.
+    pub attempts_made: u32,
+    /// The stored row key of its event, which its attempt records carry.
+    pub event_pk: i64,
+    /// The event (shared by the deliveries of one event in a claim).
+    pub event: Arc<StoredEvent>,
+    /// The subscription it goes to.
+    pub subscription: Arc<Subscription>,
+}
+
+/// What to do with a delivery after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// The target answered 2xx.
+    Delivered,
+    /// Try again at this time.
+    RetryAt(Timestamp),
+    /// Retries ran out: keep it, marked failed.
+    Failed,
+    /// The target answered 410 Gone: remove the subscription.
+    RemoveSubscription,
+}
+
+/// One attempt and its consequence.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The lease the worker held.
+    pub lease: Lease,
+    /// The owning account (for the subscription removal).
+    pub account_id: String,
+    /// The subscription it was sent to.
+    pub subscription_id: String,
+    /// The stored row key of the delivery's event (from its claim).
+    pub event_pk: i64,
+    /// What the attempt saw.
+    pub attempt: AttemptResult,
+    /// What happens next.
+    pub next: NextStep,
+    /// Disable the subscription when this attempt failed and every attempt
+    /// has failed since before this time (auto-disable); `None`: never.
+    pub disable_if_failing_since: Option<Timestamp>,
+}
+
+impl Completion {
+    /// The delivery row's new `(state, next_attempt_at, last_error)`.
+    pub fn stored_outcome(&self) -> (&'static str, Option<i64>, Option<String>) {
+        let error = self.attempt.error.clone();
+        match &self.next {
+            NextStep::Delivered => ("delivered", None, None),
+            NextStep::RetryAt(at) => ("pending", Some(at.0), error),
+            NextStep::Failed => ("failed", None, error),
+            NextStep::RemoveSubscription => (
+                "failed",
+                None,
+                Some("the target answered 410 Gone; the subscription was removed".to_owned()),
+            ),
+        }
+    }
+}
+
+/// What one HTTP attempt saw.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    /// When it started.
+    pub started_at: Timestamp,
+    /// Status code, if a response arrived.
+    pub status: Option<u16>,
+    /// Time to the response (or the error), in milliseconds.
+    pub latency_ms: u64,
+    /// The first bytes of the response body.
+    pub response_snippet: String,
+    /// A connection error, time-out or refusal, if any.
+    pub error: Option<String>,
+    /// How long the target asked us to wait (`Retry-After` on a 429 or 503);
+    /// used to schedule the retry, not stored.
+    pub retry_after: Option<std::time::Duration>,
+}
+
+/// What one step of a retention pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeStep {
+    /// Rows deleted.
+    pub purged: Purged,
+    /// The row key the next step resumes after; `None` when this pass has
+    /// reached events younger than the cutoff, or the last event.
+    pub resume_after: Option<i64>,
+}
+
+/// Rows a purge deleted, by table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Events.
+    pub events: u64,
+    /// Their deliveries.
+    pub deliveries: u64,
+    /// Their attempts.
+    pub attempts: u64,
+}
+
+impl std::ops::AddAssign for Purged {
+    fn add_assign(&mut self, other: Self) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.attempts += other.attempts;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_over_all_targets_keeps_to_each_targets_room_and_the_total() {
+        let limits = TargetRoom {
+            room: HashMap::from([("busy".to_owned(), 0), ("half".to_owned(), 2)]),
+            per_new_target: 3,
+        };
+        assert_eq!(limits.skipped(), ["busy"]);
+        let due = [
+            "half", "busy", "new", "half", "half", "new", "new", "new", "other",
+        ];
+        let candidates = || due.iter().enumerate().map(|(at, t)| (at, t.to_string()));
+        assert_eq!(limits.pick(candidates(), 10), [0, 2, 3, 5, 6, 8]);
+        assert_eq!(limits.pick(candidates(), 4), [0, 2, 3, 5]);
+    }
+}
