@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::extract::{Admin, Caller, OptionalJson, key_hash};
 use super::views::{AccountView, ApiKeyView};
 use super::{ApiError, AppState, Detail, ErrorBody};
-use crate::domain::{Timestamp, check_text, new_id, rfc3339};
+use crate::domain::{AccountId, Timestamp, check_text, new_id, rfc3339};
 use crate::store::{Account, ApiKeyRecord};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -61,7 +61,7 @@ async fn create_account(
         ));
     }
     let account = Account {
-        id: new_id("acc"),
+        id: AccountId::generate(),
         name,
         created_at: Timestamp::now(),
     };
@@ -85,7 +85,7 @@ async fn create_account(
 async fn get_account(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Json<AccountView>, ApiError> {
     let account = state.store.account(&id).await?;
     account
@@ -114,7 +114,7 @@ struct NewApiKey {}
 async fn create_api_key(
     _: Admin,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
     OptionalJson(NewApiKey {}): OptionalJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyView>), ApiError> {
     let mut secret = [0u8; 24];
@@ -132,7 +132,7 @@ async fn create_api_key(
         StatusCode::CREATED,
         Json(ApiKeyView {
             id: record.id,
-            account_id: record.account_id,
+            account_id: record.account_id.to_string(),
             key,
             created_at: rfc3339(record.created_at),
         }),

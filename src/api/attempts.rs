@@ -11,6 +11,7 @@ use super::lists::{ListPage, ListQuery};
 use super::views::AttemptView;
 use super::webhooks::owned_webhook;
 use super::{ApiError, AppState, ErrorBody};
+use crate::domain::SubscriptionId;
 use crate::store::AttemptsOf;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -36,7 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn of_webhook(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<AttemptView>>, ApiError> {
     owned_webhook(&state, &account.id, &id).await?;

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::extract::Caller;
 use super::{ApiError, AppState, ErrorBody};
+use crate::domain::DeliveryId;
 use crate::store::DeliveryStatus;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -31,7 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn resend(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<DeliveryId>,
 ) -> Result<(StatusCode, Json<DeliveryStatus>), ApiError> {
     let delivery = state
         .deliveries

@@ -76,7 +76,7 @@ async fn publish(
         .publisher
         .publish(Publication {
             event_type: body.event_type,
-            account_id: body.account_id,
+            account_id: body.account_id.into(),
             data: body.data,
             id: body.id,
         })

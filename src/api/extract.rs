@@ -197,7 +197,7 @@ where
             .account_by_key_hash(&key_hash(key))
             .await?
             .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))?;
-        state.limits.management(&account.id)?;
+        state.limits.management(account.id.as_str())?;
         Ok(Caller(account))
     }
 }

@@ -18,7 +18,7 @@ use super::extract::{ApiJson, Caller};
 use super::subscriptions::{self, Draft};
 use super::views::{HookView, UnsubscribedView, WebhookView};
 use super::{ApiError, AppState, Detail, ErrorBody};
-use crate::domain::Source;
+use crate::domain::{Source, SubscriptionId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -141,8 +141,11 @@ async fn subscribe(
 async fn unsubscribe(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
 ) -> Result<Json<UnsubscribedView>, ApiError> {
     let deleted = state.store.delete_subscription(&account.id, &id).await?;
-    Ok(Json(UnsubscribedView { id, deleted }))
+    Ok(Json(UnsubscribedView {
+        id: id.to_string(),
+        deleted,
+    }))
 }

@@ -8,8 +8,8 @@ use super::event_types::refresh_unless_known;
 use super::{ApiError, AppState, Detail};
 use crate::catalog::{Catalog, admits_type, enum_values};
 use crate::domain::{
-    CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp, check_text,
-    new_id,
+    AccountId, CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source,
+    SubscriptionId, Timestamp, check_text,
 };
 use crate::store::Subscription;
 
@@ -40,7 +40,7 @@ pub struct Draft {
 /// A new subscription for `account_id` from `draft`, which must name a URL.
 pub async fn create(
     state: &AppState,
-    account_id: &str,
+    account_id: &AccountId,
     source: Source,
     draft: Draft,
 ) -> Result<Subscription, ApiError> {
@@ -53,8 +53,8 @@ pub async fn create(
     }
     let now = Timestamp::now();
     let fresh = Subscription {
-        id: new_id("sub"),
-        account_id: account_id.to_owned(),
+        id: SubscriptionId::generate(),
+        account_id: account_id.clone(),
         url: String::new(),
         events: EventSelection::All,
         filter: None,

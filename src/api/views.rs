@@ -25,7 +25,7 @@ pub struct AccountView {
 impl From<&Account> for AccountView {
     fn from(account: &Account) -> Self {
         Self {
-            id: account.id.clone(),
+            id: account.id.to_string(),
             name: account.name.clone(),
             created_at: rfc3339(account.created_at),
         }
@@ -86,7 +86,7 @@ impl WebhookView {
     /// The view of `subscription`; the secret only when `with_secret`.
     pub fn of(subscription: &Subscription, with_secret: bool) -> Self {
         Self {
-            id: subscription.id.clone(),
+            id: subscription.id.to_string(),
             url: subscription.url.clone(),
             events: subscription.events.to_list(),
             filter: subscription.filter.as_ref().map(Filter::to_json),
@@ -156,8 +156,8 @@ impl From<&Attempt> for AttemptView {
     fn from(attempt: &Attempt) -> Self {
         Self {
             id: attempt.id.clone(),
-            delivery_id: attempt.delivery_id.clone(),
-            webhook_id: attempt.subscription_id.clone(),
+            delivery_id: attempt.delivery_id.to_string(),
+            webhook_id: attempt.subscription_id.to_string(),
             event_id: attempt.event_id.clone(),
             event_type: attempt.event_type.clone(),
             status: attempt.result.status,

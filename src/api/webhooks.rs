@@ -18,7 +18,9 @@ use super::lists::{ListPage, ListQuery};
 use super::subscriptions::{self, Draft};
 use super::views::{ResentView, TestOutcomeView, WebhookView};
 use super::{ApiError, AppState, Detail, ErrorBody};
-use crate::domain::{EventId, EventSelection, Format, SigningSecret, Source, Timestamp};
+use crate::domain::{
+    AccountId, EventId, EventSelection, Format, SigningSecret, Source, SubscriptionId, Timestamp,
+};
 use crate::store::{NewEvent, PreviousSecret, Subscription};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -34,8 +36,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// One of the account's webhooks, or 404 (also for another account's id).
 pub(super) async fn owned_webhook(
     state: &AppState,
-    account_id: &str,
-    id: &str,
+    account_id: &AccountId,
+    id: &SubscriptionId,
 ) -> Result<Subscription, ApiError> {
     state
         .store
@@ -200,7 +202,7 @@ struct WebhookPatch {
 async fn update(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
     ApiJson(body): ApiJson<WebhookPatch>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let existing = owned_webhook(&state, &account.id, &id).await?;
@@ -261,7 +263,7 @@ async fn list(
 async fn show(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let subscription = owned_webhook(&state, &account.id, &id).await?;
     Ok(Json(WebhookView::of(&subscription, false)))
@@ -283,7 +285,7 @@ async fn show(
 async fn remove(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_subscription(&account.id, &id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -331,7 +333,7 @@ struct Rotate {
 async fn rotate_secret(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
     OptionalJson(body): OptionalJson<Rotate>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let grace = body.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
@@ -400,7 +402,7 @@ struct TestEvent {
 async fn send_test(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
     OptionalJson(body): OptionalJson<TestEvent>,
 ) -> Result<Json<TestOutcomeView>, ApiError> {
     let subscription = owned_webhook(&state, &account.id, &id).await?;
@@ -439,7 +441,7 @@ async fn send_test(
     Ok(Json(TestOutcomeView {
         event_id: sent.event_id,
         event_type: sent.event_type,
-        delivery_id: sent.delivery_id,
+        delivery_id: sent.delivery_id.to_string(),
         delivered: sent.delivered,
         status: sent.attempt.status,
         latency_ms: sent.attempt.latency_ms,
@@ -477,7 +479,7 @@ struct ResendFailed {
 async fn resend_failed(
     Caller(account): Caller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriptionId>,
     ApiJson(body): ApiJson<ResendFailed>,
 ) -> Result<(StatusCode, Json<ResentView>), ApiError> {
     let since =

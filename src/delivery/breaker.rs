@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::domain::SubscriptionId;
+
 /// The breaker's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct BreakerSettings {
@@ -58,7 +60,7 @@ pub enum Admission {
 #[derive(Debug)]
 pub struct Breaker {
     settings: BreakerSettings,
-    circuits: Mutex<HashMap<String, Circuit>>,
+    circuits: Mutex<HashMap<SubscriptionId, Circuit>>,
 }
 
 impl Breaker {
@@ -70,12 +72,12 @@ impl Breaker {
         }
     }
 
-    fn circuits(&self) -> std::sync::MutexGuard<'_, HashMap<String, Circuit>> {
+    fn circuits(&self) -> std::sync::MutexGuard<'_, HashMap<SubscriptionId, Circuit>> {
         self.circuits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Record an attempt's outcome for `target`.
-    pub fn record(&self, target: &str, succeeded: bool) {
+    pub fn record(&self, target: &SubscriptionId, succeeded: bool) {
         if self.settings.threshold == 0 {
             return;
         }
@@ -98,7 +100,7 @@ impl Breaker {
     }
 
     /// What may be done with `target` now; a `Probe` answer reserves the probe.
-    pub fn admit(&self, target: &str) -> Admission {
+    pub fn admit(&self, target: &SubscriptionId) -> Admission {
         let mut circuits = self.circuits();
         let Some(circuit) = circuits.get_mut(target) else {
             return Admission::Closed;
@@ -116,7 +118,7 @@ impl Breaker {
 
     /// What [`Breaker::admit`] would answer for `target` now, without
     /// reserving the probe.
-    pub fn peek(&self, target: &str) -> Admission {
+    pub fn peek(&self, target: &SubscriptionId) -> Admission {
         match self.circuits().get(target) {
             None
             | Some(Circuit {
@@ -129,7 +131,7 @@ impl Breaker {
 
     /// Targets whose circuit is not closed: open, or waiting for or running
     /// its probe.
-    pub fn tripped_targets(&self) -> Vec<String> {
+    pub fn tripped_targets(&self) -> Vec<SubscriptionId> {
         self.circuits()
             .iter()
             .filter(|(_, c)| c.open_until.is_some())
@@ -153,47 +155,49 @@ mod tests {
     #[test]
     fn opens_after_the_threshold_then_probes_once_and_closes_on_success() {
         let breaker = breaker();
+        let (t, u) = (SubscriptionId::from("t"), SubscriptionId::from("u"));
         for _ in 0..2 {
-            breaker.record("t", false);
+            breaker.record(&t, false);
         }
-        assert_eq!(breaker.admit("t"), Admission::Closed);
-        breaker.record("t", false);
-        assert_eq!(breaker.admit("t"), Admission::Open);
+        assert_eq!(breaker.admit(&t), Admission::Closed);
+        breaker.record(&t, false);
+        assert_eq!(breaker.admit(&t), Admission::Open);
         assert_eq!(breaker.tripped_targets(), ["t"]);
-        assert_eq!(breaker.peek("t"), Admission::Open);
-        assert_eq!(breaker.peek("u"), Admission::Closed);
+        assert_eq!(breaker.peek(&t), Admission::Open);
+        assert_eq!(breaker.peek(&u), Admission::Closed);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(breaker.peek("t"), Admission::Probe);
+        assert_eq!(breaker.peek(&t), Admission::Probe);
         assert_eq!(
-            breaker.peek("t"),
+            breaker.peek(&t),
             Admission::Probe,
             "peeking reserves nothing"
         );
         assert_eq!(breaker.tripped_targets(), ["t"]);
-        assert_eq!(breaker.admit("t"), Admission::Probe);
-        assert_eq!(breaker.admit("t"), Admission::Open, "one probe at a time");
-        assert_eq!(breaker.peek("t"), Admission::Open);
-        breaker.record("t", true);
-        assert_eq!(breaker.admit("t"), Admission::Closed);
+        assert_eq!(breaker.admit(&t), Admission::Probe);
+        assert_eq!(breaker.admit(&t), Admission::Open, "one probe at a time");
+        assert_eq!(breaker.peek(&t), Admission::Open);
+        breaker.record(&t, true);
+        assert_eq!(breaker.admit(&t), Admission::Closed);
         assert!(breaker.tripped_targets().is_empty());
-        assert_eq!(breaker.peek("t"), Admission::Closed);
+        assert_eq!(breaker.peek(&t), Admission::Closed);
     }
 
     #[test]
     fn a_failed_probe_reopens_for_longer_up_to_the_ceiling() {
         let breaker = breaker();
+        let t = SubscriptionId::from("t");
         for _ in 0..3 {
-            breaker.record("t", false);
+            breaker.record(&t, false);
         }
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(breaker.admit("t"), Admission::Probe);
-        breaker.record("t", false);
+        assert_eq!(breaker.admit(&t), Admission::Probe);
+        breaker.record(&t, false);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(breaker.admit("t"), Admission::Open, "100 ms now, not 50");
+        assert_eq!(breaker.admit(&t), Admission::Open, "100 ms now, not 50");
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(breaker.admit("t"), Admission::Probe);
-        breaker.record("t", false);
+        assert_eq!(breaker.admit(&t), Admission::Probe);
+        breaker.record(&t, false);
         let circuits = breaker.circuits();
-        assert_eq!(circuits["t"].cooldown, Duration::from_millis(120));
+        assert_eq!(circuits[&t].cooldown, Duration::from_millis(120));
     }
 }

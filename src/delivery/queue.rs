@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use super::work::{
     ClaimRequest, Completion, DeliveryJob, DueWork, IngestOutcome, Lease, PurgeStep,
 };
-use crate::domain::Timestamp;
+use crate::domain::{AccountId, DeliveryId, SubscriptionId, Timestamp};
 use crate::store::{DeliveryStatus, NewEvent, StoreResult};
 
 /// Where a store hands new deliveries straight to the dispatcher: one batch
@@ -73,23 +73,23 @@ pub trait DeliveryQueue: Send + Sync + 'static {
 
     /// When the earliest claimable pending delivery is due (not to a target
     /// in `skip`, not paused), if any is.
-    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>>;
+    async fn next_due(&self, skip: Vec<SubscriptionId>) -> StoreResult<Option<Timestamp>>;
 
     /// Make one of the account's deliveries due now again, whatever its
     /// state (unless it is being attempted); `None` when the account has no
     /// such delivery or its subscription is gone.
     async fn resend(
         &self,
-        account_id: &str,
-        delivery_id: &str,
+        account_id: &AccountId,
+        delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryStatus>>;
 
     /// Make every failed delivery of one of the account's subscriptions
     /// that failed at or after `since` due now again; how many.
     async fn resend_failed(
         &self,
-        account_id: &str,
-        subscription_id: &str,
+        account_id: &AccountId,
+        subscription_id: &SubscriptionId,
         since: Timestamp,
     ) -> StoreResult<usize>;
 
@@ -99,7 +99,7 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     async fn start_test_delivery(
         &self,
         event: NewEvent,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
         lease_length: Duration,
     ) -> StoreResult<Option<DeliveryJob>>;
 

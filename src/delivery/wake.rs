@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-use crate::domain::Timestamp;
+use crate::domain::{SubscriptionId, Timestamp};
 
 /// Rung by whoever stores due work; answered by the dispatcher.
 #[derive(Default)]
@@ -25,7 +25,7 @@ pub struct News {
     /// the store could not say where): look everywhere.
     pub anything: bool,
     /// Targets with deliveries due now.
-    pub targets: HashSet<String>,
+    pub targets: HashSet<SubscriptionId>,
     /// The earliest time a newly scheduled delivery falls due.
     pub earliest: Option<Timestamp>,
 }
@@ -37,7 +37,7 @@ impl Wake {
     }
 
     /// Deliveries to `targets` (subscription ids) are due now.
-    pub fn due_now(&self, targets: impl IntoIterator<Item = String>) {
+    pub fn due_now(&self, targets: impl IntoIterator<Item = SubscriptionId>) {
         self.news().targets.extend(targets);
         self.bell.notify_one();
     }
@@ -78,16 +78,16 @@ mod tests {
     #[tokio::test]
     async fn rings_gather_until_taken() {
         let wake = Wake::new();
-        wake.due_now(["sub_a".to_owned()]);
+        wake.due_now(["sub_a".into()]);
         wake.due_at(Timestamp(2_000));
-        wake.due_now(["sub_b".to_owned(), "sub_a".to_owned()]);
+        wake.due_now(["sub_b".into(), "sub_a".into()]);
         wake.due_at(Timestamp(1_000));
         wake.rung().await;
         let news = wake.take();
         assert!(!news.anything);
         assert_eq!(
             news.targets,
-            HashSet::from(["sub_a".to_owned(), "sub_b".to_owned()])
+            HashSet::from(["sub_a".into(), "sub_b".into()])
         );
         assert_eq!(news.earliest, Some(Timestamp(1_000)));
         assert_eq!(wake.take(), News::default());

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::Timestamp;
+use crate::domain::{AccountId, DeliveryId, SubscriptionId, Timestamp};
 use crate::store::{StoredEvent, Subscription};
 
 /// What ingesting an event did.
@@ -21,14 +21,14 @@ pub struct IngestOutcome {
     /// The subscriptions whose new deliveries wait in the store to be
     /// claimed, one per delivery: all of them, less those the store handed
     /// straight to this node's dispatcher (see [`crate::delivery::queue::DeliveryQueue::hand_off`]).
-    pub targets: Vec<String>,
+    pub targets: Vec<SubscriptionId>,
 }
 
 /// Where another node says deliveries are due now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DueWork {
     /// To these subscriptions.
-    Targets(Vec<String>),
+    Targets(Vec<SubscriptionId>),
     /// It did not say (a released or resent delivery, a missed notice).
     Anywhere,
 }
@@ -51,7 +51,7 @@ pub enum ClaimScope {
     /// target's room.
     Any(TargetRoom),
     /// Only these targets' due deliveries, at most the given number each.
-    Targets(Vec<(String, usize)>),
+    Targets(Vec<(SubscriptionId, usize)>),
 }
 
 /// How many deliveries a claim over all targets may take to each target.
@@ -62,7 +62,7 @@ pub enum ClaimScope {
 pub struct TargetRoom {
     /// Targets that already hold claimed deliveries: how many more each may
     /// take (none: the claim skips it).
-    pub room: HashMap<String, usize>,
+    pub room: HashMap<SubscriptionId, usize>,
     /// How many a target not in `room` may take.
     pub per_new_target: usize,
 }
@@ -72,7 +72,7 @@ impl TargetRoom {
     pub const SCAN: usize = 4;
 
     /// The targets the claim skips: those without room.
-    pub fn skipped(&self) -> Vec<String> {
+    pub fn skipped(&self) -> Vec<SubscriptionId> {
         self.room
             .iter()
             .filter(|(_, free)| **free == 0)
@@ -84,10 +84,10 @@ impl TargetRoom {
     /// claim takes: at most `total`, each target's room respected.
     pub fn pick<K>(
         &self,
-        candidates: impl IntoIterator<Item = (K, String)>,
+        candidates: impl IntoIterator<Item = (K, SubscriptionId)>,
         total: usize,
     ) -> Vec<K> {
-        let mut taken: HashMap<String, usize> = HashMap::new();
+        let mut taken: HashMap<SubscriptionId, usize> = HashMap::new();
         let mut picked = Vec::new();
         for (key, target) in candidates {
             if picked.len() == total {
@@ -112,7 +112,7 @@ impl TargetRoom {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     /// `dlv_...`
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     /// Changes with every claim; a completion with an old token is ignored.
     pub token: i64,
 }
@@ -151,9 +151,9 @@ pub struct Completion {
     /// The lease the worker held.
     pub lease: Lease,
     /// The owning account (for the subscription removal).
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The subscription it was sent to.
-    pub subscription_id: String,
+    pub subscription_id: SubscriptionId,
     /// The stored row key of the delivery's event (from its claim).
     pub event_pk: i64,
     /// What the attempt saw.
@@ -236,14 +236,18 @@ mod tests {
     #[test]
     fn a_claim_over_all_targets_keeps_to_each_targets_room_and_the_total() {
         let limits = TargetRoom {
-            room: HashMap::from([("busy".to_owned(), 0), ("half".to_owned(), 2)]),
+            room: HashMap::from([("busy".into(), 0), ("half".into(), 2)]),
             per_new_target: 3,
         };
         assert_eq!(limits.skipped(), ["busy"]);
         let due = [
             "half", "busy", "new", "half", "half", "new", "new", "new", "other",
         ];
-        let candidates = || due.iter().enumerate().map(|(at, t)| (at, t.to_string()));
+        let candidates = || {
+            due.iter()
+                .enumerate()
+                .map(|(at, t)| (at, SubscriptionId::from(*t)))
+        };
         assert_eq!(limits.pick(candidates(), 10), [0, 2, 3, 5, 6, 8]);
         assert_eq!(limits.pick(candidates(), 4), [0, 2, 3, 5]);
     }

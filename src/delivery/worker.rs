@@ -16,6 +16,7 @@ use super::breaker::{Admission, Breaker};
 use super::queue::DeliveryQueue;
 use super::sender::ATTEMPT_TIMEOUT;
 use super::wake::Wake;
+use crate::domain::SubscriptionId;
 use crate::metrics::Metrics;
 use crate::store::capacity::StorageHealth;
 use crate::store::{
@@ -296,11 +297,15 @@ impl Dispatcher {
     /// Claim for `targets` (each with its room), if any. When the claim
     /// took all it was allowed, they may have more due: they are remembered
     /// as starved, to be claimed for again as attempts end.
-    async fn claim_for(&self, slots: &mut Slots, targets: Vec<(String, usize)>) -> Result<(), ()> {
+    async fn claim_for(
+        &self,
+        slots: &mut Slots,
+        targets: Vec<(SubscriptionId, usize)>,
+    ) -> Result<(), ()> {
         if targets.is_empty() {
             return Ok(());
         }
-        let names: Vec<String> = targets.iter().map(|(target, _)| target.clone()).collect();
+        let names: Vec<SubscriptionId> = targets.iter().map(|(target, _)| target.clone()).collect();
         if let Fill::Full = self.claim(slots, ClaimScope::Targets(targets)).await? {
             slots.starved.extend(names);
         }
@@ -396,22 +401,22 @@ struct Slots {
     per_target: usize,
     max_in_flight: usize,
     tasks: JoinSet<()>,
-    running: HashMap<Id, (Lease, String)>,
-    targets: HashMap<String, Target>,
+    running: HashMap<Id, (Lease, SubscriptionId)>,
+    targets: HashMap<SubscriptionId, Target>,
     breaker: Arc<Breaker>,
     /// Claimed jobs given up because their target's circuit opened: the
     /// dispatcher releases them.
     turned_away: Vec<Lease>,
     /// Targets that may have due deliveries this node did not claim for
     /// want of room: claimed for again once they have a slot's worth.
-    starved: HashSet<String>,
+    starved: HashSet<SubscriptionId>,
     /// Handed-over jobs waiting, over all targets.
     handed: usize,
     /// Targets some of whose handed-over jobs were given back to the store:
     /// they take no more until a claim for them comes back short, so their
     /// deliveries keep their order and the store's backlog is not passed
     /// over for newer ones.
-    spilled: HashSet<String>,
+    spilled: HashSet<SubscriptionId>,
 }
 
 impl Slots {
@@ -473,7 +478,7 @@ impl Slots {
     /// less than a slot's worth of room (a job queued behind that many more
     /// waits anyway, and claiming one or two at a time as attempts end
     /// costs a claim per delivery).
-    fn claimable_room(&self, target: &str) -> usize {
+    fn claimable_room(&self, target: &SubscriptionId) -> usize {
         match self.breaker.peek(target) {
             Admission::Open => return 0,
             Admission::Probe => return 1,
@@ -494,7 +499,7 @@ impl Slots {
 
     /// The room of every target that holds jobs or whose circuit is not
     /// closed, for a claim over all targets (0: skip it).
-    fn room_by_target(&self) -> HashMap<String, usize> {
+    fn room_by_target(&self) -> HashMap<SubscriptionId, usize> {
         self.targets
             .keys()
             .cloned()
@@ -507,7 +512,7 @@ impl Slots {
     }
 
     /// The targets a claim over all targets skips: those without room.
-    fn skipped_targets(&self) -> Vec<String> {
+    fn skipped_targets(&self) -> Vec<SubscriptionId> {
         self.room_by_target()
             .into_iter()
             .filter(|(_, room)| *room == 0)
@@ -522,7 +527,7 @@ impl Slots {
     /// two as each attempt ends would cost a claim per delivery. A target
     /// whose circuit is open is not remembered: the claim over all targets
     /// finds its deliveries once the circuit lets a probe through.
-    fn claimable(&mut self, targets: HashSet<String>) -> Vec<(String, usize)> {
+    fn claimable(&mut self, targets: HashSet<SubscriptionId>) -> Vec<(SubscriptionId, usize)> {
         let node_full = !self.has_room_for_a_claim();
         let mut claimable = Vec::new();
         for target in targets {
@@ -548,7 +553,7 @@ impl Slots {
     /// Starved targets that now have room, forgotten as starved; none
     /// (and the starved left untouched) while the node itself is full, so
     /// each finished attempt costs nothing however many targets wait.
-    fn refillable(&mut self) -> Vec<(String, usize)> {
+    fn refillable(&mut self) -> Vec<(SubscriptionId, usize)> {
         if !self.has_room_for_a_claim() {
             return Vec::new();
         }
@@ -559,7 +564,7 @@ impl Slots {
     /// Remember every held target without room as starved (its circuit
     /// closed): it may have more due than it could take.
     fn note_starved(&mut self) {
-        let full: Vec<String> = self
+        let full: Vec<SubscriptionId> = self
             .targets
             .keys()
             .filter(|target| {
@@ -571,7 +576,7 @@ impl Slots {
     }
 
     /// Of the targets of a claim, those spilled, with the room claimed for.
-    fn spilled_of(&self, targets: &[(String, usize)]) -> Vec<(String, usize)> {
+    fn spilled_of(&self, targets: &[(SubscriptionId, usize)]) -> Vec<(SubscriptionId, usize)> {
         if self.spilled.is_empty() {
             return Vec::new();
         }
@@ -585,7 +590,7 @@ impl Slots {
     /// A claim for the spilled `targets` returned `jobs`: each that got
     /// less than its room has nothing more due in the store, and takes
     /// handed-over jobs again.
-    fn note_drained(&mut self, targets: Vec<(String, usize)>, jobs: &[DeliveryJob]) {
+    fn note_drained(&mut self, targets: Vec<(SubscriptionId, usize)>, jobs: &[DeliveryJob]) {
         for (target, room) in targets {
             let got = jobs
                 .iter()

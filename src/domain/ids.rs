@@ -15,6 +15,104 @@ pub fn new_id(prefix: &str) -> String {
     id
 }
 
+/// Declares the newtype of one kind of generated id (`acc_...`, `sub_...`):
+/// made by [`new_id`] with its prefix, or taken as given from a caller or a
+/// row. An id a caller names is only ever looked up, never trusted, so any
+/// text converts into one; what the type adds is that an account id cannot
+/// be passed where a subscription id belongs.
+macro_rules! generated_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix of generated ids of this kind.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh id.
+            pub fn generate() -> Self {
+                Self(new_id($prefix))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                Self(text)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                Self(text.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                String::schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+generated_id!(
+    /// A customer account's id (`acc_...`).
+    AccountId,
+    "acc"
+);
+generated_id!(
+    /// A subscription's id (`sub_...`): a webhook or a Zapier or Make hook.
+    SubscriptionId,
+    "sub"
+);
+generated_id!(
+    /// A delivery's id (`dlv_...`): one event to one subscription.
+    DeliveryId,
+    "dlv"
+);
+
 /// An event id: generated (`evt_...`) or chosen by the producer for idempotent
 /// publishing (1 to 128 characters of `A-Z a-z 0-9 _ - . :`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -15,7 +15,7 @@ pub use delivery_state::DeliveryState;
 pub use event_type::EventTypeName;
 pub use filter::Filter;
 pub use headers::CustomHeaders;
-pub use ids::{EventId, new_id};
+pub use ids::{AccountId, DeliveryId, EventId, SubscriptionId, new_id};
 pub use routing::{Route, matching};
 pub use secret::SigningSecret;
 pub use subscription::{EventSelection, Format, Source};

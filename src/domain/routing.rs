@@ -4,14 +4,14 @@
 
 use serde_json::Value;
 
-use super::{EventSelection, Filter};
+use super::{EventSelection, Filter, SubscriptionId};
 
 /// What routing needs of one enabled subscription: its id, the event types
 /// it selects and the filter its events' data must pass.
 #[derive(Debug, Clone)]
 pub struct Route {
     /// The subscription a matching event gets a delivery to.
-    pub subscription_id: String,
+    pub subscription_id: SubscriptionId,
     /// The event types it wants.
     pub events: EventSelection,
     /// The fields an event's data must have, if any.

@@ -8,7 +8,7 @@ use crate::delivery::attempt::{Attempter, delivered};
 use crate::delivery::queue::DeliveryQueue;
 use crate::delivery::wake::Wake;
 use crate::delivery::worker::LEASE;
-use crate::domain::Timestamp;
+use crate::domain::{AccountId, DeliveryId, SubscriptionId, Timestamp};
 use crate::store::{AttemptResult, DeliveryStatus, NewEvent, StoreResult};
 
 /// Sends and resends deliveries for the API.
@@ -26,7 +26,7 @@ pub struct TestSend {
     /// The test event's type.
     pub event_type: String,
     /// The delivery made for it.
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     /// Whether the endpoint answered 2xx.
     pub delivered: bool,
     /// What the attempt saw.
@@ -51,7 +51,7 @@ impl Deliveries {
     pub async fn send_test(
         &self,
         event: NewEvent,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
     ) -> StoreResult<Option<TestSend>> {
         let Some(job) = self
             .store
@@ -78,8 +78,8 @@ impl Deliveries {
     /// attempted now.
     pub async fn resend(
         &self,
-        account_id: &str,
-        delivery_id: &str,
+        account_id: &AccountId,
+        delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryStatus>> {
         let resent = self.store.resend(account_id, delivery_id).await?;
         if let Some(delivery) = &resent {
@@ -92,8 +92,8 @@ impl Deliveries {
     /// after `since` due now again; how many.
     pub async fn resend_failed(
         &self,
-        account_id: &str,
-        subscription_id: &str,
+        account_id: &AccountId,
+        subscription_id: &SubscriptionId,
         since: Timestamp,
     ) -> StoreResult<usize> {
         let resent = self
@@ -101,7 +101,7 @@ impl Deliveries {
             .resend_failed(account_id, subscription_id, since)
             .await?;
         if resent > 0 {
-            self.wake.due_now([subscription_id.to_owned()]);
+            self.wake.due_now([subscription_id.clone()]);
         }
         Ok(resent)
     }

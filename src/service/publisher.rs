@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::lookup_event_type;
 use crate::catalog::{Catalog, Violation};
 use crate::delivery::wake::Wake;
-use crate::domain::{EventId, Invalid, Timestamp};
+use crate::domain::{AccountId, EventId, Invalid, Timestamp};
 use crate::metrics::{Metrics, UNKNOWN_TYPE_LABEL};
 use crate::store::{NewEvent, Store, StoreError};
 
@@ -26,7 +26,7 @@ pub struct Publication {
     /// The event type's name.
     pub event_type: String,
     /// The account whose subscribers receive it.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The payload, to be checked against the type's schema.
     pub data: Value,
     /// The producer's id for the event (idempotency), if it gave one.

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 pub use models::*;
 
 use crate::config::DatabaseUrl;
+use crate::domain::{AccountId, SubscriptionId};
 
 pub use crate::delivery::queue::{DeliveryQueue, HandOff};
 
@@ -198,7 +199,7 @@ pub trait Records: Send + Sync + 'static {
     async fn create_account(&self, account: Account) -> StoreResult<Account>;
 
     /// An account by id.
-    async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>>;
 
     /// Add an API key (stored as its hash) to an existing account.
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<ApiKeyRecord>;
@@ -210,12 +211,16 @@ pub trait Records: Send + Sync + 'static {
     async fn create_subscription(&self, subscription: Subscription) -> StoreResult<Subscription>;
 
     /// One of the account's subscriptions.
-    async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>>;
+    async fn subscription(
+        &self,
+        account_id: &AccountId,
+        id: &SubscriptionId,
+    ) -> StoreResult<Option<Subscription>>;
 
     /// The account's subscriptions, newest first.
     async fn list_subscriptions(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         page: PageRequest,
     ) -> StoreResult<Page<Subscription>>;
 
@@ -227,12 +232,16 @@ pub trait Records: Send + Sync + 'static {
 
     /// Delete a subscription and cancel its pending deliveries; false when
     /// there was nothing to delete.
-    async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool>;
+    async fn delete_subscription(
+        &self,
+        account_id: &AccountId,
+        id: &SubscriptionId,
+    ) -> StoreResult<bool>;
 
     /// The account's most recent events (of one type, if given), newest first.
     async fn recent_events(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         event_type: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>>;
@@ -252,19 +261,19 @@ pub trait Records: Send + Sync + 'static {
     /// one event, newest first.
     async fn attempts(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         of: AttemptsOf,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>>;
 
     /// Whether the account has an event with this id.
-    async fn has_event(&self, account_id: &str, event_id: &str) -> StoreResult<bool>;
+    async fn has_event(&self, account_id: &AccountId, event_id: &str) -> StoreResult<bool>;
 
     /// Deliveries of one of the account's events (one per subscription);
     /// `None` when the account has no such event.
     async fn deliveries_for_event(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         event_id: &str,
     ) -> StoreResult<Option<Vec<DeliveryStatus>>>;
 }

@@ -7,15 +7,15 @@ use serde_json::Value;
 use crate::delivery::payload::RenderedBodies;
 pub use crate::delivery::work::*;
 use crate::domain::{
-    CustomHeaders, DeliveryState, EventId, EventSelection, Filter, Format, SigningSecret, Source,
-    Timestamp,
+    AccountId, CustomHeaders, DeliveryId, DeliveryState, EventId, EventSelection, Filter, Format,
+    SigningSecret, Source, SubscriptionId, Timestamp,
 };
 
 /// A customer account of the product.
 #[derive(Debug, Clone)]
 pub struct Account {
     /// `acc_...`
-    pub id: String,
+    pub id: AccountId,
     /// Display name (Zapier shows it as the connection label).
     pub name: String,
     /// Creation time.
@@ -28,7 +28,7 @@ pub struct ApiKeyRecord {
     /// `key_...`
     pub id: String,
     /// The owning account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// SHA-256 of the key, hex.
     pub hash: String,
     /// The last four characters, to recognise a key in a listing.
@@ -41,9 +41,9 @@ pub struct ApiKeyRecord {
 #[derive(Debug, Clone)]
 pub struct Subscription {
     /// `sub_...`
-    pub id: String,
+    pub id: SubscriptionId,
     /// The owning account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Where deliveries go (checked by the target guard when set).
     pub url: String,
     /// The event types wanted.
@@ -99,7 +99,7 @@ pub struct NewEvent {
     /// The event id (generated or the producer's).
     pub id: EventId,
     /// The owning account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The event type (checked against the catalog).
     pub event_type: String,
     /// The validated payload.
@@ -129,13 +129,13 @@ pub struct Attempt {
     /// `att_...`
     pub id: String,
     /// The delivery it belongs to.
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     /// The event delivered.
     pub event_id: String,
     /// The event's type.
     pub event_type: String,
     /// The subscription it went to.
-    pub subscription_id: String,
+    pub subscription_id: SubscriptionId,
     /// What it saw.
     pub result: AttemptResult,
 }
@@ -144,7 +144,7 @@ pub struct Attempt {
 #[derive(Debug, Clone)]
 pub enum AttemptsOf {
     /// Those of one subscription (`sub_...`).
-    Subscription(String),
+    Subscription(SubscriptionId),
     /// Those of one event, to every subscription (its event id).
     Event(String),
 }
@@ -153,9 +153,9 @@ pub enum AttemptsOf {
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryStatus {
     /// `dlv_...`
-    pub id: String,
+    pub id: DeliveryId,
     /// The subscription it goes to.
-    pub subscription_id: String,
+    pub subscription_id: SubscriptionId,
     /// Where it stands.
     pub state: DeliveryState,
     /// Attempts made.

@@ -127,7 +127,7 @@ async fn ingest(store: &dyn Store) -> EventId {
 /// attempts.
 async fn state_of(store: &dyn Store, event_id: &EventId) -> (DeliveryState, u32) {
     let deliveries = store
-        .deliveries_for_event("acc_lease", event_id.as_str())
+        .deliveries_for_event(&"acc_lease".into(), event_id.as_str())
         .await
         .unwrap()
         .unwrap();
@@ -193,7 +193,7 @@ async fn a_handed_delivery_is_claimable_only_once_given_back_or_run_out() {
     let _job = handed.recv().await.unwrap();
     assert!(
         store
-            .delete_subscription("acc_lease", "sub_lease")
+            .delete_subscription(&"acc_lease".into(), &"sub_lease".into())
             .await
             .unwrap()
     );
@@ -231,7 +231,7 @@ async fn attempts_started_in_the_same_millisecond_page_without_gaps_or_repeats()
     loop {
         let page = store
             .attempts(
-                "acc_lease",
+                &"acc_lease".into(),
                 AttemptsOf::Subscription("sub_lease".into()),
                 PageRequest { limit: 2, cursor },
             )
@@ -286,12 +286,12 @@ async fn ingest_as(
 /// The subscriptions an event's deliveries went to, sorted.
 async fn routed_to(store: &dyn Store, event_id: &EventId) -> Vec<String> {
     let mut targets: Vec<String> = store
-        .deliveries_for_event("acc_lease", event_id.as_str())
+        .deliveries_for_event(&"acc_lease".into(), event_id.as_str())
         .await
         .unwrap()
         .unwrap()
         .into_iter()
-        .map(|d| d.subscription_id)
+        .map(|d| d.subscription_id.to_string())
         .collect();
     targets.sort();
     targets
@@ -312,7 +312,7 @@ async fn ingest_routes_by_type_and_filter_and_a_repeated_id_stores_nothing() {
     add_subscription(store, "acc_lease", "sub_signups", &["signup"], None).await;
     add_subscription(store, "acc_lease", "sub_off", &[], None).await;
     let mut off = store
-        .subscription("acc_lease", "sub_off")
+        .subscription(&"acc_lease".into(), &"sub_off".into())
         .await
         .unwrap()
         .unwrap();
@@ -361,34 +361,34 @@ async fn one_account_never_reaches_anothers_records_or_deliveries() {
 
     assert!(
         store
-            .subscription("acc_other", "sub_lease")
+            .subscription(&"acc_other".into(), &"sub_lease".into())
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .deliveries_for_event("acc_other", event_id.as_str())
+            .deliveries_for_event(&"acc_other".into(), event_id.as_str())
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         !store
-            .has_event("acc_other", event_id.as_str())
+            .has_event(&"acc_other".into(), event_id.as_str())
             .await
             .unwrap()
     );
     assert!(
         store
-            .resend("acc_other", &job.lease.delivery_id)
+            .resend(&"acc_other".into(), &job.lease.delivery_id)
             .await
             .unwrap()
             .is_none()
     );
     let attempts = store
         .attempts(
-            "acc_other",
+            &"acc_other".into(),
             AttemptsOf::Subscription("sub_lease".into()),
             PageRequest {
                 limit: 10,
@@ -401,7 +401,7 @@ async fn one_account_never_reaches_anothers_records_or_deliveries() {
     assert!(
         store
             .list_subscriptions(
-                "acc_other",
+                &"acc_other".into(),
                 PageRequest {
                     limit: 10,
                     cursor: None
@@ -414,7 +414,7 @@ async fn one_account_never_reaches_anothers_records_or_deliveries() {
     );
     assert!(
         !store
-            .delete_subscription("acc_other", "sub_lease")
+            .delete_subscription(&"acc_other".into(), &"sub_lease".into())
             .await
             .unwrap()
     );
@@ -424,7 +424,7 @@ async fn one_account_never_reaches_anothers_records_or_deliveries() {
     );
     assert!(
         store
-            .subscription("acc_lease", "sub_lease")
+            .subscription(&"acc_lease".into(), &"sub_lease".into())
             .await
             .unwrap()
             .is_some()
@@ -461,12 +461,12 @@ async fn a_retry_is_due_when_scheduled_and_what_failed_is_resent() {
     assert!(claim(store, long).await.is_empty(), "a retry was due early");
 
     let waiting = store
-        .resend_failed("acc_lease", "sub_lease", since)
+        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), since)
         .await
         .unwrap();
     assert_eq!(waiting, 0, "a delivery waiting for its retry is not failed");
     let resent = store
-        .resend("acc_lease", &job.lease.delivery_id)
+        .resend(&"acc_lease".into(), &job.lease.delivery_id)
         .await
         .unwrap();
     assert_eq!(resent.unwrap().state, DeliveryState::Pending);
@@ -478,7 +478,7 @@ async fn a_retry_is_due_when_scheduled_and_what_failed_is_resent() {
     assert_eq!(state_of(store, &event_id).await, (DeliveryState::Failed, 2));
 
     let resent = store
-        .resend_failed("acc_lease", "sub_lease", since)
+        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), since)
         .await
         .unwrap();
     assert_eq!(resent, 1);
@@ -516,7 +516,7 @@ async fn a_purge_deletes_finished_events_and_keeps_pending_ones() {
     );
     assert!(
         store
-            .deliveries_for_event("acc_lease", finished.as_str())
+            .deliveries_for_event(&"acc_lease".into(), finished.as_str())
             .await
             .unwrap()
             .is_none()

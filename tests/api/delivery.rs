@@ -835,7 +835,10 @@ async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
             })
             .collect();
         store.complete(completions).await.unwrap();
-        let subscription = store.subscription("acc_run", "sub_run").await.unwrap();
+        let subscription = store
+            .subscription(&"acc_run".into(), &"sub_run".into())
+            .await
+            .unwrap();
         subscription.unwrap().failing_since
     };
     assert_eq!(record(&[true, false, true]).await, None);

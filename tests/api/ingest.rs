@@ -267,7 +267,7 @@ async fn postgres_group_commit_answers_each_publish_of_a_batch_on_its_own() {
     let again = store.ingest(event("acc_batch", "evt_twice")).await.unwrap();
     assert!(again.duplicate);
     let stored = store
-        .recent_events("acc_batch", None, 10)
+        .recent_events(&"acc_batch".into(), None, 10)
         .await
         .unwrap()
         .len();

@@ -11,7 +11,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{execute, filter_column, json_text, notify_due, query};
-use crate::domain::{EventSelection, Route, matching, new_id};
+use crate::domain::{AccountId, EventSelection, Route, matching, new_id};
 use crate::store::{IngestOutcome, NewEvent, StoreError, StoreResult};
 
 /// Events taken into one transaction at most.
@@ -87,7 +87,7 @@ async fn store_batch(
     let mut account_ids: Vec<&str> = events.iter().map(|e| e.account_id.as_str()).collect();
     account_ids.sort_unstable();
     account_ids.dedup();
-    let known: HashSet<String> = query(
+    let known: HashSet<AccountId> = query(
         &transaction,
         "SELECT id FROM accounts WHERE id = ANY($1)",
         &[&account_ids],
@@ -112,7 +112,7 @@ async fn store_batch(
     let types: Vec<&str> = candidates.iter().map(|e| e.event_type.as_str()).collect();
     let data: Vec<String> = candidates.iter().map(|e| e.data.to_string()).collect();
     let times: Vec<i64> = candidates.iter().map(|e| e.created_at.0).collect();
-    let mut inserted: HashMap<(String, String), i64> = query(
+    let mut inserted: HashMap<(AccountId, String), i64> = query(
         &transaction,
         "INSERT INTO events (id, account_id, type, data, created_at, test)
          SELECT id, account_id, type, data, created_at, FALSE
@@ -127,7 +127,7 @@ async fn store_batch(
     .map(|row| ((row.get(0), row.get(1)), row.get(2)))
     .collect();
 
-    let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
+    let mut routes: HashMap<AccountId, Vec<Route>> = HashMap::new();
     for row in query(
         &transaction,
         "SELECT account_id, id, events, filter FROM subscriptions
@@ -148,7 +148,9 @@ async fn store_batch(
     let mut outcomes = Vec::with_capacity(events.len());
     for event in events {
         if !known.contains(&event.account_id) {
-            outcomes.push(Err(StoreError::AccountNotFound(event.account_id.clone())));
+            outcomes.push(Err(StoreError::AccountNotFound(
+                event.account_id.to_string(),
+            )));
             continue;
         }
         // Taken out once: a later publish of the same id in this batch is a

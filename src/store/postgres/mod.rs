@@ -30,14 +30,51 @@ use super::{
     StoredEvent, Subscription, TargetRoom, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
-    CustomHeaders, DeliveryState, EventSelection, Filter, Format, SigningSecret, Source, Timestamp,
-    new_id, rfc3339,
+    AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
+    SigningSecret, Source, SubscriptionId, Timestamp, new_id, rfc3339,
 };
 
 mod ingest;
 mod queue;
 mod records;
 mod tls;
+
+/// Ids bind as their text and read back from it.
+macro_rules! text_id_columns {
+    ($($id:ty),*) => {$(
+        impl tokio_postgres::types::ToSql for $id {
+            fn to_sql(
+                &self,
+                ty: &tokio_postgres::types::Type,
+                out: &mut bytes::BytesMut,
+            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+            {
+                self.as_str().to_sql(ty, out)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <&str as tokio_postgres::types::ToSql>::accepts(ty)
+            }
+
+            tokio_postgres::types::to_sql_checked!();
+        }
+
+        impl<'a> tokio_postgres::types::FromSql<'a> for $id {
+            fn from_sql(
+                ty: &tokio_postgres::types::Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                String::from_sql(ty, raw).map(Self::from)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <String as tokio_postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    )*};
+}
+
+text_id_columns!(AccountId, SubscriptionId, DeliveryId);
 
 const SCHEMA: &str = include_str!("schema.sql");
 /// The channel ingest notifies when deliveries are due now.
@@ -306,7 +343,7 @@ fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> StoreResult<Subscri
         _ => None,
     };
     Ok(Subscription {
-        id: id.clone(),
+        id: id.as_str().into(),
         account_id: row.get(at + 1),
         url: row.get(at + 2),
         events: EventSelection::from_stored(events),
@@ -370,7 +407,10 @@ struct SubscriptionValues {
 
 impl SubscriptionValues {
     fn of(s: &Subscription, sealer: &Sealer) -> Self {
-        let owner = |column| Owner { column, row: &s.id };
+        let owner = |column| Owner {
+            column,
+            row: s.id.as_str(),
+        };
         Self {
             events: to_json(&s.events.to_list()),
             filter: s.filter.as_ref().map(|f| f.to_json().to_string()),
@@ -388,7 +428,7 @@ impl SubscriptionValues {
 
 async fn cancel_pending(
     client: &impl GenericClient,
-    subscription_id: &str,
+    subscription_id: &SubscriptionId,
     now: Timestamp,
 ) -> StoreResult<()> {
     execute(
@@ -410,8 +450,8 @@ async fn cancel_pending(
 /// together deadlocked, and PostgreSQL aborted one of them.
 async fn delete_subscription_in(
     client: &impl GenericClient,
-    account_id: &str,
-    id: &str,
+    account_id: &AccountId,
+    id: &SubscriptionId,
 ) -> StoreResult<bool> {
     let exists = query_opt(
         client,
@@ -451,7 +491,7 @@ async fn query(
 /// Whether the account has an event with this id.
 async fn event_exists(
     client: &impl GenericClient,
-    account_id: &str,
+    account_id: &AccountId,
     event_id: &str,
 ) -> StoreResult<bool> {
     let found = query_opt(
@@ -526,7 +566,7 @@ fn notified_work(payload: &str, node: &str) -> Option<DueWork> {
     if parts.next() == Some(node) {
         return None;
     }
-    let targets: Vec<String> = parts.filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    let targets: Vec<SubscriptionId> = parts.filter(|t| !t.is_empty()).map(Into::into).collect();
     Some(if targets.is_empty() {
         DueWork::Anywhere
     } else {

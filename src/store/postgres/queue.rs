@@ -134,7 +134,7 @@ impl DeliveryQueue for PostgresStore {
         )
         .await?
         {
-            let id: String = row.get(0);
+            let id: SubscriptionId = row.get(0);
             match subscription_at(&row, 0, &self.sealer) {
                 Ok(subscription) => {
                     subscriptions.insert(id, Some(Arc::new(subscription)));
@@ -150,7 +150,7 @@ impl DeliveryQueue for PostgresStore {
         }
         let mut jobs = Vec::with_capacity(claimed.len());
         for row in &claimed {
-            let subscription_id: String = row.get(2);
+            let subscription_id: SubscriptionId = row.get(2);
             let subscription = match subscriptions.get(&subscription_id) {
                 Some(Some(subscription)) => subscription,
                 Some(None) => continue,
@@ -199,7 +199,7 @@ impl DeliveryQueue for PostgresStore {
         move_leased(&client, &leases, Timestamp::now().after(lease), false).await
     }
 
-    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
+    async fn next_due(&self, skip: Vec<SubscriptionId>) -> StoreResult<Option<Timestamp>> {
         let client = self.pool.get().await?;
         let rows = query(
             &client,
@@ -216,8 +216,8 @@ impl DeliveryQueue for PostgresStore {
 
     async fn resend(
         &self,
-        account_id: &str,
-        delivery_id: &str,
+        account_id: &AccountId,
+        delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryStatus>> {
         let client = self.pool.get().await?;
         let row = query_opt(
@@ -237,8 +237,8 @@ impl DeliveryQueue for PostgresStore {
 
     async fn resend_failed(
         &self,
-        account_id: &str,
-        subscription_id: &str,
+        account_id: &AccountId,
+        subscription_id: &SubscriptionId,
         since: Timestamp,
     ) -> StoreResult<usize> {
         let client = self.pool.get().await?;
@@ -259,7 +259,7 @@ impl DeliveryQueue for PostgresStore {
     async fn start_test_delivery(
         &self,
         event: NewEvent,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
         lease_length: Duration,
     ) -> StoreResult<Option<DeliveryJob>> {
         let mut client = self.pool.get().await?;
@@ -281,7 +281,7 @@ impl DeliveryQueue for PostgresStore {
             return Ok(None);
         };
         let lease = Lease {
-            delivery_id: new_id("dlv"),
+            delivery_id: DeliveryId::generate(),
             token: rand::random::<i64>(),
         };
         execute(
@@ -423,7 +423,7 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         statuses.push(attempt.status.map(i32::from));
         errors.push(error);
     }
-    let applied: HashSet<String> = query(
+    let applied: HashSet<DeliveryId> = query(
         client,
         "UPDATE deliveries d SET state = c.state, attempts = d.attempts + 1,
                  next_attempt_at = c.next_at, lease_token = NULL, last_status = c.status,

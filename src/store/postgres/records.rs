@@ -100,7 +100,7 @@ impl Records for PostgresStore {
         Ok(account)
     }
 
-    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
         let client = self.pool.get().await?;
         Ok(query_opt(
             &client,
@@ -128,7 +128,7 @@ impl Records for PostgresStore {
         )
         .await?;
         if inserted == 0 {
-            return Err(StoreError::AccountNotFound(key.account_id));
+            return Err(StoreError::AccountNotFound(key.account_id.to_string()));
         }
         Ok(key)
     }
@@ -179,12 +179,18 @@ impl Records for PostgresStore {
         )
         .await?;
         if inserted == 0 {
-            return Err(StoreError::AccountNotFound(subscription.account_id));
+            return Err(StoreError::AccountNotFound(
+                subscription.account_id.to_string(),
+            ));
         }
         Ok(subscription)
     }
 
-    async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>> {
+    async fn subscription(
+        &self,
+        account_id: &AccountId,
+        id: &SubscriptionId,
+    ) -> StoreResult<Option<Subscription>> {
         let client = self.pool.get().await?;
         query_opt(
             &client,
@@ -201,7 +207,7 @@ impl Records for PostgresStore {
 
     async fn list_subscriptions(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         page: PageRequest,
     ) -> StoreResult<Page<Subscription>> {
         let client = self.pool.get().await?;
@@ -218,7 +224,7 @@ impl Records for PostgresStore {
         .iter()
         .map(|row| subscription_at(row, 0, &self.sealer))
         .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page_of(items, page.limit, |s| s.id.clone()))
+        Ok(page_of(items, page.limit, |s| s.id.to_string()))
     }
 
     async fn update_subscription(
@@ -257,7 +263,11 @@ impl Records for PostgresStore {
         Ok((changed > 0).then_some(subscription))
     }
 
-    async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_subscription(
+        &self,
+        account_id: &AccountId,
+        id: &SubscriptionId,
+    ) -> StoreResult<bool> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         let deleted = delete_subscription_in(&transaction, account_id, id).await?;
@@ -267,7 +277,7 @@ impl Records for PostgresStore {
 
     async fn recent_events(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         event_type: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>> {
@@ -314,7 +324,7 @@ impl Records for PostgresStore {
 
     async fn attempts(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         of: AttemptsOf,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>> {
@@ -322,7 +332,7 @@ impl Records for PostgresStore {
         // One statement per kind, so each reads its own index (see the
         // SQLite store).
         let (sql, of_id) = match of {
-            AttemptsOf::Subscription(id) => (ATTEMPTS_OF_SUBSCRIPTION, id),
+            AttemptsOf::Subscription(id) => (ATTEMPTS_OF_SUBSCRIPTION, id.to_string()),
             AttemptsOf::Event(id) => (ATTEMPTS_OF_EVENT, id),
         };
         let items = query(
@@ -351,14 +361,14 @@ impl Records for PostgresStore {
         Ok(page_of(items, page.limit, |a| a.id.clone()))
     }
 
-    async fn has_event(&self, account_id: &str, event_id: &str) -> StoreResult<bool> {
+    async fn has_event(&self, account_id: &AccountId, event_id: &str) -> StoreResult<bool> {
         let client = self.pool.get().await?;
         event_exists(&client, account_id, event_id).await
     }
 
     async fn deliveries_for_event(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         event_id: &str,
     ) -> StoreResult<Option<Vec<DeliveryStatus>>> {
         let client = self.pool.get().await?;

@@ -37,14 +37,35 @@ use super::{
     StoredEvent, Subscription, TargetRoom, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
-    CustomHeaders, DeliveryState, EventSelection, Filter, Format, Route, SigningSecret, Source,
-    Timestamp, matching, new_id,
+    AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format, Route,
+    SigningSecret, Source, SubscriptionId, Timestamp, matching, new_id,
 };
 use checkpoint::Checkpointer;
 use handing::{HAND_OFF_EVENTS, HANDED, Handing, Reservation, Watermark};
 use leases::{LeaseTable, Leases, leased_row};
 use owner::ProcessLock;
 use writer::{Durability, Hooks, Writer};
+
+/// Ids bind as their text and read back from it.
+macro_rules! text_id_columns {
+    ($($id:ty),*) => {$(
+        impl rusqlite::ToSql for $id {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                self.as_str().to_sql()
+            }
+        }
+
+        impl rusqlite::types::FromSql for $id {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                String::column_result(value).map(Self::from)
+            }
+        }
+    )*};
+}
+
+text_id_columns!(AccountId, SubscriptionId, DeliveryId);
 
 const SCHEMA: &str = include_str!("schema.sql");
 const READ_CONNECTIONS: u32 = 4;
@@ -63,8 +84,8 @@ struct SubscriptionCache {
 
 #[derive(Default)]
 struct CachedSubscriptions {
-    routes: HashMap<String, Arc<Vec<Route>>>,
-    by_id: HashMap<String, Arc<Subscription>>,
+    routes: HashMap<AccountId, Arc<Vec<Route>>>,
+    by_id: HashMap<SubscriptionId, Arc<Subscription>>,
 }
 
 impl SubscriptionCache {
@@ -79,7 +100,7 @@ impl SubscriptionCache {
     fn routes_for(
         &self,
         connection: &Connection,
-        account_id: &str,
+        account_id: &AccountId,
     ) -> StoreResult<Arc<Vec<Route>>> {
         if let Some(cached) = self.lock().routes.get(account_id) {
             return Ok(cached.clone());
@@ -108,7 +129,7 @@ impl SubscriptionCache {
     fn subscription(
         &self,
         connection: &Connection,
-        id: &str,
+        id: &SubscriptionId,
     ) -> StoreResult<Option<Arc<Subscription>>> {
         if let Some(cached) = self.lock().by_id.get(id) {
             return Ok(Some(cached.clone()));
@@ -382,7 +403,7 @@ fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> rusqlite::Result<Su
             .map_err(|_| corrupt("headers"))?;
     let source: String = row.get(at + 9)?;
     Ok(Subscription {
-        id: id.clone(),
+        id: id.as_str().into(),
         account_id: row.get(at + 1)?,
         url: row.get(at + 2)?,
         events: EventSelection::from_stored(events),
@@ -453,12 +474,15 @@ fn event_type_from(row: &Row) -> rusqlite::Result<RegisteredEventType> {
 /// The stored values of a subscription, in the order of `SUBSCRIPTION_WRITE`.
 fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value as V;
-    let owner = |column| Owner { column, row: &s.id };
+    let owner = |column| Owner {
+        column,
+        row: s.id.as_str(),
+    };
     let text = |t: &str| V::Text(t.to_owned());
     let optional_text = |t: Option<String>| t.map_or(V::Null, V::Text);
     vec![
-        text(&s.id),
-        text(&s.account_id),
+        text(s.id.as_str()),
+        text(s.account_id.as_str()),
         text(&s.url),
         V::Text(to_json(&s.events.to_list())),
         optional_text(s.filter.as_ref().map(|f| f.to_json().to_string())),
@@ -488,7 +512,7 @@ fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types
 /// a handed lease holds).
 fn cancel_pending(
     connection: &Connection,
-    subscription_id: &str,
+    subscription_id: &SubscriptionId,
     handed_from: i64,
 ) -> StoreResult<()> {
     let now = Timestamp::now();
@@ -498,15 +522,15 @@ fn cancel_pending(
              WHERE subscription_id = ?1 AND state = 'pending'",
         )?
         .execute(params![subscription_id, now.0])?;
-    handing::cancel_handed(connection, subscription_id, handed_from, now)
+    handing::cancel_handed(connection, subscription_id.as_str(), handed_from, now)
 }
 
 fn delete_subscription_in(
     connection: &Connection,
     cache: &SubscriptionCache,
     leases: &Leases,
-    account_id: &str,
-    id: &str,
+    account_id: &AccountId,
+    id: &SubscriptionId,
 ) -> StoreResult<bool> {
     cache.clear();
     let deleted = connection
@@ -520,7 +544,11 @@ fn delete_subscription_in(
 }
 
 /// Whether the account has an event with this id.
-fn event_exists(connection: &Connection, account_id: &str, event_id: &str) -> StoreResult<bool> {
+fn event_exists(
+    connection: &Connection,
+    account_id: &AccountId,
+    event_id: &str,
+) -> StoreResult<bool> {
     Ok(connection
         .prepare_cached("SELECT 1 FROM events WHERE account_id = ?1 AND id = ?2")?
         .exists(params![account_id, event_id])?)

@@ -133,7 +133,7 @@ impl DeliveryQueue for SqliteStore {
             .map(|_| ())
     }
 
-    async fn next_due(&self, skip: Vec<String>) -> StoreResult<Option<Timestamp>> {
+    async fn next_due(&self, skip: Vec<SubscriptionId>) -> StoreResult<Option<Timestamp>> {
         let leases = self.leases.clone();
         self.read(move |c| {
             let mut due = c.prepare_cached(
@@ -158,8 +158,8 @@ impl DeliveryQueue for SqliteStore {
 
     async fn resend(
         &self,
-        account_id: &str,
-        delivery_id: &str,
+        account_id: &AccountId,
+        delivery_id: &DeliveryId,
     ) -> StoreResult<Option<DeliveryStatus>> {
         let (account_id, delivery_id) = (account_id.to_owned(), delivery_id.to_owned());
         let leases = self.leases.clone();
@@ -192,8 +192,8 @@ impl DeliveryQueue for SqliteStore {
 
     async fn resend_failed(
         &self,
-        account_id: &str,
-        subscription_id: &str,
+        account_id: &AccountId,
+        subscription_id: &SubscriptionId,
         since: Timestamp,
     ) -> StoreResult<usize> {
         let (account_id, subscription_id) = (account_id.to_owned(), subscription_id.to_owned());
@@ -213,7 +213,7 @@ impl DeliveryQueue for SqliteStore {
     async fn start_test_delivery(
         &self,
         event: NewEvent,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
         lease_length: Duration,
     ) -> StoreResult<Option<DeliveryJob>> {
         let subscription_id = subscription_id.to_owned();
@@ -229,7 +229,7 @@ impl DeliveryQueue for SqliteStore {
                 let Some(event_pk) = insert_event(c, &event, true)? else {
                     return Ok(None);
                 };
-                let delivery_id = new_id("dlv");
+                let delivery_id = DeliveryId::generate();
                 c.prepare_cached(
                     "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
                          next_attempt_at, created_at, updated_at)
@@ -323,7 +323,7 @@ struct Ingested {
 /// to send it needs.
 struct FreshDelivery {
     token: i64,
-    id: String,
+    id: DeliveryId,
     subscription: Arc<Subscription>,
 }
 
@@ -361,7 +361,7 @@ fn ingest_in(
         .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
         .exists(params![event.account_id])?;
     if !account_exists {
-        return Err(StoreError::AccountNotFound(event.account_id.clone()));
+        return Err(StoreError::AccountNotFound(event.account_id.to_string()));
     }
     let Some(event_pk) = insert_event(connection, event, false)? else {
         return Ok(Ingested {
@@ -385,7 +385,7 @@ fn ingest_in(
     )?;
     let (mut targets, mut fresh) = (Vec::new(), Vec::new());
     for route in matching(&routes, &event.event_type, &event.data) {
-        let id = new_id("dlv");
+        let id = DeliveryId::generate();
         let handed = match hand_off {
             Some((leases, expiry)) => cache
                 .subscription(connection, &route.subscription_id)
@@ -494,7 +494,7 @@ fn claim_in(
                         if table.is_held(rowid, now) {
                             return Ok(None);
                         }
-                        Ok(Some((rowid, row.get::<_, String>(1)?)))
+                        Ok(Some((rowid, row.get::<_, SubscriptionId>(1)?)))
                     },
                 )?
                 .map_while(|row| row.map_err(|error| failure = Some(error)).ok())
@@ -586,9 +586,9 @@ fn lease_rows(
                     }
                 };
                 Ok((
-                    row.get::<_, String>(0)?,
+                    row.get::<_, DeliveryId>(0)?,
                     row.get::<_, u32>(1)?,
-                    row.get::<_, String>(2)?,
+                    row.get::<_, SubscriptionId>(2)?,
                     event_pk,
                     event,
                 ))

@@ -95,7 +95,7 @@ impl Records for SqliteStore {
             .await
     }
 
-    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
         let id = id.to_owned();
         self.read(move |c| {
             Ok(
@@ -114,7 +114,7 @@ impl Records for SqliteStore {
                     .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
                     .exists(params![key.account_id])?;
                 if !exists {
-                    return Err(StoreError::AccountNotFound(key.account_id));
+                    return Err(StoreError::AccountNotFound(key.account_id.to_string()));
                 }
                 c.execute(
                     "INSERT INTO api_keys (id, account_id, hash, last_four, created_at)
@@ -167,7 +167,11 @@ impl Records for SqliteStore {
             .await
     }
 
-    async fn subscription(&self, account_id: &str, id: &str) -> StoreResult<Option<Subscription>> {
+    async fn subscription(
+        &self,
+        account_id: &AccountId,
+        id: &SubscriptionId,
+    ) -> StoreResult<Option<Subscription>> {
         let (account_id, id) = (account_id.to_owned(), id.to_owned());
         let sealer = self.cache.sealer.clone();
         self.read(move |c| {
@@ -183,7 +187,7 @@ impl Records for SqliteStore {
 
     async fn list_subscriptions(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         page: PageRequest,
     ) -> StoreResult<Page<Subscription>> {
         let account_id = account_id.to_owned();
@@ -200,7 +204,7 @@ impl Records for SqliteStore {
                     |r| subscription_at(r, 0, &sealer),
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(items, page.limit, |s| s.id.clone()))
+            Ok(page_of(items, page.limit, |s| s.id.to_string()))
         })
         .await
     }
@@ -231,7 +235,11 @@ impl Records for SqliteStore {
             .await
     }
 
-    async fn delete_subscription(&self, account_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_subscription(
+        &self,
+        account_id: &AccountId,
+        id: &SubscriptionId,
+    ) -> StoreResult<bool> {
         let (account_id, id) = (account_id.to_owned(), id.to_owned());
         let (cache, leases) = (self.cache.clone(), self.leases.clone());
         self.writer
@@ -243,7 +251,7 @@ impl Records for SqliteStore {
 
     async fn recent_events(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         event_type: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<StoredEvent>> {
@@ -310,7 +318,7 @@ impl Records for SqliteStore {
 
     async fn attempts(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         of: AttemptsOf,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>> {
@@ -321,7 +329,7 @@ impl Records for SqliteStore {
             // the event. (One statement with optional filters read the
             // whole account's attempts and sorted them, for every page.)
             let (sql, of_id) = match of {
-                AttemptsOf::Subscription(id) => (ATTEMPTS_OF_SUBSCRIPTION, id),
+                AttemptsOf::Subscription(id) => (ATTEMPTS_OF_SUBSCRIPTION, id.to_string()),
                 AttemptsOf::Event(id) => (ATTEMPTS_OF_EVENT, id),
             };
             let items = c
@@ -352,7 +360,7 @@ impl Records for SqliteStore {
         .await
     }
 
-    async fn has_event(&self, account_id: &str, event_id: &str) -> StoreResult<bool> {
+    async fn has_event(&self, account_id: &AccountId, event_id: &str) -> StoreResult<bool> {
         let (account_id, event_id) = (account_id.to_owned(), event_id.to_owned());
         self.read(move |c| event_exists(c, &account_id, &event_id))
             .await
@@ -360,7 +368,7 @@ impl Records for SqliteStore {
 
     async fn deliveries_for_event(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         event_id: &str,
     ) -> StoreResult<Option<Vec<DeliveryStatus>>> {
         let (account_id, event_id) = (account_id.to_owned(), event_id.to_owned());
