@@ -429,7 +429,7 @@ async fn send_test(
     let event = NewEvent {
         id: EventId::generate(),
         account_id: account.id.clone(),
-        event_type: event_type.name().to_owned(),
+        event_type: event_type.type_name().clone(),
         data: example,
         created_at: Timestamp::now(),
     };

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use builtin::BuiltinEvent;
 
+use crate::domain::EventTypeName;
 use crate::store::RegisteredEventType;
 
 /// One violation of an event type's schema.
@@ -74,7 +75,7 @@ impl Origin {
 
 /// An event type with its schema, examples and compiled validator.
 pub struct EventType {
-    name: String,
+    name: EventTypeName,
     description: String,
     schema: Value,
     examples: Vec<Value>,
@@ -101,6 +102,8 @@ impl EventType {
             pointer,
             reason,
         };
+        let type_name =
+            EventTypeName::parse(name).map_err(|e| invalid(String::new(), e.message))?;
         let Value::Object(mut document) = schema else {
             return Err(invalid(
                 String::new(),
@@ -123,7 +126,7 @@ impl EventType {
         let validator = jsonschema::validator_for(&schema)
             .map_err(|e| invalid(e.instance_path().to_string(), e.to_string()))?;
         let event_type = Self {
-            name: name.to_owned(),
+            name: type_name,
             description: description.to_owned(),
             schema,
             examples,
@@ -146,6 +149,11 @@ impl EventType {
 
     /// The type's name.
     pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The type's name, typed.
+    pub fn type_name(&self) -> &EventTypeName {
         &self.name
     }
 
@@ -235,7 +243,7 @@ impl Catalog {
         ];
         let map: TypeMap = types
             .into_iter()
-            .map(|t| (t.name.clone(), Arc::new(t)))
+            .map(|t| (t.name().to_owned(), Arc::new(t)))
             .collect();
         Ok(Self {
             types: Arc::new(RwLock::new(Arc::new(map))),
@@ -272,13 +280,13 @@ impl Catalog {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if types
-            .get(&event_type.name)
+            .get(event_type.name())
             .is_some_and(|t| t.origin == Origin::Builtin)
         {
             return false;
         }
         let mut next = TypeMap::clone(&types);
-        next.insert(event_type.name.clone(), Arc::new(event_type));
+        next.insert(event_type.name().to_owned(), Arc::new(event_type));
         *types = Arc::new(next);
         true
     }

@@ -32,6 +32,12 @@ impl EventTypeName {
     }
 }
 
+impl From<EventTypeName> for String {
+    fn from(name: EventTypeName) -> Self {
+        name.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,7 +119,7 @@ impl Publisher {
             .ingest(NewEvent {
                 id,
                 account_id: publication.account_id,
-                event_type: publication.event_type,
+                event_type: event_type.type_name().clone(),
                 data: publication.data,
                 created_at: Timestamp::now(),
             })

@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::delivery::payload::RenderedBodies;
 pub use crate::delivery::work::*;
 use crate::domain::{
-    AccountId, CustomHeaders, DeliveryId, DeliveryState, EventId, EventSelection, Filter, Format,
-    SigningSecret, Source, SubscriptionId, Timestamp,
+    AccountId, CustomHeaders, DeliveryId, DeliveryState, EventId, EventSelection, EventTypeName,
+    Filter, Format, SigningSecret, Source, SubscriptionId, Timestamp,
 };
 
 /// A customer account of the product.
@@ -101,7 +101,7 @@ pub struct NewEvent {
     /// The owning account.
     pub account_id: AccountId,
     /// The event type (checked against the catalog).
-    pub event_type: String,
+    pub event_type: EventTypeName,
     /// The validated payload.
     pub data: Value,
     /// When it was accepted.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use hookbridge::domain::{DeliveryState, EventId, Timestamp};
+use hookbridge::domain::{DeliveryState, EventId, EventTypeName, Timestamp};
 use hookbridge::store::{
     AttemptResult, AttemptsOf, ClaimRequest, ClaimScope, Completion, DeliveryJob, NewEvent,
     NextStep, PageRequest, Store,
@@ -114,7 +114,7 @@ async fn ingest(store: &dyn Store) -> EventId {
         .ingest(NewEvent {
             id: event_id.clone(),
             account_id: "acc_lease".into(),
-            event_type: "signup".into(),
+            event_type: EventTypeName::parse("signup").unwrap(),
             data: json!({"email": "ada@example.com"}),
             created_at: Timestamp::now(),
         })
@@ -275,7 +275,7 @@ async fn ingest_as(
         .ingest(NewEvent {
             id: id.clone(),
             account_id: "acc_lease".into(),
-            event_type: event_type.into(),
+            event_type: EventTypeName::parse(event_type).unwrap(),
             data,
             created_at: Timestamp::now(),
         })

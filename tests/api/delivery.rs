@@ -794,7 +794,7 @@ async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
                 .ingest(NewEvent {
                     id: EventId::generate(),
                     account_id: "acc_run".into(),
-                    event_type: "signup".into(),
+                    event_type: hookbridge::domain::EventTypeName::parse("signup").unwrap(),
                     data: json!({"email": "ada@example.com"}),
                     created_at: Timestamp::now(),
                 })

@@ -243,7 +243,7 @@ async fn postgres_group_commit_answers_each_publish_of_a_batch_on_its_own() {
     let event = |account: &str, id: &str| NewEvent {
         id: EventId::parse(id).unwrap(),
         account_id: account.into(),
-        event_type: "generation_complete".into(),
+        event_type: hookbridge::domain::EventTypeName::parse("generation_complete").unwrap(),
         data: generation("image"),
         created_at: Timestamp::now(),
     };

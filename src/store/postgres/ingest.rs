@@ -167,7 +167,7 @@ async fn store_batch(
         };
         let mut matched = Vec::new();
         let account_routes = routes.get(&event.account_id).map_or(&[][..], Vec::as_slice);
-        for route in matching(account_routes, &event.event_type, &event.data) {
+        for route in matching(account_routes, event.event_type.as_str(), &event.data) {
             delivery_ids.push(new_id("dlv"));
             event_pks.push(event_pk);
             targets.push(route.subscription_id.as_str());

@@ -307,7 +307,7 @@ impl DeliveryQueue for PostgresStore {
             event_pk,
             event: Arc::new(StoredEvent {
                 id: event.id.as_str().to_owned(),
-                event_type: event.event_type,
+                event_type: event.event_type.into(),
                 data: event.data,
                 created_at: event.created_at,
                 bodies: Default::default(),
@@ -588,7 +588,7 @@ async fn insert_event(
         &[
             &event.id.as_str(),
             &event.account_id,
-            &event.event_type,
+            &event.event_type.as_str(),
             &event.data.to_string(),
             &event.created_at.0,
             &test,

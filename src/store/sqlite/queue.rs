@@ -253,7 +253,7 @@ impl DeliveryQueue for SqliteStore {
                     event_pk,
                     event: Arc::new(StoredEvent {
                         id: event.id.as_str().to_owned(),
-                        event_type: event.event_type,
+                        event_type: event.event_type.into(),
                         data: event.data,
                         created_at: event.created_at,
                         bodies: Default::default(),
@@ -339,7 +339,7 @@ fn insert_event(connection: &Connection, event: &NewEvent, test: bool) -> StoreR
         .execute(params![
             event.id.as_str(),
             event.account_id,
-            event.event_type,
+            event.event_type.as_str(),
             event.data.to_string(),
             event.created_at.0,
             test
@@ -384,7 +384,7 @@ fn ingest_in(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
     )?;
     let (mut targets, mut fresh) = (Vec::new(), Vec::new());
-    for route in matching(&routes, &event.event_type, &event.data) {
+    for route in matching(&routes, event.event_type.as_str(), &event.data) {
         let id = DeliveryId::generate();
         let handed = match hand_off {
             Some((leases, expiry)) => cache
@@ -437,7 +437,7 @@ fn hand_over(ingested: &mut Ingested) {
     };
     let stored = Arc::new(StoredEvent {
         id: event.id.as_str().to_owned(),
-        event_type: event.event_type,
+        event_type: event.event_type.into(),
         data: event.data,
         created_at: event.created_at,
         bodies: Default::default(),
