@@ -822,3 +822,192 @@ async fn record(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::delivery::breaker::BreakerSettings;
+    use crate::delivery::guard::TargetGuard;
+    use crate::delivery::retry::RetrySchedule;
+    use crate::delivery::sender::Sender;
+    use crate::domain::{
+        CustomHeaders, DeliveryId, EventSelection, Format, SigningSecret, Source, Timestamp,
+    };
+    use crate::store::{StoredEvent, Subscription};
+
+    const PER_TARGET: usize = 2;
+
+    /// Slots of `PER_TARGET` attempts per target whose attempts end at once
+    /// (the guard refuses their loopback target), with a breaker that opens
+    /// after `threshold` failures; the receiver of their outcomes.
+    fn slots(threshold: u32) -> (Slots, mpsc::UnboundedReceiver<Completion>) {
+        let sender = Sender::new(
+            TargetGuard::new(false),
+            http::HeaderName::from_static("x-test-signature"),
+            8,
+        )
+        .unwrap();
+        let breaker = Breaker::new(BreakerSettings {
+            threshold,
+            cooldown: Duration::from_secs(60),
+            max_cooldown: Duration::from_secs(60),
+        });
+        let attempter = Attempter::new(
+            Arc::new(sender),
+            Arc::new(breaker),
+            Arc::new(Metrics::new().unwrap()),
+            RetrySchedule::production(),
+            None,
+        );
+        let settings = DispatchSettings {
+            per_target: PER_TARGET,
+            max_in_flight: 8,
+            ..DispatchSettings::default()
+        };
+        let (outcomes, received) = mpsc::unbounded_channel();
+        (
+            Slots::new(Arc::new(attempter), &settings, outcomes),
+            received,
+        )
+    }
+
+    /// A job for subscription `target`.
+    fn job(target: &str) -> DeliveryJob {
+        let now = Timestamp::now();
+        DeliveryJob {
+            lease: Lease {
+                delivery_id: DeliveryId::generate(),
+                token: 1,
+            },
+            attempts_made: 0,
+            event_pk: 1,
+            event: Arc::new(StoredEvent {
+                id: "evt_1".into(),
+                event_type: "signup".into(),
+                data: json!({"email": "a@example.com"}),
+                created_at: now,
+                bodies: Default::default(),
+            }),
+            subscription: Arc::new(Subscription {
+                id: target.into(),
+                account_id: "acc_1".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                events: EventSelection::All,
+                filter: None,
+                format: Format::Flat,
+                secret: SigningSecret::generate(),
+                headers: CustomHeaders::default(),
+                description: String::new(),
+                source: Source::Api,
+                created_at: now,
+                updated_at: now,
+                previous_secret: None,
+                enabled: true,
+                disabled_reason: None,
+                failing_since: None,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_runs_its_slots_queues_behind_them_and_gives_back_the_rest() {
+        let (mut slots, _outcomes) = slots(0);
+        let target = SubscriptionId::from("sub_a");
+        let queued = PER_TARGET * QUEUED_PER_SLOT;
+        for _ in 0..PER_TARGET + queued {
+            assert_eq!(slots.admit(job("sub_a")), None);
+        }
+        assert_eq!(slots.tasks.len(), PER_TARGET, "one attempt per slot");
+        assert_eq!(slots.busy(), PER_TARGET + queued);
+        assert_eq!(slots.held().len(), PER_TARGET + queued);
+        assert_eq!(
+            slots.claimable_room(&target),
+            0,
+            "a full target claims none"
+        );
+        let extra = job("sub_a");
+        let lease = extra.lease.clone();
+        assert_eq!(slots.admit(extra), Some(lease), "a full queue gives back");
+        assert_eq!(
+            slots.claimable_room(&SubscriptionId::from("sub_b")),
+            slots.capacity(),
+            "another target is not slowed"
+        );
+
+        slots.next_finished().await;
+        assert_eq!(slots.tasks.len(), PER_TARGET, "the next queued job started");
+        assert_eq!(slots.busy(), PER_TARGET + queued - 1);
+        let taken = slots.take_queued();
+        assert_eq!(taken.len(), queued - 1);
+        slots.drain().await;
+        assert_eq!(slots.busy(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_open_circuit_turns_jobs_away_and_claims_pass_its_target_by() {
+        let (mut slots, mut outcomes) = slots(2);
+        let target = SubscriptionId::from("sub_down");
+        for _ in 0..2 {
+            assert_eq!(slots.admit(job("sub_down")), None);
+        }
+        slots.drain().await;
+        for _ in 0..2 {
+            let outcome = outcomes.recv().await.unwrap();
+            assert!(outcome.attempt.error.is_some(), "the guard refused it");
+        }
+        let turned = job("sub_down");
+        let lease = turned.lease.clone();
+        assert_eq!(
+            slots.admit(turned),
+            Some(lease),
+            "an open circuit admits none"
+        );
+        assert_eq!(slots.claimable_room(&target), 0);
+        assert!(slots.skipped_targets().contains(&target));
+        let wanted = HashSet::from([target.clone(), SubscriptionId::from("sub_up")]);
+        let claimable = slots.claimable(wanted);
+        assert_eq!(claimable.len(), 1);
+        assert_eq!(claimable[0].0, "sub_up");
+        assert!(
+            !slots.starved.contains(&target),
+            "an open circuit's target is found by the claim over all targets"
+        );
+    }
+
+    #[tokio::test]
+    async fn handed_jobs_spill_past_a_full_target_until_a_claim_comes_back_short() {
+        let (mut slots, _outcomes) = slots(0);
+        let target = SubscriptionId::from("sub_busy");
+        let handed = PER_TARGET * HANDED_PER_SLOT;
+        for _ in 0..PER_TARGET + handed {
+            assert_eq!(slots.admit_handed(job("sub_busy")), None);
+        }
+        assert_eq!(slots.tasks.len(), PER_TARGET);
+        assert_eq!(slots.handed, handed);
+        let spilled = job("sub_busy");
+        let lease = spilled.lease.clone();
+        assert_eq!(slots.admit_handed(spilled), Some(lease));
+        assert!(slots.spilled.contains(&target) && slots.starved.contains(&target));
+        assert_eq!(
+            slots.claimable_room(&target),
+            0,
+            "its older handed jobs go first"
+        );
+        let next = job("sub_busy");
+        let lease = next.lease.clone();
+        assert_eq!(
+            slots.admit_handed(next),
+            Some(lease),
+            "a spilled target takes no more handed jobs"
+        );
+
+        slots.note_drained(vec![(target.clone(), 4)], &[job("sub_busy")]);
+        assert!(
+            !slots.spilled.contains(&target),
+            "a short claim means nothing more is due in the store"
+        );
+        slots.abort();
+    }
+}
