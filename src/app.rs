@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::limits::RateLimits;
-use crate::api::{self, AppState};
+use crate::api::{self, Access, AppState, TargetRules};
 use crate::catalog::Catalog;
 use crate::config::{Config, DatabaseUrl};
 use crate::delivery::attempt::Attempter;
@@ -124,17 +124,18 @@ impl Application {
         let router = api::router(AppState {
             store,
             catalog,
-            guard,
-            admin_key_hash,
-            key_prefix: config.key_prefix.clone(),
-            signature_header: config.signature_header.clone(),
             publisher,
             deliveries,
+            access: Arc::new(Access {
+                admin_key_hash,
+                key_prefix: config.key_prefix.clone(),
+                limits: RateLimits::new(config.rate_limit, config.publish_rate_limit),
+            }),
+            target_rules: TargetRules {
+                guard,
+                signature_header: config.signature_header.clone(),
+            },
             metrics,
-            limits: Arc::new(RateLimits::new(
-                config.rate_limit,
-                config.publish_rate_limit,
-            )),
             storage: storage.clone(),
         });
         let listener = TcpListener::bind(config.listen)

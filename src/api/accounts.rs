@@ -119,7 +119,11 @@ async fn create_api_key(
 ) -> Result<(StatusCode, Json<ApiKeyView>), ApiError> {
     let mut secret = [0u8; 24];
     rand::rng().fill_bytes(&mut secret);
-    let key = format!("{}_{}", state.key_prefix, URL_SAFE_NO_PAD.encode(secret));
+    let key = format!(
+        "{}_{}",
+        state.access.key_prefix,
+        URL_SAFE_NO_PAD.encode(secret)
+    );
     let record = ApiKeyRecord {
         id: new_id("key"),
         account_id,

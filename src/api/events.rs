@@ -71,7 +71,7 @@ async fn publish(
     if body.account_id.contains('\0') {
         return Err(ApiError::not_found("account"));
     }
-    state.limits.publish(&body.account_id)?;
+    state.access.limits.publish(&body.account_id)?;
     let published = state
         .publisher
         .publish(Publication {

@@ -164,7 +164,7 @@ where
             ApiError::unauthorized("send the admin key as Authorization: Bearer <key>")
         })?;
         let given = Sha256::digest(key.as_bytes());
-        if bool::from(given.as_slice().ct_eq(&state.admin_key_hash[..])) {
+        if bool::from(given.as_slice().ct_eq(&state.access.admin_key_hash[..])) {
             Ok(Admin)
         } else {
             Err(ApiError::unauthorized("the admin key is not valid"))
@@ -197,7 +197,7 @@ where
             .account_by_key_hash(&key_hash(key))
             .await?
             .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))?;
-        state.limits.management(account.id.as_str())?;
+        state.access.limits.management(account.id.as_str())?;
         Ok(Caller(account))
     }
 }

@@ -46,28 +46,41 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Persistence and the delivery queue.
+    /// The records (accounts, keys, webhooks, event types, listings).
     pub store: Arc<dyn Store>,
     /// The event types.
     pub catalog: Catalog,
-    /// The SSRF policy for target URLs.
-    pub guard: TargetGuard,
-    /// SHA-256 of the admin key.
-    pub admin_key_hash: [u8; 32],
-    /// Prefix of account API keys (`hb` gives `hb_...`).
-    pub key_prefix: String,
-    /// The `sha256=` signature header's name, reserved against custom headers.
-    pub signature_header: HeaderName,
     /// Accepts published events.
     pub publisher: Arc<Publisher>,
     /// Test sends and resends.
     pub deliveries: Arc<Deliveries>,
+    /// Who may call, and how often.
+    pub access: Arc<Access>,
+    /// What a webhook's target and headers must satisfy.
+    pub target_rules: TargetRules,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Per-account request and publish limits.
-    pub limits: Arc<limits::RateLimits>,
     /// Whether the database has room to write.
     pub storage: Arc<StorageHealth>,
+}
+
+/// Who may call the API, and how often.
+pub struct Access {
+    /// SHA-256 of the admin key.
+    pub admin_key_hash: [u8; 32],
+    /// Prefix of account API keys (`hb` gives `hb_...`).
+    pub key_prefix: String,
+    /// Per-account request and publish limits.
+    pub limits: limits::RateLimits,
+}
+
+/// What a webhook's target URL and custom headers must satisfy.
+#[derive(Clone)]
+pub struct TargetRules {
+    /// The SSRF policy for target URLs.
+    pub guard: TargetGuard,
+    /// The `sha256=` signature header's name, reserved against custom headers.
+    pub signature_header: HeaderName,
 }
 
 /// Every route with its OpenAPI description: the only place routes are

@@ -82,7 +82,7 @@ pub async fn apply(
 ) -> Result<Subscription, ApiError> {
     let mut details = Vec::new();
     if let Some((pointer, url)) = draft.url {
-        match state.guard.check(&url).await {
+        match state.target_rules.guard.check(&url).await {
             Ok(parsed) => base.url = parsed.to_string(),
             Err(e) => details.push(Detail::at(pointer, e.to_string())),
         }
@@ -110,7 +110,7 @@ pub async fn apply(
         base.description = description;
     }
     if let Some(headers) = draft.headers {
-        match CustomHeaders::parse(&headers, &state.signature_header) {
+        match CustomHeaders::parse(&headers, &state.target_rules.signature_header) {
             Ok(parsed) => base.headers = parsed,
             Err(e) => details.push(Detail::from_invalid("/headers", e)),
         }
