@@ -24,6 +24,14 @@
 //! and prints each round's ratio and their median: this VM's speed drifts
 //! by a third within minutes, and one run of each is a sample of one phase.
 //!
+//! `BENCH_ONLY=tenants` (run only when named) measures many tenants:
+//! `BENCH_TENANTS` accounts (default 10,000) of `BENCH_TENANT_WEBHOOKS`
+//! webhooks each (default 10), every webhook filtering on its own `user_id`,
+//! events published for random accounts and users so that one webhook of
+//! one account matches each; then the same with webhooks created and
+//! deleted at 100/s alongside. Run it with `fanout1` for the one-account,
+//! one-endpoint figure of the same run.
+//!
 //! `BENCH_ONLY=soak` (run only when named) proves long-running behaviour:
 //! steady publishing to one account with one webhook to the receiver, at
 //! `BENCH_SOAK_RATE` events/s (default 500) for `BENCH_SOAK_SECONDS`
@@ -52,6 +60,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 /// Clock ticks per second in `/proc` CPU times (Linux's USER_HZ).
@@ -571,6 +580,11 @@ struct Publisher {
 impl Publisher {
     async fn publish(&mut self) {
         let body = format!("{}{}{}", self.body.0, now_us(), self.body.1);
+        self.send(body).await;
+    }
+
+    /// Publish `body` (a whole `POST /v1/events` body); it must be accepted.
+    async fn send(&mut self, body: String) {
         let request = hyper::Request::post(self.uri.clone())
             .header(http::header::HOST, self.host.clone())
             .header(http::header::AUTHORIZATION, self.authorization.clone())
@@ -824,6 +838,196 @@ async fn fanout(
         machine: Some(machine.shares_since(used)),
         peak_rss_mb: service.peak_rss_mb(),
     }
+}
+
+/// The tenants workload's settings, from `BENCH_TENANTS` (accounts,
+/// default 10,000) and `BENCH_TENANT_WEBHOOKS` (webhooks each, default 10).
+struct Tenancy {
+    accounts: usize,
+    webhooks: usize,
+}
+
+/// One tenant: its account id and API key.
+struct Tenant {
+    account: String,
+    key: String,
+}
+
+/// Create `tenancy.accounts` accounts, each with `tenancy.webhooks` webhooks
+/// to `target/n<account>_<i>` that pass only events whose `user_id` is
+/// `user_<i>`, 64 accounts at a time.
+async fn create_tenants(api: &Arc<Api>, target: &str, tenancy: &Tenancy) -> Vec<Tenant> {
+    let mut tenants = Vec::with_capacity(tenancy.accounts);
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..tenancy.accounts {
+        let (api, target, webhooks) = (api.clone(), target.to_owned(), tenancy.webhooks);
+        tasks.spawn(async move {
+            let account = api.post("/v1/accounts", None, json!({})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let key = api
+                .post(&format!("/v1/accounts/{account}/api-keys"), None, json!({}))
+                .await["key"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            for i in 0..webhooks {
+                api.post(
+                    "/v1/webhooks",
+                    Some(&key),
+                    json!({"url": format!("{target}/n{n}_{i}"), "filter": {"user_id": format!("user_{i}")}}),
+                )
+                .await;
+            }
+            Tenant { account, key }
+        });
+        if tasks.len() == 64 {
+            tenants.push(tasks.join_next().await.unwrap().unwrap());
+        }
+    }
+    while let Some(tenant) = tasks.join_next().await {
+        tenants.push(tenant.unwrap());
+    }
+    tenants
+}
+
+/// Publish `total` events from 32 connections, each for a random tenant
+/// and a random one of its webhooks' users, so that exactly one webhook of
+/// one account matches each event.
+async fn burst_tenants(api: &Arc<Api>, tenants: &Arc<Vec<Tenant>>, webhooks: usize, total: u64) {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for task in 0..32 {
+        let mut publisher = api.publisher(&tenants[0].account, task).await;
+        let (next, tenants) = (next.clone(), tenants.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let tenant = &tenants[rng.random_range(0..tenants.len())];
+                let user = rng.random_range(0..webhooks);
+                let body = format!(
+                    r#"{{"type":"generation_complete","account_id":"{}","data":{{"type":"image","user_id":"user_{user}","credits_used":1,"generation_id":"gen_9f3a2b","output_url":"https://zsky.ai/outputs/gen_9f3a2b.png","sent_at_us":{}}}}}"#,
+                    tenant.account,
+                    now_us()
+                );
+                publisher.send(body).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// Create and delete webhooks of random tenants, `per_second` of each,
+/// until `stop` is set; how many of each were made. The churned webhooks
+/// match no event.
+async fn churn(
+    api: Arc<Api>,
+    tenants: Arc<Vec<Tenant>>,
+    per_second: u64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> u64 {
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
+    let mut made = 0;
+    let mut previous: Option<(String, String)> = None;
+    while !stop.load(Ordering::Relaxed) {
+        ticker.tick().await;
+        let tenant = &tenants[rand::rng().random_range(0..tenants.len())];
+        let created = api
+            .post(
+                "/v1/webhooks",
+                Some(&tenant.key),
+                json!({"url": "http://127.0.0.1:9/churn", "filter": {"user_id": "nobody"}}),
+            )
+            .await;
+        if let Some((key, id)) = previous.take() {
+            let response = api
+                .client
+                .delete(format!("{}/v1/webhooks/{id}", api.urls[0]))
+                .header("X-Api-Key", key)
+                .send()
+                .await
+                .expect("delete a webhook");
+            assert!(
+                response.status().is_success(),
+                "delete: {}",
+                response.status()
+            );
+        }
+        previous = Some((
+            tenant.key.clone(),
+            created["id"].as_str().unwrap().to_owned(),
+        ));
+        made += 1;
+    }
+    made
+}
+
+/// Many tenants: `tenancy.accounts` accounts of `tenancy.webhooks` webhooks
+/// each, events for random accounts with one matching webhook each; the
+/// same again with webhooks created and deleted at 100/s alongside. Two
+/// rows: without churn, and with.
+async fn tenants(client: &reqwest::Client, seconds: u64, backend: Backend) -> [Row; 2] {
+    let tenancy = Tenancy {
+        accounts: env_number("BENCH_TENANTS", 10_000) as usize,
+        webhooks: env_number("BENCH_TENANT_WEBHOOKS", 10) as usize,
+    };
+    let service = Nodes::start(backend, &["--retry-schedule", "1s,5s", "--rate-limit", "0"]);
+    let (target, received) = start_receiver().await;
+    let api = service.api(client);
+    let started = Instant::now();
+    let tenants = Arc::new(create_tenants(&api, &target, &tenancy).await);
+    let subscriptions = tenancy.accounts * tenancy.webhooks;
+    println!(
+        "tenants, {}: {} accounts and {subscriptions} webhooks created in {:.0} s",
+        backend.label(),
+        tenancy.accounts,
+        started.elapsed().as_secs_f64()
+    );
+    let mut rows = Vec::new();
+    for churning in [false, true] {
+        received.latencies_us.lock().unwrap().clear();
+        let warm = received.count.load(Ordering::Relaxed);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churner =
+            churning.then(|| tokio::spawn(churn(api.clone(), tenants.clone(), 100, stop.clone())));
+        let events = 2_000 * seconds;
+        let cpu = service.cpu_seconds();
+        let machine = MachineCpu::now();
+        let started = Instant::now();
+        burst_tenants(&api, &tenants, tenancy.webhooks, events).await;
+        let ingest = started.elapsed();
+        wait_for(&received, warm + events, Duration::from_secs(600)).await;
+        let elapsed = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let churned = match churner {
+            Some(task) => format!(
+                ", {} webhooks created and deleted alongside",
+                task.await.unwrap()
+            ),
+            None => String::new(),
+        };
+        let used = service.cpu_seconds() - cpu;
+        rows.push(Row {
+            workload: format!(
+                "{}: {} tenants x {} webhooks, 1 matching per event, {events} events{churned}",
+                backend.label(),
+                tenancy.accounts,
+                tenancy.webhooks
+            ),
+            events_per_s: Some(events as f64 / ingest.as_secs_f64()),
+            deliveries_per_s: Some(events as f64 / elapsed.as_secs_f64()),
+            latencies_us: latencies_of(&received, "n"),
+            latency_of: "publish -> delivery",
+            cpu_per_1000: Some(used / events as f64 * 1000.0),
+            machine: Some(machine.shares_since(used)),
+            peak_rss_mb: service.peak_rss_mb(),
+        });
+    }
+    let second = rows.pop().unwrap();
+    [rows.pop().unwrap(), second]
 }
 
 /// Attempt history: an account whose ten webhooks have made
@@ -1479,6 +1683,22 @@ async fn main() {
         history(&client, seconds, Backend::Postgres { nodes: 1 })
             .await
             .print();
+    }
+
+    // 10b. Many tenants, only when asked for (creating them takes minutes):
+    //     SQLite, then PostgreSQL.
+    if named("tenants") {
+        for row in tenants(&client, seconds, Backend::Sqlite).await.iter_mut() {
+            row.print();
+        }
+        if postgres {
+            for row in tenants(&client, seconds, Backend::Postgres { nodes: 1 })
+                .await
+                .iter_mut()
+            {
+                row.print();
+            }
+        }
     }
 
     // 11. A long steady run with a short retention, only when asked for:
