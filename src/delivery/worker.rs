@@ -157,7 +157,7 @@ impl Dispatcher {
                     room: slots.room_by_target(),
                     per_new_target: slots.capacity(),
                 });
-                match self.claim(&mut slots, scope).await {
+                match self.claim(&mut slots, scope, None).await {
                     Err(()) => {
                         tokio::select! {
                             _ = tokio::time::sleep(self.settings.poll) => {}
@@ -165,11 +165,11 @@ impl Dispatcher {
                         }
                         continue;
                     }
-                    Ok(Fill::Full) => {
+                    Ok((Fill::Full, _)) => {
                         look_everywhere = true;
                         continue;
                     }
-                    Ok(Fill::Short) => look_everywhere = false,
+                    Ok((Fill::Short, _)) => look_everywhere = false,
                 }
                 let wait = match self.store.next_due(slots.skipped_targets()).await {
                     Ok(Some(at)) => at
@@ -256,11 +256,17 @@ impl Dispatcher {
         self.give_back(refused).await;
     }
 
-    /// Claim what `scope` allows, at most a batch and the room left, and
-    /// start or queue each job. Whether the claim filled its whole allowance
-    /// (so more may be due); `Err` if the store failed (logged).
-    async fn claim(&self, slots: &mut Slots, scope: ClaimScope) -> Result<Fill, ()> {
-        let total = slots.room().min(self.settings.batch);
+    /// Claim what `scope` allows, at most `total` (a batch and the room
+    /// left, by default), and start or queue each job. Whether the claim
+    /// filled its whole allowance (so more may be due), and how many jobs
+    /// each target got; `Err` if the store failed (logged).
+    async fn claim(
+        &self,
+        slots: &mut Slots,
+        scope: ClaimScope,
+        total: Option<usize>,
+    ) -> Result<(Fill, HashMap<SubscriptionId, usize>), ()> {
+        let total = total.unwrap_or_else(|| slots.room().min(self.settings.batch));
         let everywhere = matches!(scope, ClaimScope::Any(_));
         let spilled = match &scope {
             ClaimScope::Targets(targets) => slots.spilled_of(targets),
@@ -285,29 +291,60 @@ impl Dispatcher {
         } else {
             Fill::Short
         };
+        let mut got: HashMap<SubscriptionId, usize> = HashMap::new();
+        for job in &jobs {
+            *got.entry(job.subscription.id.clone()).or_default() += 1;
+        }
         let refused: Vec<Lease> = jobs
             .into_iter()
             .filter_map(|job| slots.admit(job))
             .collect();
         self.release(refused).await;
         slots.note_starved();
-        Ok(fill)
+        Ok((fill, got))
     }
 
-    /// Claim for `targets` (each with its room), if any. When the claim
-    /// took all it was allowed, they may have more due: they are remembered
-    /// as starved, to be claimed for again as attempts end.
+    /// Claim for `targets` (each with its room, the emptiest first), if
+    /// any, in as many claims as they need: each claim takes at most half a
+    /// batch of targets and shares its allowance among them evenly (at
+    /// least two each, within each target's room), so that a burst to many
+    /// targets is claimed for at once rather than the first few taking the
+    /// whole allowance and the others waiting for the fallback poll. A
+    /// target that got all it was allotted may have more due: it is
+    /// remembered as starved, to be claimed for again as attempts end; so
+    /// is every target left when this node runs out of room.
     async fn claim_for(
         &self,
         slots: &mut Slots,
         targets: Vec<(SubscriptionId, usize)>,
     ) -> Result<(), ()> {
-        if targets.is_empty() {
-            return Ok(());
-        }
-        let names: Vec<SubscriptionId> = targets.iter().map(|(target, _)| target.clone()).collect();
-        if let Fill::Full = self.claim(slots, ClaimScope::Targets(targets)).await? {
-            slots.starved.extend(names);
+        let mut left = VecDeque::from(targets);
+        while !left.is_empty() {
+            let total = slots.room().min(self.settings.batch);
+            if total == 0 {
+                slots
+                    .starved
+                    .extend(left.into_iter().map(|(target, _)| target));
+                break;
+            }
+            let allotted = allot(&mut left, total);
+            let claimed = self
+                .claim(slots, ClaimScope::Targets(allotted.clone()), Some(total))
+                .await;
+            let (_, got) = match claimed {
+                Ok(claimed) => claimed,
+                Err(()) => {
+                    slots
+                        .starved
+                        .extend(left.into_iter().map(|(target, _)| target));
+                    return Err(());
+                }
+            };
+            for (target, allowed) in allotted {
+                if got.get(&target).copied().unwrap_or(0) >= allowed {
+                    slots.starved.insert(target);
+                }
+            }
         }
         Ok(())
     }
@@ -353,6 +390,21 @@ impl Dispatcher {
             self.failed("releasing leases failed; they expire on their own", &error);
         }
     }
+}
+
+/// The next claim's share of `left` (targets and their room) within
+/// `total`: at most half of `total` targets, taken from the front, each
+/// allotted an even share of `total` (at least two when `total` allows)
+/// within its own room.
+fn allot(
+    left: &mut VecDeque<(SubscriptionId, usize)>,
+    total: usize,
+) -> Vec<(SubscriptionId, usize)> {
+    let count = left.len().min((total / 2).max(1));
+    let share = (total / count.max(1)).max(1);
+    left.drain(..count)
+        .map(|(target, room)| (target, room.min(share)))
+        .collect()
 }
 
 /// Whether a claim took all it was allowed to.
@@ -909,6 +961,36 @@ mod tests {
                 failing_since: None,
             }),
         }
+    }
+
+    #[test]
+    fn a_claim_for_many_targets_shares_its_allowance_instead_of_giving_it_to_the_first() {
+        let many: Vec<(SubscriptionId, usize)> = (0..1_000)
+            .map(|i| (SubscriptionId::from(format!("sub_{i}")), 160))
+            .collect();
+        let mut left = VecDeque::from(many);
+        let mut claims = 0;
+        while !left.is_empty() {
+            let allotted = allot(&mut left, 256);
+            assert!(allotted.len() <= 128);
+            assert!(allotted.iter().all(|(_, room)| *room == 2));
+            claims += 1;
+        }
+        assert_eq!(claims, 8, "1,000 targets in claims of 128");
+
+        let mut few = VecDeque::from(vec![
+            (SubscriptionId::from("sub_big"), 160),
+            (SubscriptionId::from("sub_small"), 40),
+            (SubscriptionId::from("sub_mid"), 100),
+        ]);
+        let allotted = allot(&mut few, 256);
+        let rooms: Vec<usize> = allotted.iter().map(|(_, room)| *room).collect();
+        assert_eq!(rooms, [85, 40, 85], "an even share, within each room");
+        assert!(few.is_empty());
+        assert_eq!(
+            allot(&mut VecDeque::from(vec![(SubscriptionId::from("a"), 9)]), 1),
+            [(SubscriptionId::from("a"), 1)]
+        );
     }
 
     #[tokio::test]
