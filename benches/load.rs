@@ -1686,18 +1686,29 @@ async fn main() {
     }
 
     // 10b. Many tenants, only when asked for (creating them takes minutes):
-    //     SQLite, then PostgreSQL.
+    //     SQLite, then PostgreSQL, each beside one account with one
+    //     endpoint in the same run, and the ratio of deliveries/s.
     if named("tenants") {
-        for row in tenants(&client, seconds, Backend::Sqlite).await.iter_mut() {
-            row.print();
-        }
+        let mut backends = vec![Backend::Sqlite];
         if postgres {
-            for row in tenants(&client, seconds, Backend::Postgres { nodes: 1 })
-                .await
-                .iter_mut()
-            {
+            backends.push(Backend::Postgres { nodes: 1 });
+        }
+        for backend in backends {
+            let mut one = fanout(&client, seconds, 1, backend).await;
+            one.print();
+            let mut rows = tenants(&client, seconds, backend).await;
+            for row in rows.iter_mut() {
                 row.print();
             }
+            let ratio = |row: &Row| {
+                row.deliveries_per_s.unwrap_or(0.0) / one.deliveries_per_s.unwrap_or(1.0)
+            };
+            println!(
+                "tenants, {}: deliveries/s {:.2}x one account's one endpoint; {:.2}x with churn",
+                backend.label(),
+                ratio(&rows[0]),
+                ratio(&rows[1])
+            );
         }
     }
 

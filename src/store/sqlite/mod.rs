@@ -72,8 +72,9 @@ const READ_CONNECTIONS: u32 = 4;
 
 /// What the writer thread keeps parsed between jobs: the routes of each
 /// account's subscriptions (for ingest) and whole subscriptions by id (for
-/// claims). Every subscription write empties it, and so does a batch that
-/// fails to commit, so it never holds uncommitted or stale state.
+/// claims). A subscription write drops its account's routes and that
+/// subscription, and a batch that fails to commit empties it, so it never
+/// holds uncommitted or stale state.
 /// It also holds the [`Sealer`] that every read of a whole subscription
 /// needs, since the cache is what every write job already carries.
 #[derive(Clone)]
@@ -95,6 +96,15 @@ impl SubscriptionCache {
 
     fn clear(&self) {
         *self.lock() = CachedSubscriptions::default();
+    }
+
+    /// Drop what a write to `account_id`'s subscription `id` may have made
+    /// stale: that account's routes and that subscription. The rest stays:
+    /// a write to one tenant's webhook costs the others nothing.
+    fn forget(&self, account_id: &AccountId, id: &SubscriptionId) {
+        let mut entries = self.lock();
+        entries.routes.remove(account_id);
+        entries.by_id.remove(id);
     }
 
     fn routes_for(
@@ -532,7 +542,7 @@ fn delete_subscription_in(
     account_id: &AccountId,
     id: &SubscriptionId,
 ) -> StoreResult<bool> {
-    cache.clear();
+    cache.forget(account_id, id);
     let deleted = connection
         .prepare_cached("DELETE FROM subscriptions WHERE id = ?1 AND account_id = ?2")?
         .execute(params![id, account_id])?;

@@ -726,7 +726,7 @@ fn track_failures<'a>(
         )?
         .execute(params![id, cutoff.0, crate::domain::rfc3339(cutoff)])?;
     if disabled > 0 {
-        cache.clear();
+        cache.forget(&completion.account_id, &completion.subscription_id);
         tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
     }
     Ok(())

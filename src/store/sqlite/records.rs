@@ -149,7 +149,7 @@ impl Records for SqliteStore {
         let cache = self.cache.clone();
         self.writer
             .write(Durability::Full, move |c| {
-                cache.clear();
+                cache.forget(&subscription.account_id, &subscription.id);
                 c.prepare_cached(
                     "INSERT INTO subscriptions (id, account_id, url, events, filter, format,
                          secret, headers, description, source, created_at, updated_at,
@@ -216,7 +216,7 @@ impl Records for SqliteStore {
         let cache = self.cache.clone();
         self.writer
             .write(Durability::Full, move |c| {
-                cache.clear();
+                cache.forget(&subscription.account_id, &subscription.id);
                 // The values are `subscription_values` in full: `source` and
                 // `created_at` never change, so they only narrow the WHERE.
                 let changed =
