@@ -51,25 +51,12 @@ pub async fn create(
             vec![Detail::at("/url", "missing")],
         ));
     }
-    let now = Timestamp::now();
-    let fresh = Subscription {
-        id: SubscriptionId::generate(),
-        account_id: account_id.clone(),
-        url: String::new(),
-        events: EventSelection::All,
-        filter: None,
-        format: Format::Flat,
-        secret: SigningSecret::generate(),
-        headers: CustomHeaders::default(),
-        description: String::new(),
+    let fresh = Subscription::new(
+        SubscriptionId::generate(),
+        account_id.clone(),
+        String::new(),
         source,
-        created_at: now,
-        updated_at: now,
-        previous_secret: None,
-        enabled: true,
-        disabled_reason: None,
-        failing_since: None,
-    };
+    );
     apply(state, draft, fresh).await
 }
 

@@ -64,7 +64,7 @@ impl Attempter {
     /// never retried and never a reason to disable the subscription.
     pub async fn attempt_once(&self, job: DeliveryJob) -> Completion {
         let result = self.send(&job).await;
-        let next = if delivered(&result) {
+        let next = if result.delivered() {
             NextStep::Delivered
         } else {
             NextStep::Failed
@@ -106,11 +106,6 @@ impl Attempter {
             next,
         }
     }
-}
-
-/// Whether an attempt was answered with a 2xx.
-pub fn delivered(result: &AttemptResult) -> bool {
-    result.status.is_some_and(|s| (200..300).contains(&s))
 }
 
 /// Whether an attempt says the target is down: no answer, a server error,

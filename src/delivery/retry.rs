@@ -68,7 +68,7 @@ pub fn next_step(
     attempt: &AttemptResult,
 ) -> NextStep {
     match attempt.status {
-        Some(status) if (200..300).contains(&status) => NextStep::Delivered,
+        _ if attempt.delivered() => NextStep::Delivered,
         Some(410) if source.removed_by_gone() => NextStep::RemoveSubscription,
         _ => match schedule.delay_after(attempts_made + 1) {
             Some(delay) => {

@@ -200,6 +200,13 @@ pub struct AttemptResult {
     pub retry_after: Option<std::time::Duration>,
 }
 
+impl AttemptResult {
+    /// Whether the target answered with a 2xx.
+    pub fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
 /// What one step of a retention pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeStep {

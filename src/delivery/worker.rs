@@ -157,7 +157,7 @@ impl Dispatcher {
                     room: slots.room_by_target(),
                     per_new_target: slots.capacity(),
                 });
-                match self.claim(&mut slots, scope, None).await {
+                match self.claim(&mut slots, scope).await {
                     Err(()) => {
                         tokio::select! {
                             _ = tokio::time::sleep(self.settings.poll) => {}
@@ -256,17 +256,21 @@ impl Dispatcher {
         self.give_back(refused).await;
     }
 
-    /// Claim what `scope` allows, at most `total` (a batch and the room
-    /// left, by default), and start or queue each job. Whether the claim
-    /// filled its whole allowance (so more may be due), and how many jobs
-    /// each target got; `Err` if the store failed (logged).
+    /// The most one claim may take: a batch, within the room left.
+    fn claim_total(&self, slots: &Slots) -> usize {
+        slots.room().min(self.settings.batch)
+    }
+
+    /// Claim what `scope` allows, at most [`Self::claim_total`], and start
+    /// or queue each job. Whether the claim filled its whole allowance (so
+    /// more may be due), and how many jobs each target got; `Err` if the
+    /// store failed (logged).
     async fn claim(
         &self,
         slots: &mut Slots,
         scope: ClaimScope,
-        total: Option<usize>,
     ) -> Result<(Fill, HashMap<SubscriptionId, usize>), ()> {
-        let total = total.unwrap_or_else(|| slots.room().min(self.settings.batch));
+        let total = self.claim_total(slots);
         let everywhere = matches!(scope, ClaimScope::Any(_));
         let spilled = match &scope {
             ClaimScope::Targets(targets) => slots.spilled_of(targets),
@@ -320,7 +324,7 @@ impl Dispatcher {
     ) -> Result<(), ()> {
         let mut left = VecDeque::from(targets);
         while !left.is_empty() {
-            let total = slots.room().min(self.settings.batch);
+            let total = self.claim_total(slots);
             if total == 0 {
                 slots
                     .starved
@@ -329,7 +333,7 @@ impl Dispatcher {
             }
             let allotted = allot(&mut left, total);
             let claimed = self
-                .claim(slots, ClaimScope::Targets(allotted.clone()), Some(total))
+                .claim(slots, ClaimScope::Targets(allotted.clone()))
                 .await;
             let (_, got) = match claimed {
                 Ok(claimed) => claimed,
@@ -884,9 +888,7 @@ mod tests {
     use crate::delivery::guard::TargetGuard;
     use crate::delivery::retry::RetrySchedule;
     use crate::delivery::sender::Sender;
-    use crate::domain::{
-        CustomHeaders, DeliveryId, EventSelection, Format, SigningSecret, Source, Timestamp,
-    };
+    use crate::domain::{DeliveryId, Source, Timestamp};
     use crate::store::{StoredEvent, Subscription};
 
     const PER_TARGET: usize = 2;
@@ -927,7 +929,6 @@ mod tests {
 
     /// A job for subscription `target`.
     fn job(target: &str) -> DeliveryJob {
-        let now = Timestamp::now();
         DeliveryJob {
             lease: Lease {
                 delivery_id: DeliveryId::generate(),
@@ -939,27 +940,15 @@ mod tests {
                 id: "evt_1".into(),
                 event_type: "signup".into(),
                 data: json!({"email": "a@example.com"}),
-                created_at: now,
+                created_at: Timestamp::now(),
                 bodies: Default::default(),
             }),
-            subscription: Arc::new(Subscription {
-                id: target.into(),
-                account_id: "acc_1".into(),
-                url: "http://127.0.0.1:9/hook".into(),
-                events: EventSelection::All,
-                filter: None,
-                format: Format::Flat,
-                secret: SigningSecret::generate(),
-                headers: CustomHeaders::default(),
-                description: String::new(),
-                source: Source::Api,
-                created_at: now,
-                updated_at: now,
-                previous_secret: None,
-                enabled: true,
-                disabled_reason: None,
-                failing_since: None,
-            }),
+            subscription: Arc::new(Subscription::new(
+                target.into(),
+                "acc_1".into(),
+                "http://127.0.0.1:9/hook".into(),
+                Source::Api,
+            )),
         }
     }
 

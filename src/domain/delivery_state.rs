@@ -17,16 +17,6 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Failed => "failed",
-            DeliveryState::Cancelled => "cancelled",
-        }
-    }
-
     /// The state a stored name stands for; `None` for an unknown name.
     pub fn from_stored(name: &str) -> Option<Self> {
         Some(match name {
@@ -36,11 +26,5 @@ impl DeliveryState {
             "cancelled" => DeliveryState::Cancelled,
             _ => return None,
         })
-    }
-}
-
-impl std::fmt::Display for DeliveryState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }

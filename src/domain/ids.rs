@@ -31,9 +31,6 @@ macro_rules! generated_id {
         pub struct $name(String);
 
         impl $name {
-            /// The prefix of generated ids of this kind.
-            pub const PREFIX: &'static str = $prefix;
-
             /// A fresh id.
             pub fn generate() -> Self {
                 Self(new_id($prefix))
@@ -57,21 +54,9 @@ macro_rules! generated_id {
             }
         }
 
-        impl From<$name> for String {
-            fn from(id: $name) -> Self {
-                id.0
-            }
-        }
-
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
-            }
-        }
-
-        impl std::borrow::Borrow<str> for $name {
-            fn borrow(&self) -> &str {
-                &self.0
             }
         }
 

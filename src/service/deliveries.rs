@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::delivery::attempt::{Attempter, delivered};
+use crate::delivery::attempt::Attempter;
 use crate::delivery::queue::DeliveryQueue;
 use crate::delivery::wake::Wake;
 use crate::delivery::worker::LEASE;
@@ -66,7 +66,7 @@ impl Deliveries {
             event_id,
             event_type,
             delivery_id: completion.lease.delivery_id.clone(),
-            delivered: delivered(&completion.attempt),
+            delivered: completion.attempt.delivered(),
             attempt: completion.attempt.clone(),
         };
         self.store.complete(vec![completion]).await?;

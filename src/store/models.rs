@@ -84,6 +84,31 @@ pub struct PreviousSecret {
 }
 
 impl Subscription {
+    /// A new subscription `id` of `account_id` to `url`, made through
+    /// `source`: enabled, for every event type, unfiltered, flat, with a
+    /// fresh secret, no custom headers and no description.
+    pub fn new(id: SubscriptionId, account_id: AccountId, url: String, source: Source) -> Self {
+        let now = Timestamp::now();
+        Self {
+            id,
+            account_id,
+            url,
+            events: EventSelection::All,
+            filter: None,
+            format: Format::Flat,
+            secret: SigningSecret::generate(),
+            headers: CustomHeaders::default(),
+            description: String::new(),
+            source,
+            created_at: now,
+            updated_at: now,
+            previous_secret: None,
+            enabled: true,
+            disabled_reason: None,
+            failing_since: None,
+        }
+    }
+
     /// The previous secret, while it still signs.
     pub fn previous_secret_in_grace(&self, now: Timestamp) -> Option<&SigningSecret> {
         self.previous_secret

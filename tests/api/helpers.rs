@@ -151,27 +151,16 @@ pub fn stored_subscription(
     events: &[&str],
     filter: Option<Value>,
 ) -> hookbridge::store::Subscription {
-    use hookbridge::domain::{
-        CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source, Timestamp,
-    };
-    let now = Timestamp::now();
+    use hookbridge::domain::{EventSelection, Filter, Source};
     hookbridge::store::Subscription {
-        id: id.into(),
-        account_id: account_id.into(),
-        url: "http://127.0.0.1:9/never-called".into(),
         events: EventSelection::from_stored(events.iter().map(|e| e.to_string()).collect()),
         filter: filter.map(|f| Filter::parse(&f).expect("a valid filter")),
-        format: Format::Flat,
-        secret: SigningSecret::generate(),
-        headers: CustomHeaders::default(),
-        description: String::new(),
-        source: Source::Api,
-        created_at: now,
-        updated_at: now,
-        previous_secret: None,
-        enabled: true,
-        disabled_reason: None,
-        failing_since: None,
+        ..hookbridge::store::Subscription::new(
+            id.into(),
+            account_id.into(),
+            "http://127.0.0.1:9/never-called".into(),
+            Source::Api,
+        )
     }
 }
 
