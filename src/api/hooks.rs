@@ -1,7 +1,7 @@
 //! REST hooks for Zapier and Make: `POST /v1/hooks` subscribes a hook URL to
 //! one event type, `DELETE /v1/hooks/{id}` unsubscribes and never fails twice.
 //! A hook is the same subscription a raw webhook is (`webhooks.rs`), made
-//! by a platform on a user's behalf: one type, its source (`zapier`, `make`)
+//! by a platform on a user's behalf: one type, its source (`zapier`, `make`, `n8n`)
 //! deciding what a 410 means, and the platform's own request shape.
 
 use axum::Json;
@@ -49,7 +49,7 @@ struct Subscribe {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     filter: Option<Value>,
-    /// `api`, `zapier` or `make`.
+    /// `api`, `zapier`, `make` or `n8n`.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     source: Option<Source>,
@@ -72,7 +72,7 @@ fn source_of_host(url: &str) -> Option<Source> {
     post,
     path = "/v1/hooks",
     tag = "hooks",
-    summary = "REST hook subscribe (Zapier, Make)",
+    summary = "REST hook subscribe (Zapier, Make, n8n)",
     request_body = Subscribe,
     responses(
         (status = 201, description = "The subscription with its secret", body = HookView),

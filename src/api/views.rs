@@ -62,7 +62,7 @@ pub struct WebhookView {
     pub format: Format,
     /// Free text.
     pub description: String,
-    /// `api`, `zapier` or `make`.
+    /// `api`, `zapier`, `make` or `n8n`.
     #[schema(value_type = String)]
     pub source: Source,
     /// Names of the custom headers sent; their values are never shown.

@@ -23,6 +23,8 @@ pub enum Source {
     Zapier,
     /// A Make.com instant trigger.
     Make,
+    /// An n8n trigger node (`n8n-nodes-hookbridge`).
+    N8n,
 }
 
 impl Source {
@@ -32,6 +34,7 @@ impl Source {
             Source::Api => "api",
             Source::Zapier => "zapier",
             Source::Make => "make",
+            Source::N8n => "n8n",
         }
     }
 
@@ -41,13 +44,17 @@ impl Source {
             "api" => Some(Source::Api),
             "zapier" => Some(Source::Zapier),
             "make" => Some(Source::Make),
+            "n8n" => Some(Source::N8n),
             _ => None,
         }
     }
 
     /// Whether a `410 Gone` answer removes the subscription. Zapier and raw
-    /// webhooks follow the REST-hooks rule; Make answers 410 while a scenario
-    /// is merely switched off, so a Make subscription keeps retrying instead.
+    /// webhooks follow the REST-hooks rule, and so does n8n (its node deletes
+    /// the subscription when a workflow is deactivated; a 404 from n8n, a
+    /// workflow it no longer knows, is an ordinary failure). Make answers 410
+    /// while a scenario is merely switched off, so a Make subscription keeps
+    /// retrying instead.
     pub fn removed_by_gone(self) -> bool {
         !matches!(self, Source::Make)
     }

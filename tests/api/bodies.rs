@@ -71,6 +71,7 @@ fn value_for(name: &'static str) -> BoxedStrategy<Value> {
         "source" => prop_oneof![
             Just(json!("zapier")),
             Just(json!("make")),
+            Just(json!("n8n")),
             Just(json!("fax"))
         ]
         .boxed(),

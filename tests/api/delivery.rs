@@ -301,14 +301,25 @@ async fn a_delivery_whose_retries_run_out_is_marked_failed() {
 }
 
 #[tokio::test]
-async fn gone_removes_zapier_and_api_subscriptions_but_not_make_ones() {
+async fn gone_removes_zapier_n8n_and_api_subscriptions_but_not_make_ones() {
     let app = TestApp::spawn().await;
     let account = app.new_account().await;
-    let (zapier, make) = (Receiver::start().await, Receiver::start().await);
+    let (zapier, make, n8n) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
     zapier.set_default_status(410);
+    n8n.set_default_status(410);
     make.script(&[410]);
     let zap = app
         .create_hook(&account, json!({"hookUrl": zapier.url, "event": "signup"}))
+        .await;
+    let workflow = app
+        .create_hook(
+            &account,
+            json!({"url": n8n.url, "event": "signup", "source": "n8n"}),
+        )
         .await;
     let scenario = app
         .create_hook(
@@ -323,6 +334,7 @@ async fn gone_removes_zapier_and_api_subscriptions_but_not_make_ones() {
     )
     .await;
     zapier.wait_for(1, WAIT).await;
+    n8n.wait_for(1, WAIT).await;
     let made = make.wait_for(2, WAIT).await;
     assert_eq!(
         made.iter().map(|r| r.answered).collect::<Vec<_>>(),
@@ -331,6 +343,8 @@ async fn gone_removes_zapier_and_api_subscriptions_but_not_make_ones() {
     zapier.assert_quiet(1, Duration::from_millis(700)).await;
     let zap_path = format!("/v1/webhooks/{}", zap["id"].as_str().unwrap());
     expect_error(app.get_as(&account, &zap_path).await, 404, "not_found").await;
+    let workflow_path = format!("/v1/webhooks/{}", workflow["id"].as_str().unwrap());
+    expect_error(app.get_as(&account, &workflow_path).await, 404, "not_found").await;
     let make_path = format!("/v1/webhooks/{}", scenario["id"].as_str().unwrap());
     assert_eq!(app.get_as(&account, &make_path).await.status(), 200);
     app.publish(
@@ -341,6 +355,7 @@ async fn gone_removes_zapier_and_api_subscriptions_but_not_make_ones() {
     .await;
     make.wait_for(3, WAIT).await;
     zapier.assert_quiet(1, Duration::from_millis(300)).await;
+    n8n.assert_quiet(1, Duration::from_millis(300)).await;
 }
 
 #[tokio::test]

@@ -232,6 +232,10 @@ async fn rest_hooks_accept_each_url_name_and_record_the_source() {
             "api",
         ),
         (
+            json!({"url": "https://n8n.example.com/webhook/abc/webhook", "event": "*", "source": "n8n"}),
+            "n8n",
+        ),
+        (
             json!({"hookUrl": "https://example.com/z", "event": "*", "filter": {"type": "video"}}),
             "zapier",
         ),
