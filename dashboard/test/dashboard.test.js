@@ -10,8 +10,8 @@ const path = require('node:path');
 const { after, before, test } = require('node:test');
 const { chromium } = require('playwright-core');
 const { admin, startHookbridge, startReceiver } = require('../../tools/e2e/service');
+const { chromiumLaunchOptions } = require('../../tools/e2e/chromium');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
 const HEADER_VALUE = 'Bearer dashboard-only-s3cret';
 
@@ -25,21 +25,7 @@ before(async () => {
   // Endpoints under /empty answer 200 with an empty body.
   receiver = await startReceiver({ answer: (urlPath) => (urlPath.startsWith('/empty') ? { status: 200, body: '' } : undefined) });
   producer = admin(service);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // The machine's network is closed: Chromium's own background traffic
-    // would only fail, so it is switched off.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await chromium.launch(chromiumLaunchOptions());
 });
 
 after(async () => {
