@@ -6,6 +6,7 @@
 //! are written in one transaction, and workers claim due rows with a lease.
 
 pub mod capacity;
+pub mod hand_off;
 mod models;
 pub mod postgres;
 pub mod sealing;

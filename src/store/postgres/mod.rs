@@ -21,12 +21,13 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::hand_off::HandingSlot;
 use super::sealing::{Owner, SealedColumn, Sealer};
 use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
-    Completion, DeliveryJob, DeliveryQueue, DeliveryStatus, Dialect, DueWork, IngestOutcome, Lease,
-    NewEvent, NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged, Records,
-    RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, StoreError, StoreResult,
+    Completion, DeliveryJob, DeliveryQueue, DeliveryStatus, Dialect, DueWork, HandOff,
+    IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged,
+    Records, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, StoreError, StoreResult,
     StoredEvent, Subscription, TargetRoom, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
@@ -86,6 +87,8 @@ const POOL_SIZE: usize = 16;
 pub struct PostgresStore {
     pool: Pool,
     ingest: ingest::IngestQueue,
+    /// Where ingest hands new deliveries, once this node's dispatcher asked.
+    handing: HandingSlot,
     url: String,
     tls: MakeRustlsConnect,
     sealer: Sealer,
@@ -199,8 +202,15 @@ impl PostgresStore {
         transaction.commit().await?;
         drop(client);
         let node: Arc<str> = new_id("node").into();
+        let handing = HandingSlot::default();
         Ok(Self {
-            ingest: ingest::IngestQueue::start(pool.clone(), node.clone()),
+            ingest: ingest::IngestQueue::start(
+                pool.clone(),
+                node.clone(),
+                handing.clone(),
+                sealer.clone(),
+            ),
+            handing,
             pool,
             url: url.to_owned(),
             tls,

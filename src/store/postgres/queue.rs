@@ -39,6 +39,12 @@ impl DeliveryQueue for PostgresStore {
         self.ingest.ingest(event).await
     }
 
+    /// Deliveries this node accepts are leased to it in their ingest
+    /// transaction; every node claims the ones whose lease ran out.
+    fn hand_off(&self, lease: Duration) -> Option<HandOff> {
+        Some(self.handing.open(lease))
+    }
+
     async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>> {
         let client = self.pool.get().await?;
         let now = Timestamp::now();

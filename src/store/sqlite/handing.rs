@@ -1,5 +1,6 @@
 //! Handing new deliveries from ingest straight to the dispatcher, on the
-//! one SQLite node. Ingest reserves a place in the hand-off channel, stores
+//! one SQLite node (the channel itself is `store::hand_off`). Ingest
+//! reserves a place in the hand-off channel, stores
 //! each new delivery in state `handed`, leases it as handed, and sends the
 //! batch once its transaction has committed. A `handed` row is outside the
 //! due indexes: no claim can see it, and its outcome moves it on without
@@ -17,72 +18,18 @@
 //! a third of a lease, and without a restart.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::mpsc;
 
 use super::leases::{LeaseTable, Leases};
 use crate::domain::Timestamp;
-use crate::store::{DeliveryJob, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 /// The state of a delivery ingest handed to the dispatcher; the API shows
 /// it as `pending`.
 pub const HANDED: &str = "handed";
-
-/// How many events' deliveries may wait for the dispatcher to take them
-/// before ingest leaves new ones in the store to be claimed.
-pub const HAND_OFF_EVENTS: usize = 1024;
-
-/// Where this store hands new deliveries to the dispatcher.
-pub struct Handing {
-    jobs: mpsc::Sender<Vec<DeliveryJob>>,
-    lease: Duration,
-}
-
-/// A place kept in the hand-off channel for one event's deliveries.
-pub struct Reservation {
-    permit: mpsc::OwnedPermit<Vec<DeliveryJob>>,
-    /// When the leases of the deliveries handed over run out.
-    pub expiry: Timestamp,
-}
-
-impl Handing {
-    /// Hand to `jobs`, leasing each delivery for `lease`.
-    pub fn new(jobs: mpsc::Sender<Vec<DeliveryJob>>, lease: Duration) -> Self {
-        Self { jobs, lease }
-    }
-
-    /// A place for one more event's deliveries, unless the dispatcher has
-    /// that many waiting already or has stopped taking them.
-    pub fn reserve(&self) -> Option<Reservation> {
-        let permit = self.jobs.clone().try_reserve_owned().ok()?;
-        Some(Reservation {
-            permit,
-            expiry: Timestamp::now().after(self.lease),
-        })
-    }
-}
-
-impl Reservation {
-    /// Send one event's handed deliveries; a place was kept, so this cannot
-    /// be refused (if the dispatcher has gone, their leases run out).
-    pub fn send(self, jobs: Vec<DeliveryJob>) {
-        self.permit.send(jobs);
-    }
-}
-
-/// The reservation of an ingest that is to hand over, if a dispatcher
-/// takes hand-offs and has room.
-pub fn reserve(handing: &Mutex<Option<Handing>>) -> Option<Reservation> {
-    handing
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(Handing::reserve)
-}
 
 /// Return the handed rows at `rowids` to `pending`, due at their old time.
 pub fn unhand(connection: &Connection, rowids: &[i64]) -> StoreResult<()> {

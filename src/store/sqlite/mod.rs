@@ -26,7 +26,6 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::sealing::{Owner, SealedColumn, Sealer};
 use super::{
@@ -40,8 +39,9 @@ use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format, Route,
     SigningSecret, Source, SubscriptionId, Timestamp, matching, new_id,
 };
+use crate::store::hand_off::{FreshDelivery, HandingSlot, Reservation};
 use checkpoint::Checkpointer;
-use handing::{HAND_OFF_EVENTS, HANDED, Handing, Reservation, Watermark};
+use handing::{HANDED, Watermark};
 use leases::{LeaseTable, Leases, leased_row};
 use owner::ProcessLock;
 use writer::{Durability, Hooks, Writer};
@@ -167,7 +167,7 @@ pub struct SqliteStore {
     cache: SubscriptionCache,
     leases: Arc<Leases>,
     /// Where ingest hands new deliveries, once a dispatcher asked.
-    handing: Arc<Mutex<Option<Handing>>>,
+    handing: HandingSlot,
     /// Below which no delivery is handed over, as stored.
     watermark: Watermark,
     /// The database file (its log is beside it).
@@ -287,7 +287,7 @@ impl SqliteStore {
             readers,
             cache,
             leases,
-            handing: Arc::default(),
+            handing: HandingSlot::default(),
             watermark,
             path: path.to_owned(),
             _owner: owner,

@@ -20,7 +20,7 @@ impl DeliveryQueue for SqliteStore {
             .write_then(
                 Durability::Full,
                 move |c| {
-                    let reservation = handing::reserve(&handing);
+                    let reservation = handing.reserve();
                     let hand_off = reservation.as_ref().map(|r| (&*leases, r.expiry));
                     let mut ingested = ingest_in(c, &cache, &event, hand_off)?;
                     if !ingested.fresh.is_empty() {
@@ -36,9 +36,7 @@ impl DeliveryQueue for SqliteStore {
     }
 
     fn hand_off(&self, lease: Duration) -> Option<HandOff> {
-        let (jobs, handed) = mpsc::channel(HAND_OFF_EVENTS);
-        *self.handing.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handing::new(jobs, lease));
-        Some(handed)
+        Some(self.handing.open(lease))
     }
 
     async fn claim_due(&self, request: ClaimRequest) -> StoreResult<Vec<DeliveryJob>> {
@@ -319,14 +317,6 @@ struct Ingested {
     reservation: Option<Reservation>,
 }
 
-/// A delivery ingest just created and leased as handed, with what a job
-/// to send it needs.
-struct FreshDelivery {
-    token: i64,
-    id: DeliveryId,
-    subscription: Arc<Subscription>,
-}
-
 /// Store an event; its row key, or `None` when the account already has an
 /// event with this id (idempotent publishing).
 fn insert_event(connection: &Connection, event: &NewEvent, test: bool) -> StoreResult<Option<i64>> {
@@ -442,20 +432,11 @@ fn hand_over(ingested: &mut Ingested) {
         created_at: event.created_at,
         bodies: Default::default(),
     });
-    let jobs = std::mem::take(&mut ingested.fresh)
-        .into_iter()
-        .map(|delivery| DeliveryJob {
-            lease: Lease {
-                delivery_id: delivery.id,
-                token: delivery.token,
-            },
-            attempts_made: 0,
-            event_pk: ingested.event_pk,
-            event: stored.clone(),
-            subscription: delivery.subscription,
-        })
-        .collect();
-    reservation.send(jobs);
+    reservation.hand_over(
+        ingested.event_pk,
+        stored,
+        std::mem::take(&mut ingested.fresh),
+    );
 }
 
 /// Claim due deliveries that no lease holds, as `request` allows. Held
