@@ -60,6 +60,12 @@ cargo build --locked --bin hookbridge
 # the real binary (Node's test runner).
 (cd make-app && npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$reports/make.log"
 
+# The n8n community node package: built and linted with n8n's own
+# @n8n/node-cli, then run in a real n8n (2.x on Node 24, both installed once
+# into ~/.cache/hookbridge by n8n-node/scripts/install-n8n.sh) against the
+# real binary (Node's test runner).
+(cd n8n-node && npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$reports/n8n.log"
+
 # The dashboard at /, in a real headless Chromium against the real binary.
 (cd dashboard && npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$reports/dashboard.log"
 
@@ -78,13 +84,16 @@ def node_test(name):
     return (int(re.findall(r"^# pass (\d+)$", log, re.M)[-1]),
             int(re.findall(r"^# fail (\d+)$", log, re.M)[-1]))
 make_passed, make_failed = node_test("make.log")
+n8n_passed, n8n_failed = node_test("n8n.log")
 dashboard_passed, dashboard_failed = node_test("dashboard.log")
-passed = int(run[1]) + int(pg[1]) + zapier["numPassedTests"] + make_passed + dashboard_passed
+passed = (int(run[1]) + int(pg[1]) + zapier["numPassedTests"] + make_passed + n8n_passed
+          + dashboard_passed)
 failed = (int(run[2] or 0) + int(pg[2] or 0) + zapier["numFailedTests"] + make_failed
-          + dashboard_failed)
+          + n8n_failed + dashboard_failed)
 print(f"rust on SQLite (nextest): {run[1]} passed; rust on PostgreSQL: {pg[1]} passed; "
       f"zapier-app (jest): {zapier['numPassedTests']} passed; "
       f"make-app (node --test): {make_passed} passed; "
+      f"n8n-node (node --test, real n8n): {n8n_passed} passed; "
       f"dashboard (Playwright, Chromium): {dashboard_passed} passed")
 print(f"all: {passed} passed, {failed} failed")
 PY
