@@ -191,7 +191,7 @@ test('forged, tampered and stale requests get 401 and run nothing', async () => 
 	const workflow = await createWorkflow('Signups', { event: 'signup', filter: [] }, '/signups');
 	await activate(workflow);
 	const stored = await editor.call('GET', `/workflows/${workflow.id}`);
-	const secret = stored.staticData?.['node:Hookbridge Trigger']?.secret;
+	const secret = stored.staticData?.['node:Hookbridge Trigger']?.subscriptions?.[webhookUrl(workflow)]?.secret;
 	assert.match(secret, /^whsec_/, 'the secret is kept in the workflow static data');
 	const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
 	const body = JSON.stringify({ id: 'evt_forged', event: 'signup', timestamp: 1, email: 'x@example.com' });

@@ -33,25 +33,35 @@ interface Subscription {
 	secret?: string;
 }
 
-// What the workflow remembers between activations: the subscription
-// Hookbridge made for its webhook URL and that subscription's signing secret.
+// What the workflow remembers between activations: for each of its webhook
+// URLs (the production one, and the test one while the editor listens for a
+// test event) the subscription Hookbridge made and its signing secret.
+// Keyed by URL so that testing an active workflow never touches the
+// production subscription.
 interface SubscriptionState extends IDataObject {
-	subscriptionId?: string;
-	secret?: string;
+	subscriptions?: Record<string, { id: string; secret?: string }>;
 }
 
-// Deletes the subscription the workflow remembers, if any (Hookbridge
-// answers 200 also when it is already gone), and forgets it.
-async function unsubscribe(this: IHookFunctions, state: SubscriptionState, what: string) {
-	if (!state.subscriptionId) return;
+const subscriptionsOf = (context: IHookFunctions | IWebhookFunctions) => {
+	const state = context.getWorkflowStaticData('node') as SubscriptionState;
+	return (state.subscriptions ??= {});
+};
+
+const webhookUrlOf = (context: IHookFunctions) => context.getNodeWebhookUrl('default') as string;
+
+// Deletes the subscription the workflow remembers for `url`, if any
+// (Hookbridge answers 200 also when it is already gone), and forgets it.
+async function unsubscribe(this: IHookFunctions, url: string, what: string) {
+	const subscriptions = subscriptionsOf(this);
+	const remembered = subscriptions[url];
+	if (!remembered) return;
 	const response = await hookbridgeRequest.call(
 		this,
 		'DELETE',
-		`/v1/hooks/${encodeURIComponent(state.subscriptionId)}`,
+		`/v1/hooks/${encodeURIComponent(remembered.id)}`,
 	);
 	successBody.call(this, response, what);
-	delete state.subscriptionId;
-	delete state.secret;
+	delete subscriptions[url];
 }
 
 // For each built-in type, what it is and the fields each item carries, shown
@@ -132,19 +142,20 @@ export class HookbridgeTrigger implements INodeType {
 
 	webhookMethods = {
 		default: {
-			// True when the subscription the workflow remembers still exists
-			// and still points at this webhook URL; a vanished one is forgotten.
+			// True when the subscription the workflow remembers for this webhook
+			// URL still exists in Hookbridge; a vanished one is forgotten.
 			async checkExists(this: IHookFunctions): Promise<boolean> {
-				const state = this.getWorkflowStaticData('node') as SubscriptionState;
-				if (!state.subscriptionId) return false;
+				const subscriptions = subscriptionsOf(this);
+				const url = webhookUrlOf(this);
+				const remembered = subscriptions[url];
+				if (!remembered) return false;
 				const response = await hookbridgeRequest.call(
 					this,
 					'GET',
-					`/v1/webhooks/${encodeURIComponent(state.subscriptionId)}`,
+					`/v1/webhooks/${encodeURIComponent(remembered.id)}`,
 				);
 				if (response.statusCode === 404) {
-					delete state.subscriptionId;
-					delete state.secret;
+					delete subscriptions[url];
 					return false;
 				}
 				const subscription = successBody.call(
@@ -152,16 +163,16 @@ export class HookbridgeTrigger implements INodeType {
 					response,
 					'Checking the subscription',
 				) as Subscription;
-				return subscription.url === this.getNodeWebhookUrl('default');
+				return subscription.url === url;
 			},
 
 			// Subscribes this webhook URL (replacing a subscription the workflow
-			// had for another URL) and keeps the id and the secret.
+			// remembers for it) and keeps the id and the secret.
 			async create(this: IHookFunctions): Promise<boolean> {
-				const state = this.getWorkflowStaticData('node') as SubscriptionState;
-				await unsubscribe.call(this, state, 'Removing the previous subscription');
+				const url = webhookUrlOf(this);
+				await unsubscribe.call(this, url, 'Removing the previous subscription');
 				const body: IDataObject = {
-					target_url: this.getNodeWebhookUrl('default'),
+					target_url: url,
 					event: this.getNodeParameter('event') as string,
 					source: 'n8n',
 				};
@@ -169,31 +180,31 @@ export class HookbridgeTrigger implements INodeType {
 				if (filter && body.event !== ANY_EVENT) body.filter = filter;
 				const response = await hookbridgeRequest.call(this, 'POST', '/v1/hooks', body);
 				const subscription = successBody.call(this, response, 'Subscribing') as Subscription;
-				state.subscriptionId = subscription.id;
-				state.secret = subscription.secret;
+				subscriptionsOf(this)[url] = { id: subscription.id, secret: subscription.secret };
 				return true;
 			},
 
-			// Unsubscribes: n8n calls this when the workflow is deactivated.
+			// Unsubscribes: n8n calls this when the workflow is deactivated, and
+			// for the test URL when the editor stops listening.
 			async delete(this: IHookFunctions): Promise<boolean> {
-				await unsubscribe.call(
-					this,
-					this.getWorkflowStaticData('node') as SubscriptionState,
-					'Unsubscribing',
-				);
+				await unsubscribe.call(this, webhookUrlOf(this), 'Unsubscribing');
 				return true;
 			},
 		},
 	};
 
-	// A verified delivery starts one execution with the flat body as its
-	// item; anything else is answered 401 and starts nothing.
+	// A delivery verified with the secret of one of the workflow's
+	// subscriptions starts one execution with the flat body as its item;
+	// anything else is answered 401 and starts nothing.
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
-		const state = this.getWorkflowStaticData('node') as SubscriptionState;
 		const request = this.getRequestObject();
-		const verdict = verifyDelivery(request.headers, request.rawBody, state.secret);
-		if (!verdict.verified) {
-			this.logger.warn(`Hookbridge Trigger refused a request: ${verdict.reason}`);
+		const secrets = Object.values(subscriptionsOf(this)).map((remembered) => remembered.secret);
+		const verdicts = (secrets.length ? secrets : [undefined]).map((secret) =>
+			verifyDelivery(request.headers, request.rawBody, secret),
+		);
+		if (!verdicts.some((verdict) => verdict.verified)) {
+			const reasons = verdicts.map((verdict) => ('reason' in verdict ? verdict.reason : ''));
+			this.logger.warn(`Hookbridge Trigger refused a request: ${reasons.join('; ')}`);
 			this.getResponseObject()
 				.status(401)
 				.json({ error: 'the Hookbridge signature could not be verified' });
