@@ -21,7 +21,9 @@ const screenshotTrigger = async ({ n8nUrl, workflow, file }) => {
 		await page.getByRole('button', { name: /sign in/i }).click();
 		await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
 		await page.goto(`${n8nUrl}/workflow/${workflow.id}`);
-		const node = page.locator('[data-test-id="canvas-node"]').filter({ hasText: 'Hookbridge Trigger' });
+		const node = page
+			.locator('[data-test-id="canvas-node"]')
+			.filter({ hasText: 'Hookbridge Trigger' });
 		await node.first().dblclick();
 		const panel = page.locator('[data-test-id="ndv"]');
 		await panel.getByText('Only When').first().waitFor();

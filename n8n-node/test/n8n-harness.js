@@ -75,27 +75,31 @@ const createN8n = async () => {
 
 	const start = async () => {
 		const log = fs.openSync(logFile, 'a');
-		child = spawn(path.join(nodeBin, 'node'), [path.join(n8nHome, 'node_modules', 'n8n', 'bin', 'n8n'), 'start'], {
-			env: {
-				...process.env,
-				PATH: `${nodeBin}${path.delimiter}${process.env.PATH}`,
-				N8N_USER_FOLDER: userFolder,
-				N8N_PORT: String(port),
-				N8N_LISTEN_ADDRESS: '127.0.0.1',
-				N8N_HOST: '127.0.0.1',
-				WEBHOOK_URL: `${url}/`,
-				N8N_CUSTOM_EXTENSIONS: DIST,
-				N8N_RUNNERS_BROKER_PORT: String(brokerPort),
-				N8N_SECURE_COOKIE: 'false',
-				N8N_DIAGNOSTICS_ENABLED: 'false',
-				N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
-				N8N_TEMPLATES_ENABLED: 'false',
-				N8N_PERSONALIZATION_ENABLED: 'false',
-				N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
-				N8N_LOG_LEVEL: 'info',
+		child = spawn(
+			path.join(nodeBin, 'node'),
+			[path.join(n8nHome, 'node_modules', 'n8n', 'bin', 'n8n'), 'start'],
+			{
+				env: {
+					...process.env,
+					PATH: `${nodeBin}${path.delimiter}${process.env.PATH}`,
+					N8N_USER_FOLDER: userFolder,
+					N8N_PORT: String(port),
+					N8N_LISTEN_ADDRESS: '127.0.0.1',
+					N8N_HOST: '127.0.0.1',
+					WEBHOOK_URL: `${url}/`,
+					N8N_CUSTOM_EXTENSIONS: DIST,
+					N8N_RUNNERS_BROKER_PORT: String(brokerPort),
+					N8N_SECURE_COOKIE: 'false',
+					N8N_DIAGNOSTICS_ENABLED: 'false',
+					N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+					N8N_TEMPLATES_ENABLED: 'false',
+					N8N_PERSONALIZATION_ENABLED: 'false',
+					N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+					N8N_LOG_LEVEL: 'info',
+				},
+				stdio: ['ignore', log, log],
 			},
-			stdio: ['ignore', log, log],
-		});
+		);
 		fs.closeSync(log);
 		await waitUntilReady(url, child, logFile);
 	};
@@ -114,9 +118,7 @@ const createN8n = async () => {
 		fs.rmSync(userFolder, { recursive: true, force: true });
 	};
 
-	const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
-
-	return { url, start, stop, remove, log };
+	return { url, start, stop, remove };
 };
 
 // The editor's side of n8n's REST API: every call with the session cookie
@@ -133,15 +135,16 @@ const editorSession = (url) => {
 		const issued = response.headers.getSetCookie().find((c) => c.startsWith('n8n-auth='));
 		if (issued) cookie = issued.split(';')[0];
 		const text = await response.text();
-		if (!response.ok) throw new Error(`n8n ${method} ${urlPath}: ${response.status} ${text.slice(0, 500)}`);
+		if (!response.ok)
+			throw new Error(`n8n ${method} ${urlPath}: ${response.status} ${text.slice(0, 500)}`);
 		return text ? JSON.parse(text).data : undefined;
 	};
 	return {
 		call,
 		setUpOwner: () => call('POST', '/owner/setup', OWNER),
-		logIn: () => call('POST', '/login', { emailOrLdapLoginId: OWNER.email, password: OWNER.password }),
-		cookie: () => cookie,
+		logIn: () =>
+			call('POST', '/login', { emailOrLdapLoginId: OWNER.email, password: OWNER.password }),
 	};
 };
 
-module.exports = { createN8n, editorSession, installN8n, freePort, sleep, OWNER, BROWSER_ID };
+module.exports = { createN8n, editorSession, sleep, OWNER };

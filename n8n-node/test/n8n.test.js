@@ -93,14 +93,18 @@ const workflowOf = (name, parameters, receiverPath) => ({
 			},
 		},
 	],
-	connections: { 'Hookbridge Trigger': { main: [[{ node: 'Hand Over', type: 'main', index: 0 }]] } },
+	connections: {
+		'Hookbridge Trigger': { main: [[{ node: 'Hand Over', type: 'main', index: 0 }]] },
+	},
 });
 
 const createWorkflow = (name, parameters, receiverPath) =>
 	editor.call('POST', '/workflows', workflowOf(name, parameters, receiverPath));
 const activate = async (workflow) => {
 	const current = await editor.call('GET', `/workflows/${workflow.id}`);
-	return editor.call('POST', `/workflows/${workflow.id}/activate`, { versionId: current.versionId });
+	return editor.call('POST', `/workflows/${workflow.id}/activate`, {
+		versionId: current.versionId,
+	});
 };
 const deactivate = (workflow) => editor.call('POST', `/workflows/${workflow.id}/deactivate`, {});
 const webhookUrl = (workflow) => `${n8n.url}/webhook/${workflow.nodes[0].webhookId}/webhook`;
@@ -119,8 +123,14 @@ const loadOptions = (methodName, currentNodeParameters) =>
 
 test('the credential is saved and its test calls GET /v1/me', async () => {
 	const data = { apiKey: account.key, url: `${service.url}/` };
-	credential = await editor.call('POST', '/credentials', { name: 'Hookbridge', type: 'hookbridgeApi', data });
-	const tested = await editor.call('POST', '/credentials/test', { credentials: { ...credential, data } });
+	credential = await editor.call('POST', '/credentials', {
+		name: 'Hookbridge',
+		type: 'hookbridgeApi',
+		data,
+	});
+	const tested = await editor.call('POST', '/credentials/test', {
+		credentials: { ...credential, data },
+	});
 	assert.equal(tested.status, 'OK', tested.message);
 	const refused = await editor.call('POST', '/credentials/test', {
 		credentials: { ...credential, data: { ...data, apiKey: 'hb_not_a_key' } },
@@ -133,7 +143,13 @@ test('the event options come from the live catalog, registered types included', 
 	const options = await loadOptions('getEventTypes', { event: '' });
 	const values = options.map((o) => o.value);
 	assert.equal(values[0], '*');
-	for (const type of ['generation_complete', 'signup', 'subscription', 'zip.completed', 'invoice.paid']) {
+	for (const type of [
+		'generation_complete',
+		'signup',
+		'subscription',
+		'zip.completed',
+		'invoice.paid',
+	]) {
 		assert.ok(values.includes(type), `${type} in ${values}`);
 	}
 	const filters = await loadOptions('getFilterValues', { event: 'invoice.paid' });
@@ -148,7 +164,11 @@ test('the event options come from the live catalog, registered types included', 
 });
 
 test('activation subscribes, an event runs the workflow with every field, deactivation unsubscribes', async () => {
-	const workflow = await createWorkflow('Every generation', { event: 'generation_complete', filter: [] }, '/all');
+	const workflow = await createWorkflow(
+		'Every generation',
+		{ event: 'generation_complete', filter: [] },
+		'/all',
+	);
 	await activate(workflow);
 	const [subscription] = (await subscriptions()).filter((s) => s.url === webhookUrl(workflow));
 	assert.ok(subscription, 'activation made a subscription for the webhook URL');
@@ -168,18 +188,28 @@ test('activation subscribes, an event runs the workflow with every field, deacti
 	assert.ok(Number.isInteger(JSON.parse(delivery.body).timestamp));
 
 	await deactivate(workflow);
-	assert.deepEqual((await subscriptions()).filter((s) => s.url === webhookUrl(workflow)), []);
+	assert.deepEqual(
+		(await subscriptions()).filter((s) => s.url === webhookUrl(workflow)),
+		[],
+	);
 });
 
 test('a filter for videos lets only videos through', async () => {
 	const videosOnly = [JSON.stringify(['type', 'video'])];
-	const workflow = await createWorkflow('Videos', { event: 'generation_complete', filter: videosOnly }, '/videos');
+	const workflow = await createWorkflow(
+		'Videos',
+		{ event: 'generation_complete', filter: videosOnly },
+		'/videos',
+	);
 	await activate(workflow);
 	const [subscription] = (await subscriptions()).filter((s) => s.url === webhookUrl(workflow));
 	assert.deepEqual(subscription.filter, { type: 'video' });
 	const example = await fullExample('generation_complete');
 	await producer.publish(account.id, 'generation_complete', { ...example, type: 'image' });
-	const video = await producer.publish(account.id, 'generation_complete', { ...example, type: 'video' });
+	const video = await producer.publish(account.id, 'generation_complete', {
+		...example,
+		type: 'video',
+	});
 	const [delivery] = await receiver.waitFor('/videos', 1, 30_000);
 	assert.equal(JSON.parse(delivery.body).id, video.id);
 	await sleep(1500);
@@ -191,10 +221,16 @@ test('forged, tampered and stale requests get 401 and run nothing', async () => 
 	const workflow = await createWorkflow('Signups', { event: 'signup', filter: [] }, '/signups');
 	await activate(workflow);
 	const stored = await editor.call('GET', `/workflows/${workflow.id}`);
-	const secret = stored.staticData?.['node:Hookbridge Trigger']?.subscriptions?.[webhookUrl(workflow)]?.secret;
+	const secret =
+		stored.staticData?.['node:Hookbridge Trigger']?.subscriptions?.[webhookUrl(workflow)]?.secret;
 	assert.match(secret, /^whsec_/, 'the secret is kept in the workflow static data');
 	const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
-	const body = JSON.stringify({ id: 'evt_forged', event: 'signup', timestamp: 1, email: 'x@example.com' });
+	const body = JSON.stringify({
+		id: 'evt_forged',
+		event: 'signup',
+		timestamp: 1,
+		email: 'x@example.com',
+	});
 	const signed = (payload, sentAt, signingKey = key) => ({
 		'content-type': 'application/json',
 		'webhook-id': 'msg_forged',
@@ -217,7 +253,11 @@ test('forged, tampered and stale requests get 401 and run nothing', async () => 
 		const response = await fetch(webhookUrl(workflow), { method: 'POST', headers, body: payload });
 		assert.equal(response.status, 401, what);
 	}
-	const genuine = await fetch(webhookUrl(workflow), { method: 'POST', headers: signed(body, now), body });
+	const genuine = await fetch(webhookUrl(workflow), {
+		method: 'POST',
+		headers: signed(body, now),
+		body,
+	});
 	assert.equal(genuine.status, 200, 'the same request signed with the secret is accepted');
 	await receiver.waitFor('/signups', 1, 30_000);
 	await sleep(1000);
@@ -227,7 +267,11 @@ test('forged, tampered and stale requests get 401 and run nothing', async () => 
 });
 
 test('a restart of n8n and a second activation keep exactly one subscription', async () => {
-	const workflow = await createWorkflow('Subscriptions', { event: 'subscription', filter: [] }, '/subs');
+	const workflow = await createWorkflow(
+		'Subscriptions',
+		{ event: 'subscription', filter: [] },
+		'/subs',
+	);
 	await activate(workflow);
 	const mine = async () => (await subscriptions()).filter((s) => s.url === webhookUrl(workflow));
 	const [first] = await mine();
@@ -235,17 +279,21 @@ test('a restart of n8n and a second activation keep exactly one subscription', a
 	await n8n.start();
 	editor = editorSession(n8n.url);
 	await editor.logIn();
-	assert.deepEqual((await mine()).map((s) => s.id), [first.id], 'the restart reused the subscription');
+	assert.deepEqual(
+		(await mine()).map((s) => s.id),
+		[first.id],
+		'the restart reused the subscription',
+	);
 	await deactivate(workflow);
 	await activate(workflow);
 	assert.equal((await mine()).length, 1, 'a second activation makes one subscription');
-	await producer.publish(account.id, 'subscription', (await fullExample('subscription')));
+	await producer.publish(account.id, 'subscription', await fullExample('subscription'));
 	await receiver.waitFor('/subs', 1, 30_000);
 	await deactivate(workflow);
 	assert.deepEqual(await mine(), []);
 });
 
-test('the node in n8n\'s editor (screenshot for the README)', async () => {
+test("the node in n8n's editor (screenshot for the README)", async () => {
 	const workflow = await createWorkflow(
 		'Route generations',
 		{ event: 'generation_complete', filter: [JSON.stringify(['type', 'video'])] },

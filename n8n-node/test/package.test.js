@@ -15,8 +15,15 @@ const generator = require('../scripts/generate');
 
 const ROOT = path.join(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-const { verifyDelivery, TIMESTAMP_TOLERANCE_SECONDS } = require('../dist/nodes/HookbridgeTrigger/signature');
-const { filterFromSelection, filterOptions, eventTypeOptions } = require('../dist/nodes/HookbridgeTrigger/api');
+const {
+	verifyDelivery,
+	TIMESTAMP_TOLERANCE_SECONDS,
+} = require('../dist/nodes/HookbridgeTrigger/signature');
+const {
+	filterFromSelection,
+	filterOptions,
+	eventTypeOptions,
+} = require('../dist/nodes/HookbridgeTrigger/api');
 const { HookbridgeTrigger } = require('../dist/nodes/HookbridgeTrigger/HookbridgeTrigger.node');
 const { HookbridgeApi } = require('../dist/credentials/HookbridgeApi.credentials');
 
@@ -37,7 +44,10 @@ test('the credential and the node have the names the contract gives', () => {
 	const credential = new HookbridgeApi();
 	assert.equal(credential.name, 'hookbridgeApi');
 	assert.equal(credential.displayName, 'Hookbridge API');
-	assert.deepEqual(credential.properties.map((p) => p.name), ['apiKey', 'url']);
+	assert.deepEqual(
+		credential.properties.map((p) => p.name),
+		['apiKey', 'url'],
+	);
 	assert.equal(credential.properties[0].typeOptions.password, true);
 	assert.equal(credential.test.request.url, '/v1/me');
 	const { description, webhookMethods } = new HookbridgeTrigger();
@@ -49,18 +59,30 @@ test('the credential and the node have the names the contract gives', () => {
 
 test('the generated files match schemas/', () => {
 	for (const [file, text] of Object.entries(generator.build())) {
-		assert.equal(fs.readFileSync(path.join(ROOT, file), 'utf8'), text, `${file} drifted: run npm run generate`);
+		assert.equal(
+			fs.readFileSync(path.join(ROOT, file), 'utf8'),
+			text,
+			`${file} drifted: run npm run generate`,
+		);
 	}
 });
 
 test('the generator notices a changed schema', () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookbridge-schemas-'));
-	const schema = JSON.parse(fs.readFileSync(path.join(ROOT, '..', 'schemas', 'signup.json'), 'utf8'));
-	fs.writeFileSync(path.join(dir, 'signup.json'), JSON.stringify({ ...schema, description: 'Someone joined.' }));
+	const schema = JSON.parse(
+		fs.readFileSync(path.join(ROOT, '..', 'schemas', 'signup.json'), 'utf8'),
+	);
+	fs.writeFileSync(
+		path.join(dir, 'signup.json'),
+		JSON.stringify({ ...schema, description: 'Someone joined.' }),
+	);
 	const built = generator.build(dir);
 	fs.rmSync(dir, { recursive: true, force: true });
 	assert.match(built[generator.CATALOG_FILE], /Someone joined\./);
-	assert.notEqual(built[generator.CATALOG_FILE], fs.readFileSync(path.join(ROOT, generator.CATALOG_FILE), 'utf8'));
+	assert.notEqual(
+		built[generator.CATALOG_FILE],
+		fs.readFileSync(path.join(ROOT, generator.CATALOG_FILE), 'utf8'),
+	);
 });
 
 const SECRET = `whsec_${crypto.randomBytes(24).toString('base64')}`;
@@ -76,22 +98,47 @@ const sign = (body, sentAt, secret = SECRET) => ({
 test('a delivery verifies; forged, tampered, stale and unsigned ones do not', () => {
 	const body = '{"id":"evt_1","event":"signup","timestamp":1,"email":"a@example.com"}';
 	const now = 1_800_000_000;
-	assert.deepEqual(verifyDelivery(sign(body, now), Buffer.from(body), SECRET, now), { verified: true });
+	assert.deepEqual(verifyDelivery(sign(body, now), Buffer.from(body), SECRET, now), {
+		verified: true,
+	});
 	const rotated = { ...sign(body, now) };
 	rotated['webhook-signature'] = `v1,b2xk ${rotated['webhook-signature']}`;
-	assert.equal(verifyDelivery(rotated, Buffer.from(body), SECRET, now).verified, true, 'any listed signature');
+	assert.equal(
+		verifyDelivery(rotated, Buffer.from(body), SECRET, now).verified,
+		true,
+		'any listed signature',
+	);
 	const refused = {
-		forged: verifyDelivery(sign(body, now, `whsec_${crypto.randomBytes(24).toString('base64')}`), Buffer.from(body), SECRET, now),
+		forged: verifyDelivery(
+			sign(body, now, `whsec_${crypto.randomBytes(24).toString('base64')}`),
+			Buffer.from(body),
+			SECRET,
+			now,
+		),
 		tampered: verifyDelivery(sign(body, now), Buffer.from(body.replace('a@', 'b@')), SECRET, now),
-		stale: verifyDelivery(sign(body, now - TIMESTAMP_TOLERANCE_SECONDS - 1), Buffer.from(body), SECRET, now),
-		future: verifyDelivery(sign(body, now + TIMESTAMP_TOLERANCE_SECONDS + 1), Buffer.from(body), SECRET, now),
+		stale: verifyDelivery(
+			sign(body, now - TIMESTAMP_TOLERANCE_SECONDS - 1),
+			Buffer.from(body),
+			SECRET,
+			now,
+		),
+		future: verifyDelivery(
+			sign(body, now + TIMESTAMP_TOLERANCE_SECONDS + 1),
+			Buffer.from(body),
+			SECRET,
+			now,
+		),
 		unsigned: verifyDelivery({}, Buffer.from(body), SECRET, now),
 		'no secret kept': verifyDelivery(sign(body, now), Buffer.from(body), undefined, now),
 	};
-	for (const [what, verdict] of Object.entries(refused)) assert.equal(verdict.verified, false, what);
-	assert.deepEqual(verifyDelivery(sign(body, now - TIMESTAMP_TOLERANCE_SECONDS), Buffer.from(body), SECRET, now), {
-		verified: true,
-	});
+	for (const [what, verdict] of Object.entries(refused))
+		assert.equal(verdict.verified, false, what);
+	assert.deepEqual(
+		verifyDelivery(sign(body, now - TIMESTAMP_TOLERANCE_SECONDS), Buffer.from(body), SECRET, now),
+		{
+			verified: true,
+		},
+	);
 });
 
 const CATALOG = [

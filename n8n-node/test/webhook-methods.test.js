@@ -31,7 +31,12 @@ const hookContext = (staticData, webhookUrl, parameters) => ({
 	getNodeWebhookUrl: () => webhookUrl,
 	getNodeParameter: (name, fallback) => (name in parameters ? parameters[name] : fallback),
 	getCredentials: async () => ({ apiKey: account.key, url: service.url }),
-	getNode: () => ({ name: 'Hookbridge Trigger', type: 'hookbridgeTrigger', typeVersion: 1, parameters }),
+	getNode: () => ({
+		name: 'Hookbridge Trigger',
+		type: 'hookbridgeTrigger',
+		typeVersion: 1,
+		parameters,
+	}),
 	helpers: {
 		httpRequestWithAuthentication: async (credentialType, options) => {
 			assert.equal(credentialType, 'hookbridgeApi');
@@ -56,8 +61,16 @@ test('a test listen and its end leave the production subscription alone', async 
 	const methods = new HookbridgeTrigger().webhookMethods.default;
 	const staticData = {};
 	const parameters = { event: 'signup', filter: [] };
-	const production = hookContext(staticData, 'https://n8n.example.com/webhook/abc/webhook', parameters);
-	const testListen = hookContext(staticData, 'https://n8n.example.com/webhook-test/abc/webhook', parameters);
+	const production = hookContext(
+		staticData,
+		'https://n8n.example.com/webhook/abc/webhook',
+		parameters,
+	);
+	const testListen = hookContext(
+		staticData,
+		'https://n8n.example.com/webhook-test/abc/webhook',
+		parameters,
+	);
 
 	assert.equal(await methods.checkExists.call(production), false);
 	assert.equal(await methods.create.call(production), true);
@@ -77,7 +90,11 @@ test('a test listen and its end leave the production subscription alone', async 
 		method: 'DELETE',
 		headers: { authorization: `Bearer ${account.key}` },
 	});
-	assert.equal(await methods.checkExists.call(production), false, 'a subscription deleted in Hookbridge');
+	assert.equal(
+		await methods.checkExists.call(production),
+		false,
+		'a subscription deleted in Hookbridge',
+	);
 	assert.deepEqual(staticData.subscriptions, {}, 'is forgotten');
 	assert.equal(await methods.create.call(production), true);
 	assert.equal(await methods.delete.call(production), true);
@@ -85,7 +102,7 @@ test('a test listen and its end leave the production subscription alone', async 
 	assert.deepEqual(await subscriptionUrls(), []);
 });
 
-test('a refused subscription is an error that names Hookbridge\'s answer', async () => {
+test("a refused subscription is an error that names Hookbridge's answer", async () => {
 	const methods = new HookbridgeTrigger().webhookMethods.default;
 	const context = hookContext({}, 'https://n8n.example.com/webhook/def/webhook', {
 		event: 'no.such.type',

@@ -78,7 +78,10 @@ export class HookbridgeTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Hookbridge Trigger',
 		name: 'hookbridgeTrigger',
-		icon: { light: 'file:../../icons/hookbridge.svg', dark: 'file:../../icons/hookbridge.dark.svg' },
+		icon: {
+			light: 'file:../../icons/hookbridge.svg',
+			dark: 'file:../../icons/hookbridge.dark.svg',
+		},
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{$parameter["event"] === "*" ? "Any event" : $parameter["event"]}}',

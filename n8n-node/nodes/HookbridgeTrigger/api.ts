@@ -91,7 +91,10 @@ export function eventTypeOptions(types: CatalogEventType[]): INodePropertyOption
 // One option per value of each top-level enum field of `eventType`, as
 // "Type: Video"; the value is the JSON pair [field, value] that
 // filterFromSelection reads back.
-export function filterOptions(types: CatalogEventType[], eventType: string): INodePropertyOptions[] {
+export function filterOptions(
+	types: CatalogEventType[],
+	eventType: string,
+): INodePropertyOptions[] {
 	const entry = types.find((candidate) => candidate.type === eventType);
 	return Object.entries(entry?.schema?.properties ?? {}).flatMap(([field, property]) =>
 		Array.isArray(property.enum)

@@ -41,7 +41,10 @@ export function verifyDelivery(
 		return { verified: false, reason: 'the signature headers or the body are missing' };
 	}
 	const signedAt = Number(timestamp);
-	if (!Number.isInteger(signedAt) || Math.abs(nowSeconds - signedAt) > TIMESTAMP_TOLERANCE_SECONDS) {
+	if (
+		!Number.isInteger(signedAt) ||
+		Math.abs(nowSeconds - signedAt) > TIMESTAMP_TOLERANCE_SECONDS
+	) {
 		return { verified: false, reason: 'the timestamp is outside the tolerance' };
 	}
 	const expected =
