@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::extract::{Admin, Caller, OptionalJson, key_hash};
 use super::views::{AccountView, ApiKeyView};
 use super::{ApiError, AppState, Detail, ErrorBody};
-use crate::domain::{AccountId, Timestamp, check_text, new_id, rfc3339};
+use crate::domain::{AccountId, Timestamp, check_text, is_operator, new_id, rfc3339};
 use crate::store::{Account, ApiKeyRecord};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -89,6 +89,7 @@ async fn get_account(
 ) -> Result<Json<AccountView>, ApiError> {
     let account = state.store.account(&id).await?;
     account
+        .filter(|a| !is_operator(&a.id))
         .map(|a| Json(AccountView::from(&a)))
         .ok_or_else(|| ApiError::not_found("account"))
 }
@@ -117,6 +118,10 @@ async fn create_api_key(
     Path(account_id): Path<AccountId>,
     OptionalJson(NewApiKey {}): OptionalJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyView>), ApiError> {
+    // The operator account's webhooks are reached with the admin key only.
+    if is_operator(&account_id) {
+        return Err(ApiError::not_found("account"));
+    }
     let mut secret = [0u8; 24];
     rand::rng().fill_bytes(&mut secret);
     let key = format!(

@@ -136,6 +136,12 @@ impl ApiError {
         }
     }
 
+    /// This error with `more` details after its own.
+    pub fn with_details(mut self, more: Vec<Detail>) -> Self {
+        self.details.extend(more);
+        self
+    }
+
     /// 409: the request conflicts with what exists.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)

@@ -13,6 +13,7 @@ mod hooks;
 pub mod limits;
 mod lists;
 mod openapi;
+mod operational_webhooks;
 mod subscriptions;
 pub mod views;
 mod webhooks;
@@ -92,6 +93,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(webhooks::routes())
         .merge(hooks::routes())
+        .merge(operational_webhooks::routes())
         .merge(deliveries::routes())
         .merge(attempts::routes())
         .merge(health::routes())

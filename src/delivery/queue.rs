@@ -60,7 +60,11 @@ pub trait DeliveryQueue: Send + Sync + 'static {
 
     /// Record attempts and apply their outcomes (delivered, retry, failed,
     /// subscription gone). An outcome whose lease was lost is ignored.
-    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()>;
+    /// What the outcomes did to customers' endpoints (a delivery out of
+    /// attempts, a webhook disabled or removed) is stored in the same
+    /// transaction as operational events, delivered to the operator's
+    /// webhooks; the webhooks so given deliveries due now.
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<Vec<SubscriptionId>>;
 
     /// Give leased deliveries back so they are due now.
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()>;

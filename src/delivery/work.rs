@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::{AccountId, DeliveryId, SubscriptionId, Timestamp};
+use crate::domain::{AccountId, DeliveryId, OperationalEvent, SubscriptionId, Timestamp, rfc3339};
 use crate::store::{StoredEvent, Subscription};
 
 /// What ingesting an event did.
@@ -180,6 +180,31 @@ impl Completion {
             ),
         }
     }
+
+    /// The operational event of this outcome when its delivery, of event
+    /// `event_id` of type `event_type`, ran out of attempts.
+    pub fn exhausted(
+        &self,
+        event_id: String,
+        event_type: String,
+        last_error: Option<String>,
+    ) -> OperationalEvent {
+        OperationalEvent::DeliveryExhausted {
+            account_id: self.account_id.clone(),
+            webhook_id: self.subscription_id.clone(),
+            delivery_id: self.lease.delivery_id.clone(),
+            event_id,
+            event_type,
+            last_status: self.attempt.status,
+            last_error,
+        }
+    }
+}
+
+/// Why a subscription whose attempts have all failed since `cutoff` or
+/// earlier was disabled, as its `disabled_reason` says.
+pub fn disabled_reason(cutoff: Timestamp) -> String {
+    format!("every attempt failed since {}", rfc3339(cutoff))
 }
 
 /// What one HTTP attempt saw.

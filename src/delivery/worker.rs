@@ -870,7 +870,7 @@ async fn record(
             wake.due_at(at);
         }
         match recorded {
-            Ok(()) => {}
+            Ok(told) => wake.due_now(told),
             Err(error @ StoreError::StorageFull(_)) => storage.note_error(&error),
             Err(error) => {
                 tracing::error!(%error, count, "recording attempts failed; their leases will expire and they will be retried");

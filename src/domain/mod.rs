@@ -6,6 +6,7 @@ mod event_type;
 mod filter;
 mod headers;
 mod ids;
+mod operational;
 mod routing;
 mod secret;
 mod subscription;
@@ -16,6 +17,9 @@ pub use event_type::EventTypeName;
 pub use filter::Filter;
 pub use headers::CustomHeaders;
 pub use ids::{AccountId, DeliveryId, EventId, SubscriptionId, new_id};
+pub use operational::{
+    OPERATIONAL_EVENT_TYPES, OPERATOR_ACCOUNT, OperationalEvent, is_operator, operator_account,
+};
 pub use routing::{Route, matching};
 pub use secret::SigningSecret;
 pub use subscription::{EventSelection, Format, Source};

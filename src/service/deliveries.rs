@@ -69,7 +69,8 @@ impl Deliveries {
             delivered: completion.attempt.delivered(),
             attempt: completion.attempt.clone(),
         };
-        self.store.complete(vec![completion]).await?;
+        let told = self.store.complete(vec![completion]).await?;
+        self.wake.due_now(told);
         Ok(Some(sent))
     }
 

@@ -252,6 +252,16 @@ impl Api {
         self.admin_send(reqwest::Method::PUT, path, body).await
     }
 
+    /// A DELETE with the admin key.
+    pub async fn admin_delete(&self, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// A GET with the admin key.
     pub async fn admin_get(&self, path: &str) -> Response {
         self.client

@@ -20,6 +20,7 @@ mod limits;
 mod management;
 mod multinode;
 mod openapi;
+mod operational;
 mod postgres_server;
 mod postgres_tls;
 mod retention;

@@ -166,6 +166,9 @@ async fn the_document_lists_every_route_of_the_api() {
         "POST /v1/hooks",
         "DELETE /v1/hooks/{id}",
         "GET /v1/me",
+        "GET /v1/operational-webhooks",
+        "POST /v1/operational-webhooks",
+        "DELETE /v1/operational-webhooks/{id}",
         "GET /v1/webhooks",
         "POST /v1/webhooks",
         "GET /v1/webhooks/{id}",
@@ -393,6 +396,29 @@ async fn real_answers_match_the_documented_response_schemas() {
         "/v1/hooks/{id}",
         app.delete_as(&caller, &format!("/v1/hooks/{hook_id}"))
             .await,
+    )
+    .await;
+
+    d.check(
+        "post",
+        "/v1/operational-webhooks",
+        app.admin_post(
+            "/v1/operational-webhooks",
+            &json!({"url": receiver.url, "events": ["delivery.exhausted"]}),
+        )
+        .await,
+    )
+    .await;
+    d.check(
+        "get",
+        "/v1/operational-webhooks",
+        app.admin_get("/v1/operational-webhooks").await,
+    )
+    .await;
+    d.check(
+        "delete",
+        "/v1/operational-webhooks/{id}",
+        app.admin_delete("/v1/operational-webhooks/sub_nope").await,
     )
     .await;
 

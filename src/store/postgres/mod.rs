@@ -28,11 +28,12 @@ use super::{
     Completion, DeliveryJob, DeliveryQueue, DeliveryStatus, Dialect, DueWork, HandOff,
     IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged,
     Records, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, StoreError, StoreResult,
-    StoredEvent, Subscription, TargetRoom, page_of, to_json, upgrades_from,
+    StoredEvent, Subscription, TargetRoom, disabled_reason, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
-    SigningSecret, Source, SubscriptionId, Timestamp, new_id, rfc3339,
+    OperationalEvent, Route, SigningSecret, Source, SubscriptionId, Timestamp, matching, new_id,
+    operator_account,
 };
 
 mod ingest;

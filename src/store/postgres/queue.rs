@@ -182,12 +182,13 @@ impl DeliveryQueue for PostgresStore {
         Ok(jobs)
     }
 
-    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<Vec<SubscriptionId>> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        complete_all(&transaction, &completions).await?;
+        let notices = complete_all(&transaction, &completions).await?;
+        let told = store_operational(&transaction, &self.node, &notices).await?;
         transaction.commit().await?;
-        Ok(())
+        Ok(told)
     }
 
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
@@ -412,7 +413,11 @@ const PURGE_LOCK: i64 = 7262653;
 /// UPDATE of the deliveries whose lease still holds, one INSERT of their
 /// attempts, one UPDATE ending the failure runs of delivered targets; only
 /// failures and 410s (rare when targets are healthy) take a statement each.
-async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -> StoreResult<()> {
+/// What the operational webhooks are to hear of them.
+async fn complete_all(
+    client: &impl GenericClient,
+    completions: &[Completion],
+) -> StoreResult<Vec<OperationalEvent>> {
     let mut ids = Vec::with_capacity(completions.len());
     let mut tokens = Vec::with_capacity(completions.len());
     let mut states = Vec::with_capacity(completions.len());
@@ -457,7 +462,7 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         .filter(|c| applied.contains(&c.lease.delivery_id))
         .collect();
     if done.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let attempt_ids: Vec<String> = done.iter().map(|_| new_id("att")).collect();
     let delivery_ids: Vec<&str> = done.iter().map(|c| c.lease.delivery_id.as_str()).collect();
@@ -513,28 +518,129 @@ async fn complete_all(client: &impl GenericClient, completions: &[Completion]) -
         &[&recovered],
     )
     .await?;
+    let mut notices = Vec::new();
     for (index, completion) in done.iter().enumerate() {
         if completion.next == NextStep::Delivered {
             continue;
         }
+        let told = OperationalEvent::concerns(&completion.account_id);
         let succeeded_later = last_success
             .get(completion.subscription_id.as_str())
             .is_some_and(|&success| success > index);
-        if !succeeded_later {
-            track_failure(client, completion).await?;
+        if !succeeded_later
+            && let Some(reason) = track_failure(client, completion).await?
+            && told
+        {
+            notices.push(OperationalEvent::WebhookDisabled {
+                account_id: completion.account_id.clone(),
+                webhook_id: completion.subscription_id.clone(),
+                reason,
+            });
+        }
+        if completion.next == NextStep::Failed && told {
+            let event = query_opt(
+                client,
+                "SELECT id, type FROM events WHERE pk = $1 AND NOT test",
+                &[&completion.event_pk],
+            )
+            .await?;
+            if let Some(row) = event {
+                let (_, _, error) = completion.stored_outcome();
+                notices.push(completion.exhausted(row.get(0), row.get(1), error));
+            }
         }
         if completion.next == NextStep::RemoveSubscription {
-            delete_subscription_in(client, &completion.account_id, &completion.subscription_id)
-                .await?;
+            let removed = query_opt(
+                client,
+                "SELECT url, source FROM subscriptions WHERE id = $1",
+                &[&completion.subscription_id],
+            )
+            .await?;
+            let deleted =
+                delete_subscription_in(client, &completion.account_id, &completion.subscription_id)
+                    .await?;
+            if let (true, true, Some(row)) = (deleted, told, removed) {
+                notices.push(OperationalEvent::SubscriptionRemoved {
+                    account_id: completion.account_id.clone(),
+                    webhook_id: completion.subscription_id.clone(),
+                    url: row.get(0),
+                    source: row.get(1),
+                });
+            }
         }
     }
-    Ok(())
+    Ok(notices)
+}
+
+/// Store `notices` as events of the operator account, with deliveries to
+/// its operational webhooks, telling the other nodes; the webhooks given
+/// deliveries. Nothing is stored while the operator has no webhook to hear
+/// them.
+async fn store_operational(
+    client: &impl GenericClient,
+    node: &str,
+    notices: &[OperationalEvent],
+) -> StoreResult<Vec<SubscriptionId>> {
+    if notices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let operator = operator_account();
+    let mut routes = Vec::new();
+    for row in query(
+        client,
+        "SELECT id, events, filter FROM subscriptions WHERE account_id = $1 AND enabled",
+        &[&operator],
+    )
+    .await?
+    {
+        routes.push(Route {
+            subscription_id: row.get(0),
+            events: EventSelection::from_stored(json_text(row.get(1), "event list")?),
+            filter: filter_column(row.get(2))?,
+        });
+    }
+    if routes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut targets = Vec::new();
+    for notice in notices {
+        let event = notice.to_new_event();
+        let Some(event_pk) = insert_event(client, &event, false).await? else {
+            continue;
+        };
+        for route in matching(&routes, event.event_type.as_str(), &event.data) {
+            execute(
+                client,
+                "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                     next_attempt_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",
+                &[
+                    &DeliveryId::generate(),
+                    &event_pk,
+                    &route.subscription_id,
+                    &operator,
+                    &event.created_at.0,
+                ],
+            )
+            .await?;
+            targets.push(route.subscription_id.clone());
+        }
+    }
+    if !targets.is_empty() {
+        let notified: Vec<&str> = targets.iter().map(SubscriptionId::as_str).collect();
+        notify_due(client, node, &notified).await?;
+    }
+    Ok(targets)
 }
 
 /// As in the SQLite store: a failure starts a subscription's run of
 /// failures, or disables the subscription once the run began before the
-/// auto-disable cutoff (a success ends the run, in [`complete_all`]).
-async fn track_failure(client: &impl GenericClient, completion: &Completion) -> StoreResult<()> {
+/// auto-disable cutoff (a success ends the run, in [`complete_all`]); the
+/// reason, when it did disable it.
+async fn track_failure(
+    client: &impl GenericClient,
+    completion: &Completion,
+) -> StoreResult<Option<String>> {
     let id = &completion.subscription_id;
     execute(
         client,
@@ -543,20 +649,21 @@ async fn track_failure(client: &impl GenericClient, completion: &Completion) -> 
     )
     .await?;
     let Some(cutoff) = completion.disable_if_failing_since else {
-        return Ok(());
+        return Ok(None);
     };
+    let reason = disabled_reason(cutoff);
     let disabled = execute(
         client,
-        "UPDATE subscriptions SET enabled = FALSE,
-                 disabled_reason = 'every attempt failed since ' || $3
+        "UPDATE subscriptions SET enabled = FALSE, disabled_reason = $3
              WHERE id = $1 AND enabled AND failing_since <= $2",
-        &[id, &cutoff.0, &rfc3339(cutoff)],
+        &[id, &cutoff.0, &reason],
     )
     .await?;
-    if disabled > 0 {
-        tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
+    if disabled == 0 {
+        return Ok(None);
     }
-    Ok(())
+    tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
+    Ok(Some(reason))
 }
 
 /// Make the pending deliveries whose `leases` still hold due at `due`:

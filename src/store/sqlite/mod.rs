@@ -33,11 +33,12 @@ use super::{
     Completion, DeliveryJob, DeliveryQueue, DeliveryStatus, Dialect, HandOff, IngestOutcome, Lease,
     NewEvent, NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged, Records,
     RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, StoreError, StoreResult,
-    StoredEvent, Subscription, TargetRoom, page_of, to_json, upgrades_from,
+    StoredEvent, Subscription, TargetRoom, disabled_reason, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
-    AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format, Route,
-    SigningSecret, Source, SubscriptionId, Timestamp, matching, new_id,
+    AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
+    OperationalEvent, Route, SigningSecret, Source, SubscriptionId, Timestamp, matching, new_id,
+    operator_account,
 };
 use crate::store::hand_off::{FreshDelivery, HandingSlot, Reservation};
 use checkpoint::Checkpointer;

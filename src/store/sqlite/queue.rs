@@ -51,8 +51,9 @@ impl DeliveryQueue for SqliteStore {
     /// Each outcome ends its lease first, on the writer thread, so no claim
     /// can take the delivery between its lease ending and its row changing.
     /// If the batch then fails to commit, the delivery is pending and free,
-    /// and is made again (at least once).
-    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<()> {
+    /// and is made again (at least once). The operational events the
+    /// outcomes cause are stored in the same write.
+    async fn complete(&self, completions: Vec<Completion>) -> StoreResult<Vec<SubscriptionId>> {
         let (cache, leases) = (self.cache.clone(), self.leases.clone());
         self.writer
             .write(Durability::Relaxed, move |c| {
@@ -63,9 +64,11 @@ impl DeliveryQueue for SqliteStore {
                         .filter(|done| table.end(done.lease.token))
                         .collect()
                 };
-                let mut not_failing = HashSet::new();
-                held.into_iter()
-                    .try_for_each(|done| complete_in(c, &cache, &leases, &mut not_failing, done))
+                let (mut not_failing, mut notices) = (HashSet::new(), Vec::new());
+                for done in held {
+                    complete_in(c, &cache, &leases, &mut not_failing, &mut notices, done)?;
+                }
+                store_operational(c, &cache, &notices)
             })
             .await
     }
@@ -602,12 +605,14 @@ fn lease_rows(
 }
 
 /// Record one attempt's outcome, whose lease `completion` held (ended by
-/// the caller, who skips outcomes of leases no longer held).
+/// the caller, who skips outcomes of leases no longer held), noting in
+/// `notices` what the product's operational webhooks are to hear of it.
 fn complete_in<'a>(
     connection: &Connection,
     cache: &SubscriptionCache,
     leases: &Leases,
     not_failing: &mut HashSet<&'a str>,
+    notices: &mut Vec<OperationalEvent>,
     completion: &'a Completion,
 ) -> StoreResult<()> {
     let attempt = &completion.attempt;
@@ -650,17 +655,66 @@ fn complete_in<'a>(
             attempt.response_snippet,
             attempt.error
         ])?;
-    track_failures(connection, cache, not_failing, completion)?;
+    let told = OperationalEvent::concerns(&completion.account_id);
+    track_failures(connection, cache, not_failing, completion, notices)?;
+    if completion.next == NextStep::Failed && told {
+        let event = connection
+            .prepare_cached("SELECT id, type FROM events WHERE rowid = ?1 AND test = 0")?
+            .query_row(params![completion.event_pk], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?;
+        if let Some((event_id, event_type)) = event {
+            notices.push(completion.exhausted(event_id, event_type, error));
+        }
+    }
     if completion.next == NextStep::RemoveSubscription {
-        delete_subscription_in(
+        let removed = connection
+            .prepare_cached("SELECT url, source FROM subscriptions WHERE id = ?1")?
+            .query_row(params![completion.subscription_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?;
+        let deleted = delete_subscription_in(
             connection,
             cache,
             leases,
             &completion.account_id,
             &completion.subscription_id,
         )?;
+        if let (true, true, Some((url, source))) = (deleted, told, removed) {
+            notices.push(OperationalEvent::SubscriptionRemoved {
+                account_id: completion.account_id.clone(),
+                webhook_id: completion.subscription_id.clone(),
+                url,
+                source,
+            });
+        }
     }
     Ok(())
+}
+
+/// Store `notices` as events of the operator account, with deliveries to
+/// its operational webhooks; the webhooks given deliveries. Nothing is
+/// stored while the operator has no webhook to hear them.
+fn store_operational(
+    connection: &Connection,
+    cache: &SubscriptionCache,
+    notices: &[OperationalEvent],
+) -> StoreResult<Vec<SubscriptionId>> {
+    let operator = operator_account();
+    if notices.is_empty() || cache.routes_for(connection, &operator)?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut targets = Vec::new();
+    for notice in notices {
+        targets.extend(
+            ingest_in(connection, cache, &notice.to_new_event(), None)?
+                .outcome
+                .targets,
+        );
+    }
+    Ok(targets)
 }
 
 /// Keep a subscription's run of failures: a success ends it; a failure
@@ -675,6 +729,7 @@ fn track_failures<'a>(
     cache: &SubscriptionCache,
     not_failing: &mut HashSet<&'a str>,
     completion: &'a Completion,
+    notices: &mut Vec<OperationalEvent>,
 ) -> StoreResult<()> {
     let id = completion.subscription_id.as_str();
     if completion.next == NextStep::Delivered {
@@ -699,15 +754,22 @@ fn track_failures<'a>(
     let Some(cutoff) = completion.disable_if_failing_since else {
         return Ok(());
     };
+    let reason = disabled_reason(cutoff);
     let disabled = connection
         .prepare_cached(
-            "UPDATE subscriptions SET enabled = 0,
-                 disabled_reason = 'every attempt failed since ' || ?3
+            "UPDATE subscriptions SET enabled = 0, disabled_reason = ?3
              WHERE id = ?1 AND enabled = 1 AND failing_since <= ?2",
         )?
-        .execute(params![id, cutoff.0, crate::domain::rfc3339(cutoff)])?;
+        .execute(params![id, cutoff.0, reason])?;
     if disabled > 0 {
         cache.forget(&completion.account_id, &completion.subscription_id);
+        if OperationalEvent::concerns(&completion.account_id) {
+            notices.push(OperationalEvent::WebhookDisabled {
+                account_id: completion.account_id.clone(),
+                webhook_id: completion.subscription_id.clone(),
+                reason,
+            });
+        }
         tracing::warn!(subscription = %id, "auto-disabled after failing every attempt for the configured span");
     }
     Ok(())
