@@ -8,7 +8,7 @@ use super::event_types::refresh_unless_known;
 use super::{ApiError, AppState, Detail};
 use crate::catalog::{Catalog, admits_type, enum_values};
 use crate::domain::{
-    AccountId, CustomHeaders, EventSelection, Filter, Format, SigningSecret, Source,
+    AccountId, CustomHeaders, EventSelection, Filter, Format, Ordering, SigningSecret, Source,
     SubscriptionId, Timestamp, check_text,
 };
 use crate::store::Subscription;
@@ -35,6 +35,8 @@ pub struct Draft {
     pub secret: Option<String>,
     /// Enable or disable deliveries.
     pub enabled: Option<bool>,
+    /// One at a time in publish order, or not.
+    pub ordering: Option<Ordering>,
 }
 
 /// A new subscription for `account_id` from `draft`, which must name a URL.
@@ -89,6 +91,9 @@ pub async fn apply(
     }
     if let Some(format) = draft.format {
         base.format = format;
+    }
+    if let Some(ordering) = draft.ordering {
+        base.ordering = ordering;
     }
     if let Some(description) = draft.description {
         if let Err(problem) = check_text(&description, MAX_DESCRIPTION) {

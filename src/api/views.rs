@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::catalog::EventType;
-use crate::domain::{Filter, Format, Source, Timestamp, rfc3339};
+use crate::domain::{Filter, Format, Ordering, Source, Timestamp, rfc3339};
 use crate::store::{Account, Attempt, Subscription};
 
 /// An account.
@@ -69,6 +69,9 @@ pub struct WebhookView {
     pub header_names: Vec<String>,
     /// Whether deliveries are made.
     pub enabled: bool,
+    /// `none`, or `fifo`: one at a time, in publish order.
+    #[schema(value_type = String)]
+    pub ordering: Ordering,
     /// Why it was disabled, when it was.
     pub disabled_reason: Option<String>,
     /// Until when the previous secret also signs, after a rotation.
@@ -95,6 +98,7 @@ impl WebhookView {
             source: subscription.source,
             header_names: subscription.headers.names(),
             enabled: subscription.enabled,
+            ordering: subscription.ordering,
             disabled_reason: subscription.disabled_reason.clone(),
             previous_secret_expires_at: subscription
                 .previous_secret

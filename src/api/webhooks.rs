@@ -19,7 +19,8 @@ use super::subscriptions::{self, Draft};
 use super::views::{ResentView, TestOutcomeView, WebhookView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::domain::{
-    AccountId, EventId, EventSelection, Format, SigningSecret, Source, SubscriptionId, Timestamp,
+    AccountId, EventId, EventSelection, Format, Ordering, SigningSecret, Source, SubscriptionId,
+    Timestamp,
 };
 use crate::store::{NewEvent, PreviousSecret, Subscription};
 
@@ -90,6 +91,10 @@ struct NewWebhook {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     headers: Option<Value>,
+    /// `none` (default) or `fifo`: deliveries one at a time, in publish order.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    ordering: Option<Ordering>,
 }
 
 /// The seed page's `POST /api/webhooks/register`: the same as
@@ -144,6 +149,7 @@ async fn create(
         headers: body.headers,
         secret: body.secret,
         enabled: None,
+        ordering: body.ordering,
     };
     let subscription = subscriptions::create(&state, &account.id, Source::Api, draft).await?;
     let subscription = state.store.create_subscription(subscription).await?;
@@ -181,6 +187,11 @@ struct WebhookPatch {
     /// Disable or re-enable deliveries.
     #[serde(default)]
     enabled: Option<bool>,
+    /// `none` or `fifo`. Back to `none`, the deliveries waiting their turn
+    /// go at once.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    ordering: Option<Ordering>,
 }
 
 #[utoipa::path(
@@ -215,6 +226,7 @@ async fn update(
         headers: body.headers,
         secret: None,
         enabled: body.enabled,
+        ordering: body.ordering,
     };
     let changed = subscriptions::apply(&state, draft, existing).await?;
     let saved = save_webhook(&state, changed).await?;

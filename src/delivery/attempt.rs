@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::breaker::Breaker;
 use super::retry::{RetrySchedule, next_step};
 use super::sender::Sender;
+use crate::domain::Ordering;
 use crate::metrics::Metrics;
 use crate::store::{AttemptResult, Completion, DeliveryJob, NextStep};
 
@@ -102,6 +103,7 @@ impl Attempter {
             subscription_id: job.subscription.id.clone(),
             event_pk: job.event_pk,
             disable_if_failing_since: auto_disable_after.map(|span| result.started_at.before(span)),
+            ordered: job.subscription.ordering == Ordering::Fifo,
             attempt: result,
             next,
         }

@@ -163,9 +163,18 @@ pub struct Completion {
     /// Disable the subscription when this attempt failed and every attempt
     /// has failed since before this time (auto-disable); `None`: never.
     pub disable_if_failing_since: Option<Timestamp>,
+    /// Whether the subscription is ordered (`fifo`): a delivery that
+    /// finishes lets the next one waiting behind it go.
+    pub ordered: bool,
 }
 
 impl Completion {
+    /// Whether this outcome ends the delivery of an ordered subscription,
+    /// so the next one waiting may go.
+    pub fn frees_the_next(&self) -> bool {
+        self.ordered && matches!(self.next, NextStep::Delivered | NextStep::Failed)
+    }
+
     /// The delivery row's new `(state, next_attempt_at, last_error)`.
     pub fn stored_outcome(&self) -> (&'static str, Option<i64>, Option<String>) {
         let error = self.attempt.error.clone();

@@ -20,7 +20,8 @@ impl DeliveryState {
     /// The state a stored name stands for; `None` for an unknown name.
     pub fn from_stored(name: &str) -> Option<Self> {
         Some(match name {
-            "pending" => DeliveryState::Pending,
+            // An ordered webhook's delivery waiting its turn is pending.
+            "pending" | "waiting" => DeliveryState::Pending,
             "delivered" => DeliveryState::Delivered,
             "failed" => DeliveryState::Failed,
             "cancelled" => DeliveryState::Cancelled,

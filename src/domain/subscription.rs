@@ -60,6 +60,37 @@ impl Source {
     }
 }
 
+/// The order a webhook's deliveries go out in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ordering {
+    /// As soon as each can, many at once (the default).
+    #[default]
+    None,
+    /// In publish order, one at a time: the next waits until the one before
+    /// it was delivered or failed for good.
+    Fifo,
+}
+
+impl Ordering {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ordering::None => "none",
+            Ordering::Fifo => "fifo",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn from_stored(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Ordering::None),
+            "fifo" => Some(Ordering::Fifo),
+            _ => None,
+        }
+    }
+}
+
 impl Format {
     /// The stored name.
     pub fn as_str(self) -> &'static str {

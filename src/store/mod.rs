@@ -80,6 +80,16 @@ const UPGRADES: &[Upgrade] = &[
                    ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.02);
                    ALTER TABLE attempts SET (autovacuum_vacuum_scale_factor = 0.02);",
     },
+    // 6: ordered webhooks; their deliveries after the one going out wait,
+    // in publish order, outside the due indexes.
+    Upgrade {
+        sqlite: "ALTER TABLE subscriptions ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';
+                 CREATE INDEX deliveries_waiting ON deliveries(subscription_id)
+                     WHERE state = 'waiting';",
+        postgres: "ALTER TABLE subscriptions ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';
+                   CREATE INDEX deliveries_waiting ON deliveries(subscription_id, event_pk)
+                       WHERE state = 'waiting';",
+    },
 ];
 
 /// The schema version this binary writes and reads.
@@ -103,7 +113,8 @@ fn upgrades_from(version: i64, dialect: Dialect) -> String {
 /// row readers expect (`s` is the subscriptions table).
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
      s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at, \
-     s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason, s.failing_since";
+     s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason, s.failing_since, \
+     s.ordering";
 
 /// A page from `limit + 1` rows read: the extra row only tells whether
 /// there is a next page, whose cursor is the last kept item's id.

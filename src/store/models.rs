@@ -8,7 +8,7 @@ use crate::delivery::payload::RenderedBodies;
 pub use crate::delivery::work::*;
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventId, EventSelection, EventTypeName,
-    Filter, Format, SigningSecret, Source, SubscriptionId, Timestamp,
+    Filter, Format, Ordering, SigningSecret, Source, SubscriptionId, Timestamp,
 };
 
 /// A customer account of the product.
@@ -72,6 +72,8 @@ pub struct Subscription {
     pub disabled_reason: Option<String>,
     /// When its current run of failed attempts began (none after a success).
     pub failing_since: Option<Timestamp>,
+    /// Whether its deliveries go out one at a time in publish order.
+    pub ordering: Ordering,
 }
 
 /// A rotated-out secret and when it stops signing.
@@ -106,6 +108,7 @@ impl Subscription {
             enabled: true,
             disabled_reason: None,
             failing_since: None,
+            ordering: Ordering::None,
         }
     }
 

@@ -843,6 +843,7 @@ async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
                     NextStep::RetryAt(Timestamp::now().after(Duration::from_secs(3600)))
                 },
                 disable_if_failing_since: None,
+                ordered: false,
             })
             .collect();
         store.complete(completions).await.unwrap();

@@ -21,6 +21,7 @@ mod management;
 mod multinode;
 mod openapi;
 mod operational;
+mod ordering;
 mod postgres_server;
 mod postgres_tls;
 mod retention;

@@ -19,9 +19,12 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::Row;
 
 use super::{
-    SUBSCRIPTION_COLUMNS, execute, filter_column, json_text, notify_due, query, subscription_at,
+    SUBSCRIPTION_COLUMNS, execute, filter_column, json_text, lock_subscriptions, notify_due, query,
+    subscription_at,
 };
-use crate::domain::{AccountId, DeliveryId, EventSelection, Route, SubscriptionId, matching};
+use crate::domain::{
+    AccountId, DeliveryId, EventSelection, Ordering, Route, SubscriptionId, matching,
+};
 use crate::store::hand_off::{FreshDelivery, HandingSlot, Reservation};
 use crate::store::sealing::Sealer;
 use crate::store::{IngestOutcome, NewEvent, StoreError, StoreResult, StoredEvent, Subscription};
@@ -179,6 +182,7 @@ impl Committer {
         .collect();
 
         let mut targets = Targets::read(&transaction, &account_ids).await?;
+        let mut open = targets.lock_ordered(&transaction).await?;
         let mut rows = DeliveryRows::default();
         let mut handed = Vec::new();
         let mut outcomes = Vec::with_capacity(events.len());
@@ -207,9 +211,23 @@ impl Committer {
             } else {
                 self.handing.reserve()
             };
-            let (mut due, mut fresh) = (Vec::new(), Vec::new());
+            let (mut due, mut fresh, mut waiting) = (Vec::new(), Vec::new(), 0);
             for subscription_id in matched {
                 let id = DeliveryId::generate();
+                if targets.ordered.contains(&subscription_id) {
+                    // One delivery of an ordered webhook is open at a time;
+                    // the others wait their turn, in publish order.
+                    let first = open.insert(subscription_id.clone());
+                    let state = if first { PENDING } else { WAITING };
+                    let due_at = event.created_at.0;
+                    rows.push(&id, event_pk, event, &subscription_id, state, due_at, None);
+                    if first {
+                        due.push(subscription_id);
+                    } else {
+                        waiting += 1;
+                    }
+                    continue;
+                }
                 let leased = reservation.as_ref().and_then(|reservation| {
                     let subscription = targets.subscription(&subscription_id, &self.sealer)?;
                     Some((reservation.expiry, subscription))
@@ -222,6 +240,7 @@ impl Committer {
                             event_pk,
                             event,
                             &subscription_id,
+                            PENDING,
                             expiry.0,
                             Some(token),
                         );
@@ -237,6 +256,7 @@ impl Committer {
                             event_pk,
                             event,
                             &subscription_id,
+                            PENDING,
                             event.created_at.0,
                             None,
                         );
@@ -247,7 +267,7 @@ impl Committer {
             outcomes.push(Ok(IngestOutcome {
                 event_id: event.id.as_str().to_owned(),
                 duplicate: false,
-                deliveries: due.len() + fresh.len(),
+                deliveries: due.len() + fresh.len() + waiting,
                 targets: due,
             }));
             if let (Some(reservation), false) = (reservation, fresh.is_empty()) {
@@ -281,6 +301,11 @@ impl Committer {
     }
 }
 
+/// A delivery due, or going out.
+const PENDING: &str = "pending";
+/// An ordered webhook's delivery waiting behind the one going out.
+const WAITING: &str = "waiting";
+
 /// Lease tokens stay within the integers a JSON number holds exactly, as
 /// the claims' do.
 const LEASE_TOKEN_MASK: i64 = (1 << 53) - 1;
@@ -290,6 +315,8 @@ const LEASE_TOKEN_MASK: i64 = (1 << 53) - 1;
 /// handed over.
 struct Targets {
     routes: HashMap<AccountId, Vec<Route>>,
+    /// The ordered (`fifo`) ones, never handed over.
+    ordered: HashSet<SubscriptionId>,
     rows: HashMap<SubscriptionId, Row>,
     opened: HashMap<SubscriptionId, Option<Arc<Subscription>>>,
 }
@@ -301,6 +328,7 @@ impl Targets {
     ) -> StoreResult<Self> {
         let mut targets = Targets {
             routes: HashMap::new(),
+            ordered: HashSet::new(),
             rows: HashMap::new(),
             opened: HashMap::new(),
         };
@@ -320,9 +348,37 @@ impl Targets {
                 events: EventSelection::from_stored(json_text(row.get(3), "event list")?),
                 filter: filter_column(row.get(4))?,
             });
+            if row.get::<_, &str>(17) == Ordering::Fifo.as_str() {
+                targets.ordered.insert(subscription_id.clone());
+            }
             targets.rows.insert(subscription_id, row);
         }
         Ok(targets)
+    }
+
+    /// Lock the ordered subscriptions' rows (see the queue's
+    /// `release_next_waiting`, which takes the same locks), and say which
+    /// of them have a delivery pending or waiting already.
+    async fn lock_ordered(
+        &self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+    ) -> StoreResult<HashSet<SubscriptionId>> {
+        if self.ordered.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut ids: Vec<&str> = self.ordered.iter().map(SubscriptionId::as_str).collect();
+        ids.sort_unstable();
+        lock_subscriptions(transaction, &ids).await?;
+        Ok(query(
+            transaction,
+            "SELECT DISTINCT subscription_id FROM deliveries
+             WHERE subscription_id = ANY($1) AND state IN ('pending', 'waiting')",
+            &[&ids],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
     }
 
     /// The subscriptions `event` goes to.
@@ -360,20 +416,23 @@ struct DeliveryRows {
     event_pks: Vec<i64>,
     subscription_ids: Vec<String>,
     account_ids: Vec<String>,
+    states: Vec<&'static str>,
     due_at: Vec<i64>,
     lease_tokens: Vec<Option<i64>>,
     created_at: Vec<i64>,
 }
 
 impl DeliveryRows {
-    /// A delivery of `event` to `subscription_id`, due (or, leased with
-    /// `lease_token`, held) until `due_at`.
+    /// A delivery of `event` to `subscription_id` in `state`, due (or,
+    /// leased with `lease_token`, held) until `due_at`.
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         id: &DeliveryId,
         event_pk: i64,
         event: &NewEvent,
         subscription_id: &SubscriptionId,
+        state: &'static str,
         due_at: i64,
         lease_token: Option<i64>,
     ) {
@@ -382,6 +441,7 @@ impl DeliveryRows {
         self.subscription_ids
             .push(subscription_id.as_str().to_owned());
         self.account_ids.push(event.account_id.as_str().to_owned());
+        self.states.push(state);
         self.due_at.push(due_at);
         self.lease_tokens.push(lease_token);
         self.created_at.push(event.created_at.0);
@@ -395,10 +455,10 @@ impl DeliveryRows {
             transaction,
             "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
                  next_attempt_at, lease_token, created_at, updated_at)
-             SELECT d, e, s, a, 'pending', n, l, t, t
+             SELECT d, e, s, a, st, n, l, t, t
              FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[],
-                         $6::BIGINT[], $7::BIGINT[])
-                 AS x(d, e, s, a, n, l, t)",
+                         $6::BIGINT[], $7::BIGINT[], $8::TEXT[])
+                 AS x(d, e, s, a, n, l, t, st)",
             &[
                 &self.ids,
                 &self.event_pks,
@@ -407,6 +467,7 @@ impl DeliveryRows {
                 &self.due_at,
                 &self.lease_tokens,
                 &self.created_at,
+                &self.states,
             ],
         )
         .await?;

@@ -32,8 +32,8 @@ use super::{
 };
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
-    OperationalEvent, Route, SigningSecret, Source, SubscriptionId, Timestamp, matching, new_id,
-    operator_account,
+    OperationalEvent, Ordering, Route, SigningSecret, Source, SubscriptionId, Timestamp, matching,
+    new_id, operator_account,
 };
 
 mod ingest;
@@ -371,6 +371,7 @@ fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> StoreResult<Subscri
         enabled: row.get(at + 14),
         disabled_reason: row.get(at + 15),
         failing_since: row.get::<_, Option<i64>>(at + 16).map(Timestamp),
+        ordering: Ordering::from_stored(row.get(at + 17)).ok_or_else(|| corrupt("ordering"))?,
     })
 }
 
@@ -446,8 +447,20 @@ async fn cancel_pending(
         client,
         "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL,
                  lease_token = NULL, updated_at = $2
-             WHERE subscription_id = $1 AND state = 'pending'",
+             WHERE subscription_id = $1 AND state IN ('pending', 'waiting')",
         &[&subscription_id, &now.0],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Lock the rows of the subscriptions `ids` (sorted, so that two callers
+/// take them in the same order) until the transaction ends.
+async fn lock_subscriptions(client: &impl GenericClient, ids: &[&str]) -> StoreResult<()> {
+    query(
+        client,
+        "SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        &[&ids],
     )
     .await?;
     Ok(())

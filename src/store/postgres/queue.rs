@@ -185,10 +185,14 @@ impl DeliveryQueue for PostgresStore {
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<Vec<SubscriptionId>> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        let notices = complete_all(&transaction, &completions).await?;
-        let told = store_operational(&transaction, &self.node, &notices).await?;
+        let (notices, mut freed) = complete_all(&transaction, &completions).await?;
+        if !freed.is_empty() {
+            let notified: Vec<&str> = freed.iter().map(SubscriptionId::as_str).collect();
+            notify_due(&transaction, &self.node, &notified).await?;
+        }
+        freed.extend(store_operational(&transaction, &self.node, &notices).await?);
         transaction.commit().await?;
-        Ok(told)
+        Ok(freed)
     }
 
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
@@ -327,7 +331,7 @@ impl DeliveryQueue for PostgresStore {
         let client = self.pool.get().await?;
         let row = query_one(
             &client,
-            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ('pending', 'waiting')",
             &[],
         )
         .await?;
@@ -356,7 +360,8 @@ impl DeliveryQueue for PostgresStore {
         let examined = query(
             &transaction,
             "SELECT e.pk, e.created_at, EXISTS (
-                 SELECT 1 FROM deliveries d WHERE d.event_pk = e.pk AND d.state = 'pending')
+                 SELECT 1 FROM deliveries d
+                 WHERE d.event_pk = e.pk AND d.state IN ('pending', 'waiting'))
              FROM events e WHERE e.pk > $1 ORDER BY e.pk LIMIT $2",
             &[&after, &(limit as i64)],
         )
@@ -380,7 +385,8 @@ impl DeliveryQueue for PostgresStore {
             // event: each statement sees what committed before it.
             purged.deliveries = execute(
                 &transaction,
-                "DELETE FROM deliveries WHERE event_pk = ANY($1) AND state <> 'pending'",
+                "DELETE FROM deliveries
+                 WHERE event_pk = ANY($1) AND state NOT IN ('pending', 'waiting')",
                 &[&doomed],
             )
             .await?;
@@ -413,11 +419,12 @@ const PURGE_LOCK: i64 = 7262653;
 /// UPDATE of the deliveries whose lease still holds, one INSERT of their
 /// attempts, one UPDATE ending the failure runs of delivered targets; only
 /// failures and 410s (rare when targets are healthy) take a statement each.
-/// What the operational webhooks are to hear of them.
+/// What the operational webhooks are to hear of them, and the ordered
+/// subscriptions whose next delivery they let go.
 async fn complete_all(
     client: &impl GenericClient,
     completions: &[Completion],
-) -> StoreResult<Vec<OperationalEvent>> {
+) -> StoreResult<(Vec<OperationalEvent>, Vec<SubscriptionId>)> {
     let mut ids = Vec::with_capacity(completions.len());
     let mut tokens = Vec::with_capacity(completions.len());
     let mut states = Vec::with_capacity(completions.len());
@@ -462,8 +469,9 @@ async fn complete_all(
         .filter(|c| applied.contains(&c.lease.delivery_id))
         .collect();
     if done.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
+    let freed = release_next_waiting(client, &done).await?;
     let attempt_ids: Vec<String> = done.iter().map(|_| new_id("att")).collect();
     let delivery_ids: Vec<&str> = done.iter().map(|c| c.lease.delivery_id.as_str()).collect();
     let subscription_ids: Vec<&str> = done.iter().map(|c| c.subscription_id.as_str()).collect();
@@ -569,7 +577,47 @@ async fn complete_all(
             }
         }
     }
-    Ok(notices)
+    Ok((notices, freed))
+}
+
+/// Let the next waiting delivery of each ordered subscription whose
+/// delivery `done` finished go, unless another of its deliveries is
+/// pending; the subscriptions whose next went. Their rows are locked
+/// first (in id order), as ingest locks them before choosing between
+/// `pending` and `waiting`, so a delivery stored meanwhile is never left
+/// waiting behind one that has finished.
+async fn release_next_waiting(
+    client: &impl GenericClient,
+    done: &[&Completion],
+) -> StoreResult<Vec<SubscriptionId>> {
+    let mut ordered: Vec<&str> = done
+        .iter()
+        .filter(|c| c.frees_the_next())
+        .map(|c| c.subscription_id.as_str())
+        .collect();
+    if ordered.is_empty() {
+        return Ok(Vec::new());
+    }
+    ordered.sort_unstable();
+    ordered.dedup();
+    lock_subscriptions(client, &ordered).await?;
+    Ok(query(
+        client,
+        "UPDATE deliveries d SET state = 'pending'
+         FROM (SELECT DISTINCT ON (w.subscription_id) w.id FROM deliveries w
+               WHERE w.subscription_id = ANY($1) AND w.state = 'waiting'
+                 AND NOT EXISTS (SELECT 1 FROM deliveries p
+                                 WHERE p.subscription_id = w.subscription_id
+                                   AND p.state = 'pending')
+               ORDER BY w.subscription_id, w.event_pk) next
+         WHERE d.id = next.id
+         RETURNING d.subscription_id",
+        &[&ordered],
+    )
+    .await?
+    .iter()
+    .map(|row| row.get(0))
+    .collect())
 }
 
 /// Store `notices` as events of the operator account, with deliveries to

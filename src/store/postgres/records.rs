@@ -154,8 +154,9 @@ impl Records for PostgresStore {
             &client,
             "INSERT INTO subscriptions (id, account_id, url, events, filter, format, secret,
                      headers, description, source, created_at, updated_at, previous_secret,
-                     previous_secret_until, enabled, disabled_reason, failing_since)
-                 SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+                     previous_secret_until, enabled, disabled_reason, failing_since, ordering)
+                 SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18
                  FROM accounts WHERE id = $2",
             &[
                 &s.id,
@@ -175,6 +176,7 @@ impl Records for PostgresStore {
                 &s.enabled,
                 &s.disabled_reason,
                 &v.failing_since,
+                &s.ordering.as_str(),
             ],
         )
         .await?;
@@ -239,7 +241,7 @@ impl Records for PostgresStore {
             "UPDATE subscriptions SET url = $3, events = $4, filter = $5, format = $6,
                      secret = $7, headers = $8, description = $9, updated_at = $10,
                      previous_secret = $11, previous_secret_until = $12,
-                     enabled = $13, disabled_reason = $14, failing_since = $15
+                     enabled = $13, disabled_reason = $14, failing_since = $15, ordering = $16
                  WHERE id = $1 AND account_id = $2",
             &[
                 &s.id,
@@ -257,9 +259,22 @@ impl Records for PostgresStore {
                 &s.enabled,
                 &s.disabled_reason,
                 &v.failing_since,
+                &s.ordering.as_str(),
             ],
         )
         .await?;
+        if changed > 0 && s.ordering == Ordering::None {
+            let released = execute(
+                &client,
+                "UPDATE deliveries SET state = 'pending'
+                     WHERE subscription_id = $1 AND state = 'waiting'",
+                &[&s.id],
+            )
+            .await?;
+            if released > 0 {
+                notify_due(&client, &self.node, &[s.id.as_str()]).await?;
+            }
+        }
         Ok((changed > 0).then_some(subscription))
     }
 

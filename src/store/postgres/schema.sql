@@ -44,7 +44,9 @@ CREATE TABLE subscriptions (
     previous_secret_until BIGINT,
     enabled               BOOLEAN NOT NULL DEFAULT TRUE,
     disabled_reason       TEXT,
-    failing_since         BIGINT
+    failing_since         BIGINT,
+    -- none | fifo: deliveries one at a time, in publish order.
+    ordering              TEXT NOT NULL DEFAULT 'none'
 );
 CREATE INDEX subscriptions_by_account ON subscriptions(account_id, id);
 
@@ -81,6 +83,8 @@ CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pendin
 -- reads, however long other targets' backlogs are.
 CREATE INDEX deliveries_pending_by_subscription ON deliveries(subscription_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX deliveries_by_event ON deliveries(event_pk);
+-- An ordered webhook's deliveries behind the one going out, in publish order.
+CREATE INDEX deliveries_waiting ON deliveries(subscription_id, event_pk) WHERE state = 'waiting';
 
 CREATE TABLE attempts (
     id               TEXT PRIMARY KEY,

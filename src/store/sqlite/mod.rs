@@ -37,8 +37,8 @@ use super::{
 };
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
-    OperationalEvent, Route, SigningSecret, Source, SubscriptionId, Timestamp, matching, new_id,
-    operator_account,
+    OperationalEvent, Ordering, Route, SigningSecret, Source, SubscriptionId, Timestamp, matching,
+    new_id, operator_account,
 };
 use crate::store::hand_off::{FreshDelivery, HandingSlot, Reservation};
 use checkpoint::Checkpointer;
@@ -440,6 +440,8 @@ fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> rusqlite::Result<Su
         enabled: row.get(at + 14)?,
         disabled_reason: row.get(at + 15)?,
         failing_since: row.get::<_, Option<i64>>(at + 16)?.map(Timestamp),
+        ordering: Ordering::from_stored(&row.get::<_, String>(at + 17)?)
+            .ok_or_else(|| corrupt("ordering"))?,
     })
 }
 
@@ -515,6 +517,7 @@ fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types
         V::Integer(i64::from(s.enabled)),
         optional_text(s.disabled_reason.clone()),
         s.failing_since.map_or(V::Null, |t| V::Integer(t.0)),
+        text(s.ordering.as_str()),
     ]
 }
 
@@ -530,10 +533,58 @@ fn cancel_pending(
     connection
         .prepare_cached(
             "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?2
-             WHERE subscription_id = ?1 AND state = 'pending'",
+             WHERE subscription_id = ?1 AND state IN ('pending', 'waiting')",
         )?
         .execute(params![subscription_id, now.0])?;
     handing::cancel_handed(connection, subscription_id.as_str(), handed_from, now)
+}
+
+/// The state of an ordered subscription's delivery waiting behind the one
+/// going out, outside the due indexes; the API shows it as `pending`.
+const WAITING: &str = "waiting";
+
+/// Whether an ordered subscription has a delivery going out, due or
+/// waiting, so that a new one must wait behind it. (Ordered deliveries are
+/// never handed over.)
+fn has_open_delivery(
+    connection: &Connection,
+    subscription_id: &SubscriptionId,
+) -> StoreResult<bool> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT 1 FROM deliveries
+             WHERE subscription_id = ?1 AND state IN ('pending', 'waiting')",
+        )?
+        .exists(params![subscription_id])?)
+}
+
+/// Let an ordered subscription's oldest waiting delivery go (due at the
+/// time it was made, so now), unless another is pending; whether one went.
+fn release_next_waiting(
+    connection: &Connection,
+    subscription_id: &SubscriptionId,
+) -> StoreResult<bool> {
+    let released = connection
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'pending'
+             WHERE rowid = (SELECT MIN(rowid) FROM deliveries
+                            WHERE subscription_id = ?1 AND state = 'waiting')
+               AND NOT EXISTS (SELECT 1 FROM deliveries
+                               WHERE subscription_id = ?1 AND state = 'pending')",
+        )?
+        .execute(params![subscription_id])?;
+    Ok(released > 0)
+}
+
+/// Let every waiting delivery of a subscription that is no longer ordered go.
+fn release_waiting(connection: &Connection, subscription_id: &SubscriptionId) -> StoreResult<()> {
+    connection
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'pending'
+             WHERE subscription_id = ?1 AND state = 'waiting'",
+        )?
+        .execute(params![subscription_id])?;
+    Ok(())
 }
 
 fn delete_subscription_in(

@@ -64,11 +64,21 @@ impl DeliveryQueue for SqliteStore {
                         .filter(|done| table.end(done.lease.token))
                         .collect()
                 };
-                let (mut not_failing, mut notices) = (HashSet::new(), Vec::new());
+                let (mut not_failing, mut notices, mut freed) =
+                    (HashSet::new(), Vec::new(), Vec::new());
                 for done in held {
-                    complete_in(c, &cache, &leases, &mut not_failing, &mut notices, done)?;
+                    complete_in(
+                        c,
+                        &cache,
+                        &leases,
+                        &mut not_failing,
+                        &mut notices,
+                        &mut freed,
+                        done,
+                    )?;
                 }
-                store_operational(c, &cache, &notices)
+                freed.extend(store_operational(c, &cache, &notices)?);
+                Ok(freed)
             })
             .await
     }
@@ -274,7 +284,8 @@ impl DeliveryQueue for SqliteStore {
         };
         self.read(move |c| {
             let (count, oldest): (i64, Option<i64>) = c.query_row(
-                "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state = 'pending'",
+                "SELECT COUNT(*), MIN(created_at) FROM deliveries
+                 WHERE state IN ('pending', 'waiting')",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
@@ -376,23 +387,34 @@ fn ingest_in(
              next_attempt_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
     )?;
-    let (mut targets, mut fresh) = (Vec::new(), Vec::new());
+    let (mut targets, mut fresh, mut waiting) = (Vec::new(), Vec::new(), 0);
     for route in matching(&routes, event.event_type.as_str(), &event.data) {
         let id = DeliveryId::generate();
-        let handed = match hand_off {
-            Some((leases, expiry)) => cache
-                .subscription(connection, &route.subscription_id)
-                .ok()
-                .flatten()
-                .map(|subscription| (leases, expiry, subscription)),
-            None => None,
+        let subscription = cache
+            .subscription(connection, &route.subscription_id)
+            .ok()
+            .flatten();
+        let ordered = subscription
+            .as_ref()
+            .is_some_and(|s| s.ordering == Ordering::Fifo);
+        let handed = match (hand_off, subscription) {
+            (Some((leases, expiry)), Some(subscription)) if !ordered => {
+                Some((leases, expiry, subscription))
+            }
+            _ => None,
+        };
+        let waits = ordered && has_open_delivery(connection, &route.subscription_id)?;
+        let state = match (&handed, waits) {
+            (Some(_), _) => HANDED,
+            (None, true) => WAITING,
+            (None, false) => "pending",
         };
         insert.execute(params![
             id,
             event_pk,
             route.subscription_id,
             event.account_id,
-            if handed.is_some() { HANDED } else { "pending" },
+            state,
             event.created_at.0
         ])?;
         match handed {
@@ -403,6 +425,7 @@ fn ingest_in(
                 id,
                 subscription,
             }),
+            None if waits => waiting += 1,
             None => targets.push(route.subscription_id.clone()),
         }
     }
@@ -410,7 +433,7 @@ fn ingest_in(
         outcome: IngestOutcome {
             event_id: event.id.as_str().to_owned(),
             duplicate: false,
-            deliveries: targets.len() + fresh.len(),
+            deliveries: targets.len() + fresh.len() + waiting,
             targets,
         },
         event_pk,
@@ -606,13 +629,15 @@ fn lease_rows(
 
 /// Record one attempt's outcome, whose lease `completion` held (ended by
 /// the caller, who skips outcomes of leases no longer held), noting in
-/// `notices` what the product's operational webhooks are to hear of it.
+/// `notices` what the product's operational webhooks are to hear of it, and
+/// in `freed` an ordered subscription whose next delivery it let go.
 fn complete_in<'a>(
     connection: &Connection,
     cache: &SubscriptionCache,
     leases: &Leases,
     not_failing: &mut HashSet<&'a str>,
     notices: &mut Vec<OperationalEvent>,
+    freed: &mut Vec<SubscriptionId>,
     completion: &'a Completion,
 ) -> StoreResult<()> {
     let attempt = &completion.attempt;
@@ -655,6 +680,10 @@ fn complete_in<'a>(
             attempt.response_snippet,
             attempt.error
         ])?;
+    if completion.frees_the_next() && release_next_waiting(connection, &completion.subscription_id)?
+    {
+        freed.push(completion.subscription_id.clone());
+    }
     let told = OperationalEvent::concerns(&completion.account_id);
     track_failures(connection, cache, not_failing, completion, notices)?;
     if completion.next == NextStep::Failed && told {
@@ -794,7 +823,7 @@ fn purge_in(
         .prepare_cached(
             "SELECT e.pk, e.created_at, EXISTS (
                  SELECT 1 FROM deliveries d
-                 WHERE d.event_pk = e.pk AND d.state IN ('pending', ?2))
+                 WHERE d.event_pk = e.pk AND d.state IN ('pending', 'waiting', ?2))
              FROM events e WHERE e.pk > ?1 ORDER BY e.pk LIMIT ?3",
         )?
         .query_map(params![after, HANDED, limit as i64], |row| {

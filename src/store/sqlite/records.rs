@@ -154,9 +154,9 @@ impl Records for SqliteStore {
                     "INSERT INTO subscriptions (id, account_id, url, events, filter, format,
                          secret, headers, description, source, created_at, updated_at,
                          previous_secret, previous_secret_until, enabled, disabled_reason,
-                         failing_since)
+                         failing_since, ordering)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                         ?13, ?14, ?15, ?16, ?17)",
+                         ?13, ?14, ?15, ?16, ?17, ?18)",
                 )?
                 .execute(rusqlite::params_from_iter(subscription_values(
                     &subscription,
@@ -224,12 +224,16 @@ impl Records for SqliteStore {
                         "UPDATE subscriptions SET url = ?3, events = ?4, filter = ?5, format = ?6,
                              secret = ?7, headers = ?8, description = ?9, updated_at = ?12,
                              previous_secret = ?13, previous_secret_until = ?14,
-                             enabled = ?15, disabled_reason = ?16, failing_since = ?17
+                             enabled = ?15, disabled_reason = ?16, failing_since = ?17,
+                             ordering = ?18
                          WHERE id = ?1 AND account_id = ?2 AND source = ?10 AND created_at = ?11",
                     )?
                     .execute(rusqlite::params_from_iter(
                         subscription_values(&subscription, &cache.sealer),
                     ))?;
+                if changed > 0 && subscription.ordering == Ordering::None {
+                    release_waiting(c, &subscription.id)?;
+                }
                 Ok((changed > 0).then_some(subscription))
             })
             .await

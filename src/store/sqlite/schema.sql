@@ -48,7 +48,9 @@ CREATE TABLE subscriptions (
     enabled         INTEGER NOT NULL DEFAULT 1,
     disabled_reason TEXT,
     -- Start of the current run of failed attempts; NULL after a success.
-    failing_since   INTEGER
+    failing_since   INTEGER,
+    -- none | fifo: deliveries one at a time, in publish order.
+    ordering        TEXT NOT NULL DEFAULT 'none'
 );
 CREATE INDEX subscriptions_by_account ON subscriptions(account_id, id);
 
@@ -72,7 +74,7 @@ CREATE TABLE deliveries (
     event_pk        INTEGER NOT NULL REFERENCES events(pk),
     subscription_id TEXT NOT NULL,
     account_id      TEXT NOT NULL,
-    state           TEXT NOT NULL,  -- pending | delivered | failed | cancelled
+    state           TEXT NOT NULL,  -- pending | handed | waiting | delivered | failed | cancelled
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER,
     lease_token     INTEGER,
@@ -86,6 +88,9 @@ CREATE INDEX deliveries_due ON deliveries(next_attempt_at, subscription_id) WHER
 -- reads, however long other targets' backlogs are.
 CREATE INDEX deliveries_pending_by_subscription ON deliveries(subscription_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX deliveries_by_event ON deliveries(event_pk);
+-- An ordered webhook's deliveries behind the one going out, in publish order
+-- (the row key).
+CREATE INDEX deliveries_waiting ON deliveries(subscription_id) WHERE state = 'waiting';
 
 CREATE TABLE attempts (
     id               TEXT PRIMARY KEY,
