@@ -8,7 +8,7 @@ use crate::delivery::payload::RenderedBodies;
 pub use crate::delivery::work::*;
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventId, EventSelection, EventTypeName,
-    Filter, Format, SigningSecret, Source, SubscriptionId, Timestamp,
+    Filter, Format, Route, SigningSecret, Source, SubscriptionId, Timestamp,
 };
 
 /// A customer account of the product.
@@ -106,6 +106,16 @@ impl Subscription {
             enabled: true,
             disabled_reason: None,
             failing_since: None,
+        }
+    }
+
+    /// What routing needs of it (its id, event types and filter), whether
+    /// it is enabled or not.
+    pub fn route(&self) -> Route {
+        Route {
+            subscription_id: self.id.clone(),
+            events: self.events.clone(),
+            filter: self.filter.clone(),
         }
     }
 

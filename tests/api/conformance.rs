@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use hookbridge::domain::{DeliveryState, EventId, EventTypeName, Timestamp};
+use hookbridge::domain::{DeliveryState, EventId, EventTypeName, TimeWindow, Timestamp};
 use hookbridge::store::{
     AttemptResult, AttemptsOf, ClaimRequest, ClaimScope, Completion, DeliveryJob, NewEvent,
     NextStep, PageRequest, Store,
@@ -34,6 +34,14 @@ async fn claim(store: &dyn Store, lease: Duration) -> Vec<DeliveryJob> {
         })
         .await
         .unwrap()
+}
+
+/// The window from `since` to now.
+fn until_now(since: Timestamp) -> TimeWindow {
+    TimeWindow {
+        since,
+        until: Timestamp::now(),
+    }
 }
 
 /// A successful attempt's outcome for `job`.
@@ -467,7 +475,7 @@ async fn a_retry_is_due_when_scheduled_and_what_failed_is_resent() {
     assert!(claim(store, long).await.is_empty(), "a retry was due early");
 
     let waiting = store
-        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), since)
+        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), until_now(since))
         .await
         .unwrap();
     assert_eq!(waiting, 0, "a delivery waiting for its retry is not failed");
@@ -484,7 +492,7 @@ async fn a_retry_is_due_when_scheduled_and_what_failed_is_resent() {
     assert_eq!(state_of(store, &event_id).await, (DeliveryState::Failed, 2));
 
     let resent = store
-        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), since)
+        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), until_now(since))
         .await
         .unwrap();
     assert_eq!(resent, 1);

@@ -22,6 +22,7 @@ mod multinode;
 mod openapi;
 mod postgres_server;
 mod postgres_tls;
+mod replay;
 mod retention;
 mod samples;
 mod schema;

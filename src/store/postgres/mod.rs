@@ -27,12 +27,13 @@ use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryQueue, DeliveryStatus, Dialect, DueWork, HandOff,
     IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged,
-    Records, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, StoreError, StoreResult,
-    StoredEvent, Subscription, TargetRoom, page_of, to_json, upgrades_from,
+    Records, RegisteredEventType, ReplayCandidate, ReplayPage, ReplayStep, SCHEMA_VERSION,
+    SUBSCRIPTION_COLUMNS, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom, page_of,
+    to_json, upgrades_from,
 };
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
-    SigningSecret, Source, SubscriptionId, Timestamp, new_id, rfc3339,
+    SigningSecret, Source, SubscriptionId, TimeWindow, Timestamp, new_id, rfc3339,
 };
 
 mod ingest;
