@@ -754,6 +754,69 @@ function testEventSection(webhook, types, onSent) {
   );
 }
 
+/** What a `datetime-local` input shows for `date`, in local time, to the second. */
+function localDateTimeValue(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** A `datetime-local` input's local time as RFC 3339 (UTC); text that is no time goes as typed, for the service to refuse. */
+function rfc3339FromLocal(text) {
+  const at = new Date(text);
+  return text && !Number.isNaN(at.getTime()) ? at.toISOString() : text;
+}
+
+function replaySection(webhook, onReplayed) {
+  const dayAgo = new Date(Date.now() - 24 * 60 * 60 * 1000);
+  const since = h('input', { type: 'datetime-local', step: '1', value: localDateTimeValue(dayAgo), 'data-pointer': '/since' });
+  const until = h('input', { type: 'datetime-local', step: '1', 'data-pointer': '/until' });
+  const only = h(
+    'select',
+    { 'data-pointer': '/only' },
+    h('option', { value: 'all' }, 'Everything: events it never got, and every delivery again'),
+    h('option', { value: 'missing' }, 'Only events it never got'),
+    h('option', { value: 'failed' }, 'Only deliveries that failed'),
+  );
+  const result = h('div', { role: 'status', class: 'replay-result' });
+  const submit = h('button', { type: 'submit' }, 'Replay');
+  const form = h(
+    'form',
+    {
+      class: 'inline-form',
+      novalidate: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const body = { since: rfc3339FromLocal(since.value), only: only.value };
+        if (until.value) body.until = rfc3339FromLocal(until.value);
+        submit.disabled = true;
+        try {
+          const { replayed } = await api('POST', `/v1/webhooks/${encodeURIComponent(webhook.id)}/replay`, body);
+          markInvalid(form, { details: [] });
+          result.replaceChildren(h('p', { class: 'notice ok' }, `${replayed} ${replayed === 1 ? 'delivery' : 'deliveries'} replayed.`));
+          onReplayed();
+        } catch (failure) {
+          markInvalid(form, failure);
+          result.replaceChildren(errorBox(failure));
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+    field('From', since),
+    field('Until (optional)', until, 'Now when empty.'),
+    field('What to replay', only),
+    submit,
+  );
+  return h(
+    'section',
+    { 'aria-labelledby': 'replay-title' },
+    h('h2', { id: 'replay-title' }, 'Replay events'),
+    h('p', { class: 'hint' }, 'Sends again the events published in a time window (your local time), with their original ids: those this webhook never got because it did not exist yet or was disabled, those whose delivery failed, or everything. A disabled webhook gets them once enabled.'),
+    form,
+    result,
+  );
+}
+
 function rotateSection(webhook, onRotated) {
   const grace = h(
     'select',
@@ -852,6 +915,7 @@ async function webhookDetailPage(id) {
     errors,
     details,
     testEventSection(webhook, types, () => attempts.reload()),
+    replaySection(webhook, () => attempts.reload()),
     attempts,
     rotateSection(webhook, () => refreshSummary().catch(() => {})),
   );

@@ -218,6 +218,42 @@ test('an endpoint that answers with an empty body shows "(empty)", never null', 
   await context.close();
 });
 
+test('a webhook created after some events replays the ones it missed from its page', async () => {
+  const account = await producer.newAccount('Late Subscriber');
+  const generation = (type, id) => ({ generation_id: id, user_id: 'u_1', type, credits_used: 1, output_url: 'https://example.com/o' });
+  const first = await producer.publish(account.id, 'generation_complete', generation('video', 'gen_a'));
+  await producer.publish(account.id, 'generation_complete', generation('image', 'gen_b'));
+  const second = await producer.publish(account.id, 'generation_complete', generation('video', 'gen_c'));
+  const webhook = await createWebhook(account, {
+    url: `${receiver.url}/late`, events: ['generation_complete'], filter: { type: 'video' },
+  });
+  const { context, page, problems } = await signedIn(account);
+  await page.goto(`${service.url}/#/webhooks/${webhook.id}`);
+  await page.getByRole('heading', { level: 1, name: 'Webhook' }).waitFor();
+
+  // A window that starts in the future is refused next to its field; nothing is sent.
+  await page.getByLabel('From').fill('2999-01-01T00:00:00');
+  await page.getByRole('button', { name: 'Replay', exact: true }).click();
+  await page.getByText('since is in the future').first().waitFor();
+  assert.equal(await page.getByLabel('From').getAttribute('aria-invalid'), 'true');
+  assert.equal(receiver.at('/late').length, 0);
+
+  // From a day ago (the default) until now, only what it never got: the two videos.
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: 'Webhook' }).waitFor();
+  await page.getByLabel('What to replay').selectOption('missing');
+  await page.getByRole('button', { name: 'Replay', exact: true }).click();
+  await page.getByText('2 deliveries replayed.').waitFor();
+  const delivered = await receiver.waitFor('/late', 2);
+  assert.deepEqual(delivered.map((d) => JSON.parse(d.body).id).sort(), [first.id, second.id].sort());
+
+  // Again: nothing is missing any more.
+  await page.getByRole('button', { name: 'Replay', exact: true }).click();
+  await page.getByText('0 deliveries replayed.').waitFor();
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('bad input is shown next to its field and changes nothing', async () => {
   const account = await producer.newAccount('Careful Co');
   const { context, page, problems } = await signedIn(account);

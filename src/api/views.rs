@@ -242,6 +242,13 @@ pub struct ResentView {
     pub resent: u64,
 }
 
+/// How many deliveries a replay made due.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayedView {
+    /// Deliveries made due: new ones and existing ones due again.
+    pub replayed: u64,
+}
+
 /// A health probe's answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthView {

@@ -16,12 +16,13 @@ use super::event_types::lookup;
 use super::extract::{ApiJson, ApiQuery, Caller, OptionalJson};
 use super::lists::{ListPage, ListQuery};
 use super::subscriptions::{self, Draft};
-use super::views::{ResentView, TestOutcomeView, WebhookView};
+use super::views::{ReplayedView, ResentView, TestOutcomeView, WebhookView};
 use super::{ApiError, AppState, Detail, ErrorBody};
 use crate::domain::{
     AccountId, EventId, EventSelection, Format, Ordering, SigningSecret, Source, SubscriptionId,
-    Timestamp,
+    TimeWindow, Timestamp,
 };
+use crate::service::ReplayScope;
 use crate::store::{NewEvent, PreviousSecret, Subscription};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -32,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_secret))
         .routes(routes!(send_test))
         .routes(routes!(resend_failed))
+        .routes(routes!(replay))
 }
 
 /// One of the account's webhooks, or 404 (also for another account's id).
@@ -494,25 +496,149 @@ async fn resend_failed(
     Path(id): Path<SubscriptionId>,
     ApiJson(body): ApiJson<ResendFailed>,
 ) -> Result<(StatusCode, Json<ResentView>), ApiError> {
-    let since =
-        time::OffsetDateTime::parse(&body.since, &time::format_description::well_known::Rfc3339)
-            .map_err(|e| {
-                ApiError::invalid(
-                    "invalid_request",
-                    "since is not an RFC 3339 time",
-                    vec![Detail::at("/since", e.to_string())],
-                )
-            })?;
-    owned_webhook(&state, &account.id, &id).await?;
-    let since = Timestamp((since.unix_timestamp_nanos() / 1_000_000) as i64);
+    let since = rfc3339_field("since", &body.since)?;
+    let webhook = owned_webhook(&state, &account.id, &id).await?;
+    let window = TimeWindow {
+        since,
+        until: Timestamp::now(),
+    };
     let resent = state
         .deliveries
-        .resend_failed(&account.id, &id, since)
+        .replay(&webhook, window, ReplayScope::Failed)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ResentView {
             resent: resent as u64,
+        }),
+    ))
+}
+
+/// The RFC 3339 time in the body's field `field`, to the millisecond; a
+/// 422 pointing at the field when it is not one.
+fn rfc3339_field(field: &str, text: &str) -> Result<Timestamp, ApiError> {
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            ApiError::invalid(
+                "invalid_request",
+                format!("{field} is not an RFC 3339 time"),
+                vec![Detail::at(format!("/{field}"), e.to_string())],
+            )
+        })?;
+    Ok(Timestamp((at.unix_timestamp_nanos() / 1_000_000) as i64))
+}
+
+/// `POST /v1/webhooks/{id}/replay` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Replay {
+    /// RFC 3339 time, not in the future: the window's start (included).
+    since: String,
+    /// RFC 3339 time after `since`: the window's end (included); now when
+    /// absent.
+    #[serde(default)]
+    until: Option<String>,
+    /// What is replayed; `all` when absent.
+    #[serde(default)]
+    only: ReplayOnly,
+}
+
+/// What a replay makes due.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ReplayOnly {
+    /// Deliveries that failed within the window (as resend-failed).
+    Failed,
+    /// Events published within the window that match the webhook now but
+    /// were never delivered to it (it was created later, or disabled).
+    Missing,
+    /// `missing`, plus every existing delivery of the window's events made
+    /// due again, whatever its state (unless an attempt is in flight).
+    #[default]
+    All,
+}
+
+impl From<ReplayOnly> for ReplayScope {
+    fn from(only: ReplayOnly) -> Self {
+        match only {
+            ReplayOnly::Failed => ReplayScope::Failed,
+            ReplayOnly::Missing => ReplayScope::Missing,
+            ReplayOnly::All => ReplayScope::All,
+        }
+    }
+}
+
+/// The window a replay body names: `since` not in the future, `until`
+/// (now by default) after it.
+fn replay_window(body: &Replay) -> Result<TimeWindow, ApiError> {
+    let now = Timestamp::now();
+    let since = rfc3339_field("since", &body.since)?;
+    let until = match &body.until {
+        Some(text) => rfc3339_field("until", text)?,
+        None => now,
+    };
+    let problem = if since > now {
+        Some(("/since", "since is in the future"))
+    } else if since >= until {
+        Some(("/until", "until is not after since"))
+    } else {
+        None
+    };
+    match problem {
+        Some((pointer, message)) => Err(ApiError::invalid(
+            "invalid_request",
+            message,
+            vec![Detail::at(pointer, message)],
+        )),
+        None => Ok(TimeWindow { since, until }),
+    }
+}
+
+/// Replay events to the webhook: the deliveries that failed in a window
+/// (`failed`), the window's events it never got (`missing`: it was created
+/// later or disabled), or both and every delivery it already had (`all`).
+/// Replayed deliveries carry the original event id.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/replay",
+    tag = "webhooks",
+    summary = "Replay a time window's events to the webhook",
+    description = "`since` and `until` (default now) are RFC 3339 times, `since` not in the \
+        future and before `until`; both are included. `missing` and `all` window the events' \
+        publish time: every stored event of the account in the window that matches the \
+        webhook's event types and filter now and has no delivery to it gets one, due now \
+        (test events excepted); `all` also makes each of the webhook's existing deliveries of \
+        those events due again, whatever its state, unless an attempt is in flight. `failed` \
+        makes due again the deliveries that failed within the window. A disabled webhook's \
+        deliveries wait, paused, until it is enabled. Receivers deduplicate on the event id, \
+        which a replay keeps.",
+    params(("id" = String, Path, description = "The resource id")),
+    request_body = Replay,
+    responses(
+        (status = 202, description = "How many deliveries were made due", body = ReplayedView),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or query", body = ErrorBody),
+        (status = 404, description = "No such resource in this account", body = ErrorBody),
+        (status = 422, description = "Invalid content; one detail per problem, each with a JSON pointer", body = ErrorBody)
+    ),
+    security(("api_key" = []), ("api_key_bearer" = []))
+)]
+async fn replay(
+    Caller(account): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<SubscriptionId>,
+    ApiJson(body): ApiJson<Replay>,
+) -> Result<(StatusCode, Json<ReplayedView>), ApiError> {
+    let window = replay_window(&body)?;
+    let webhook = owned_webhook(&state, &account.id, &id).await?;
+    let replayed = state
+        .deliveries
+        .replay(&webhook, window, body.only.into())
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplayedView {
+            replayed: replayed as u64,
         }),
     ))
 }

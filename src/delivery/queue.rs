@@ -15,9 +15,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::work::{
-    ClaimRequest, Completion, DeliveryJob, DueWork, IngestOutcome, Lease, PurgeStep,
+    ClaimRequest, Completion, DeliveryJob, DueWork, IngestOutcome, Lease, PurgeStep, ReplayPage,
+    ReplayStep,
 };
-use crate::domain::{AccountId, DeliveryId, SubscriptionId, Timestamp};
+use crate::domain::{AccountId, DeliveryId, SubscriptionId, TimeWindow, Timestamp};
 use crate::store::{DeliveryStatus, NewEvent, StoreResult};
 
 /// Where a store hands new deliveries straight to the dispatcher: one batch
@@ -89,13 +90,24 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     ) -> StoreResult<Option<DeliveryStatus>>;
 
     /// Make every failed delivery of one of the account's subscriptions
-    /// that failed at or after `since` due now again; how many.
+    /// that failed within `window` due now again; how many.
     async fn resend_failed(
         &self,
         account_id: &AccountId,
         subscription_id: &SubscriptionId,
-        since: Timestamp,
+        window: TimeWindow,
     ) -> StoreResult<usize>;
+
+    /// One page of a replay, in one transaction: read the events `page`
+    /// names, give each that matches the webhook's route (by
+    /// [`crate::domain::matching`], as ingest routes) and has no delivery
+    /// to it a new pending delivery due now, and, when the page asks,
+    /// make the webhook's existing deliveries of those events due now again
+    /// as [`DeliveryQueue::resend`] does (whatever their state, unless being
+    /// attempted). Nothing is written when the webhook is no longer the
+    /// account's. Says how many deliveries were made due and where the
+    /// next page starts.
+    async fn replay_page(&self, page: ReplayPage) -> StoreResult<ReplayStep>;
 
     /// Store a test event (never a sample) with one delivery to the given
     /// subscription, already leased to the caller for `lease`; `None` when the

@@ -1,12 +1,17 @@
 //! The values the delivery queue speaks in: what ingest did, where work is
 //! due, claims and the leases they take, the jobs a worker runs, each
-//! attempt's result and what follows it, and what a retention purge did.
+//! attempt's result and what follows it, what a retention purge did, and
+//! one page of a webhook's replay.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::{AccountId, DeliveryId, OperationalEvent, SubscriptionId, Timestamp, rfc3339};
+use serde_json::Value;
+
+use crate::domain::{
+    AccountId, DeliveryId, OperationalEvent, Route, SubscriptionId, TimeWindow, Timestamp, rfc3339,
+};
 use crate::store::{StoredEvent, Subscription};
 
 /// What ingesting an event did.
@@ -270,6 +275,97 @@ impl std::ops::AddAssign for Purged {
     }
 }
 
+/// One page of a webhook's replay: the account's stored events (not test
+/// events) published in `window`, at most `limit` of them in row order
+/// after the row key `after`.
+#[derive(Debug, Clone)]
+pub struct ReplayPage {
+    /// The account whose events are read and whose webhook is replayed to.
+    pub account_id: AccountId,
+    /// The webhook, as routing sees it now (enabled or not).
+    pub route: Route,
+    /// The publish times of the events read.
+    pub window: TimeWindow,
+    /// Whether the webhook's existing deliveries of these events are made
+    /// due again too (`all`), or only the missing ones are created.
+    pub redeliver_existing: bool,
+    /// The row key the page starts after.
+    pub after: i64,
+    /// The most events the page reads.
+    pub limit: usize,
+}
+
+/// What one page of a replay did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayStep {
+    /// Deliveries made due: new ones, and existing ones made due again.
+    pub replayed: usize,
+    /// The row key the next page starts after; `None` when this page was
+    /// the last.
+    pub resume_after: Option<i64>,
+}
+
+/// One event a replay page read, as the store found it.
+#[derive(Debug, Clone)]
+pub struct ReplayCandidate {
+    /// The event's row key.
+    pub event_pk: i64,
+    /// Its type.
+    pub event_type: String,
+    /// Its data, as stored (JSON text).
+    pub data: String,
+    /// Whether it already has a delivery to the replayed webhook.
+    pub has_delivery: bool,
+}
+
+/// What a replay page does to the events it read, by row key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayPlan {
+    /// Events that get a new delivery: they match the webhook now and have
+    /// none.
+    pub create_for: Vec<i64>,
+    /// Events whose existing deliveries are made due again.
+    pub redeliver: Vec<i64>,
+}
+
+impl ReplayPage {
+    /// Decide, the way ingest routes, what this page does with the events
+    /// it read; an event whose stored data is not JSON is an error.
+    pub fn plan(&self, candidates: &[ReplayCandidate]) -> Result<ReplayPlan, serde_json::Error> {
+        let mut plan = ReplayPlan::default();
+        for candidate in candidates {
+            if candidate.has_delivery {
+                if self.redeliver_existing {
+                    plan.redeliver.push(candidate.event_pk);
+                }
+                continue;
+            }
+            let data: Value = serde_json::from_str(&candidate.data)?;
+            let routes = std::slice::from_ref(&self.route);
+            if crate::domain::matching(routes, &candidate.event_type, &data)
+                .next()
+                .is_some()
+            {
+                plan.create_for.push(candidate.event_pk);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The step a page ends with, having read `candidates` and made
+    /// `replayed` deliveries due: the next page starts after the last row
+    /// read, unless this page was not full.
+    pub fn step(&self, candidates: &[ReplayCandidate], replayed: usize) -> ReplayStep {
+        ReplayStep {
+            replayed,
+            resume_after: candidates
+                .last()
+                .filter(|_| candidates.len() >= self.limit)
+                .map(|last| last.event_pk),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +387,57 @@ mod tests {
         };
         assert_eq!(limits.pick(candidates(), 10), [0, 2, 3, 5, 6, 8]);
         assert_eq!(limits.pick(candidates(), 4), [0, 2, 3, 5]);
+    }
+
+    fn page(redeliver_existing: bool) -> ReplayPage {
+        ReplayPage {
+            account_id: "acc".into(),
+            route: Route {
+                subscription_id: "sub".into(),
+                events: crate::domain::EventSelection::from_stored(vec!["job".into()]),
+                filter: Some(
+                    crate::domain::Filter::parse(&serde_json::json!({"kind": "video"})).unwrap(),
+                ),
+            },
+            window: TimeWindow {
+                since: Timestamp(0),
+                until: Timestamp(10),
+            },
+            redeliver_existing,
+            after: 0,
+            limit: 4,
+        }
+    }
+
+    fn candidate(
+        event_pk: i64,
+        event_type: &str,
+        kind: &str,
+        has_delivery: bool,
+    ) -> ReplayCandidate {
+        ReplayCandidate {
+            event_pk,
+            event_type: event_type.into(),
+            data: serde_json::json!({"kind": kind}).to_string(),
+            has_delivery,
+        }
+    }
+
+    #[test]
+    fn a_replay_page_creates_what_matches_and_is_missing_and_redelivers_only_for_all() {
+        let read = [
+            candidate(1, "job", "video", false),
+            candidate(2, "job", "image", false),
+            candidate(3, "other", "video", false),
+            candidate(4, "job", "image", true),
+        ];
+        let missing = page(false).plan(&read).unwrap();
+        assert_eq!(missing.create_for, [1]);
+        assert!(missing.redeliver.is_empty());
+        let all = page(true).plan(&read).unwrap();
+        assert_eq!(all.create_for, [1]);
+        assert_eq!(all.redeliver, [4]);
+        assert_eq!(page(true).step(&read, 2).resume_after, Some(4));
+        assert_eq!(page(true).step(&read[..3], 2).resume_after, None);
     }
 }

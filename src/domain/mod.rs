@@ -23,7 +23,7 @@ pub use operational::{
 pub use routing::{Route, matching};
 pub use secret::SigningSecret;
 pub use subscription::{EventSelection, Format, Ordering, Source};
-pub use time::{Timestamp, rfc3339};
+pub use time::{TimeWindow, Timestamp, rfc3339};
 
 /// Why a value given by a caller was refused; `field` names the offending
 /// part relative to the value itself (empty for the value as a whole).

@@ -36,6 +36,15 @@ impl Timestamp {
     }
 }
 
+/// The instants from `since` to `until`, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// The first instant in it.
+    pub since: Timestamp,
+    /// The last instant in it.
+    pub until: Timestamp,
+}
+
 /// RFC 3339 text for an instant, as API responses show times.
 pub fn rfc3339(at: Timestamp) -> String {
     let nanos = i128::from(at.0) * 1_000_000;

@@ -1,6 +1,7 @@
 //! Deliveries on request: a test event sent now through the same attempt
-//! path as every delivery (breaker, metrics, recorded attempt), and
-//! deliveries made due again (one, or every failed one of a webhook).
+//! path as every delivery (breaker, metrics, recorded attempt), deliveries
+//! made due again (one, or every failed one of a webhook), and a webhook's
+//! replay of the events published in a time window.
 
 use std::sync::Arc;
 
@@ -8,14 +9,32 @@ use crate::delivery::attempt::Attempter;
 use crate::delivery::queue::DeliveryQueue;
 use crate::delivery::wake::Wake;
 use crate::delivery::worker::LEASE;
-use crate::domain::{AccountId, DeliveryId, SubscriptionId, Timestamp};
-use crate::store::{AttemptResult, DeliveryStatus, NewEvent, StoreResult};
+use crate::domain::{AccountId, DeliveryId, SubscriptionId, TimeWindow};
+use crate::store::{
+    AttemptResult, DeliveryStatus, NewEvent, ReplayPage, StoreResult, Subscription,
+};
+
+/// The most events one page of a replay reads (one transaction each).
+const REPLAY_PAGE_EVENTS: usize = 1_000;
 
 /// Sends and resends deliveries for the API.
 pub struct Deliveries {
     store: Arc<dyn DeliveryQueue>,
     attempter: Arc<Attempter>,
     wake: Arc<Wake>,
+}
+
+/// Which deliveries a replay makes due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayScope {
+    /// The webhook's deliveries that failed within the window.
+    Failed,
+    /// New deliveries of the events published within the window that
+    /// match the webhook now and were never delivered to it.
+    Missing,
+    /// `Missing`, plus every existing delivery of those events to the
+    /// webhook, made due again.
+    All,
 }
 
 /// What a test send did.
@@ -89,21 +108,47 @@ impl Deliveries {
         Ok(resent)
     }
 
-    /// Make every delivery of the account's subscription that failed at or
-    /// after `since` due now again; how many.
-    pub async fn resend_failed(
+    /// Replay to `webhook` what `scope` selects within `window`, and wake
+    /// the dispatcher for it; how many deliveries were made due. `Failed`
+    /// windows the time deliveries failed, the others the time events were
+    /// published; those read the events a page at a time and route them as
+    /// ingest does. A disabled webhook's deliveries wait paused.
+    pub async fn replay(
         &self,
-        account_id: &AccountId,
-        subscription_id: &SubscriptionId,
-        since: Timestamp,
+        webhook: &Subscription,
+        window: TimeWindow,
+        scope: ReplayScope,
     ) -> StoreResult<usize> {
-        let resent = self
-            .store
-            .resend_failed(account_id, subscription_id, since)
-            .await?;
-        if resent > 0 {
-            self.wake.due_now([subscription_id.clone()]);
+        let replayed = match scope {
+            ReplayScope::Failed => {
+                self.store
+                    .resend_failed(&webhook.account_id, &webhook.id, window)
+                    .await?
+            }
+            ReplayScope::Missing | ReplayScope::All => {
+                let mut page = ReplayPage {
+                    account_id: webhook.account_id.clone(),
+                    route: webhook.route(),
+                    window,
+                    redeliver_existing: scope == ReplayScope::All,
+                    after: 0,
+                    limit: REPLAY_PAGE_EVENTS,
+                };
+                let mut replayed = 0;
+                loop {
+                    let step = self.store.replay_page(page.clone()).await?;
+                    replayed += step.replayed;
+                    match step.resume_after {
+                        Some(after) => page.after = after,
+                        None => break,
+                    }
+                }
+                replayed
+            }
+        };
+        if replayed > 0 {
+            self.wake.due_now([webhook.id.clone()]);
         }
-        Ok(resent)
+        Ok(replayed)
     }
 }

@@ -5,14 +5,14 @@
 //! [`Publisher`] accepts events (catalog, validation, storage with their
 //! deliveries, the dispatcher's doorbell, the metrics); [`Deliveries`]
 //! sends test events through the same attempt path as every delivery and
-//! makes deliveries due again.
+//! makes deliveries due again, or replays a time window to a webhook.
 
 mod deliveries;
 mod publisher;
 
 use std::sync::Arc;
 
-pub use deliveries::{Deliveries, TestSend};
+pub use deliveries::{Deliveries, ReplayScope, TestSend};
 pub use publisher::{Publication, PublishError, Published, Publisher};
 
 use crate::catalog::{Catalog, EventType};

@@ -8,7 +8,7 @@ use crate::delivery::payload::RenderedBodies;
 pub use crate::delivery::work::*;
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventId, EventSelection, EventTypeName,
-    Filter, Format, Ordering, SigningSecret, Source, SubscriptionId, Timestamp,
+    Filter, Format, Ordering, Route, SigningSecret, Source, SubscriptionId, Timestamp,
 };
 
 /// A customer account of the product.
@@ -109,6 +109,16 @@ impl Subscription {
             disabled_reason: None,
             failing_since: None,
             ordering: Ordering::None,
+        }
+    }
+
+    /// What routing needs of it (its id, event types and filter), whether
+    /// it is enabled or not.
+    pub fn route(&self) -> Route {
+        Route {
+            subscription_id: self.id.clone(),
+            events: self.events.clone(),
+            filter: self.filter.clone(),
         }
     }
 

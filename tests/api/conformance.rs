@@ -8,7 +8,7 @@
 //! one is claimed again at once, the outcome of a lease no longer held
 //! changes nothing; SQLite holds leases in memory and PostgreSQL in rows),
 //! hand-offs, retries and when the next one is due, resending what failed,
-//! and retention's purge. The records: one account never reaches
+//! replays a page at a time, and retention's purge. The records: one account never reaches
 //! another's, and attempts that started in the same millisecond page
 //! without gaps or repeats.
 
@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use hookbridge::domain::{DeliveryState, EventId, EventTypeName, Timestamp};
+use hookbridge::domain::{DeliveryState, EventId, EventTypeName, TimeWindow, Timestamp};
 use hookbridge::store::{
     AttemptResult, AttemptsOf, ClaimRequest, ClaimScope, Completion, DeliveryJob, NewEvent,
-    NextStep, PageRequest, Store,
+    NextStep, PageRequest, ReplayPage, ReplayStep, Store, Subscription,
 };
 
 use crate::helpers::{TestDatabase, stored_subscription};
@@ -34,6 +34,14 @@ async fn claim(store: &dyn Store, lease: Duration) -> Vec<DeliveryJob> {
         })
         .await
         .unwrap()
+}
+
+/// The window from `since` to now.
+fn until_now(since: Timestamp) -> TimeWindow {
+    TimeWindow {
+        since,
+        until: Timestamp::now(),
+    }
 }
 
 /// A successful attempt's outcome for `job`.
@@ -468,7 +476,7 @@ async fn a_retry_is_due_when_scheduled_and_what_failed_is_resent() {
     assert!(claim(store, long).await.is_empty(), "a retry was due early");
 
     let waiting = store
-        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), since)
+        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), until_now(since))
         .await
         .unwrap();
     assert_eq!(waiting, 0, "a delivery waiting for its retry is not failed");
@@ -485,12 +493,77 @@ async fn a_retry_is_due_when_scheduled_and_what_failed_is_resent() {
     assert_eq!(state_of(store, &event_id).await, (DeliveryState::Failed, 2));
 
     let resent = store
-        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), since)
+        .resend_failed(&"acc_lease".into(), &"sub_lease".into(), until_now(since))
         .await
         .unwrap();
     assert_eq!(resent, 1);
     assert_eq!(state_of(store, &event_id).await.0, DeliveryState::Pending);
     assert_eq!(claim(store, long).await.len(), 1, "a resent delivery waits");
+}
+
+/// A replay reads the window's events a page at a time: each event a
+/// webhook never got gets one delivery, once, across pages and replays;
+/// making existing deliveries due again leaves one a lease holds alone;
+/// another account's replay reaches nothing.
+#[tokio::test]
+async fn a_replay_pages_through_the_window_and_leaves_held_deliveries_alone() {
+    let database = TestDatabase::new();
+    let store = database.store_with_webhook("acc_lease", "sub_lease").await;
+    let store: &dyn Store = store.as_ref();
+    let since = Timestamp::now();
+    let held = ingest(store).await;
+    assert_eq!(claim(store, Duration::from_secs(60)).await.len(), 1);
+    ingest(store).await;
+    ingest(store).await;
+    let later = stored_subscription("acc_lease", "sub_later", &[], None);
+    store.create_subscription(later.clone()).await.unwrap();
+    let page = |subscription: &Subscription, redeliver_existing: bool, after: i64| ReplayPage {
+        account_id: "acc_lease".into(),
+        route: subscription.route(),
+        window: until_now(since),
+        redeliver_existing,
+        after,
+        limit: 2,
+    };
+
+    let first = store.replay_page(page(&later, false, 0)).await.unwrap();
+    assert_eq!(first.replayed, 2);
+    let resume = first.resume_after.expect("a full page goes on");
+    let second = store
+        .replay_page(page(&later, false, resume))
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        ReplayStep {
+            replayed: 1,
+            resume_after: None
+        }
+    );
+    let again = store.replay_page(page(&later, false, 0)).await.unwrap();
+    assert_eq!(again.replayed, 0, "a missing delivery was created twice");
+    let deliveries = store
+        .deliveries_for_event(&"acc_lease".into(), held.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deliveries.len(), 2);
+
+    let first_webhook = stored_subscription("acc_lease", "sub_lease", &[], None);
+    let all = ReplayPage {
+        limit: 10,
+        ..page(&first_webhook, true, 0)
+    };
+    let redelivered = store.replay_page(all.clone()).await.unwrap();
+    assert_eq!(redelivered.replayed, 2, "the held delivery is in flight");
+    let elsewhere = ReplayPage {
+        account_id: "acc_other".into(),
+        ..all
+    };
+    assert_eq!(
+        store.replay_page(elsewhere).await.unwrap(),
+        ReplayStep::default()
+    );
 }
 
 /// A purge deletes the events before its cutoff whose deliveries have all

@@ -213,7 +213,9 @@ async fn every_account_route_in_the_openapi_document_keeps_accounts_apart() {
             let concrete = path.replace("{id}", id);
             // A valid body for each route, so ownership is what decides.
             let body = match (method.as_str(), concrete.rsplit('/').next()) {
-                (_, Some("resend-failed")) => json!({"since": "2000-01-01T00:00:00Z"}),
+                (_, Some("resend-failed" | "replay")) => {
+                    json!({"since": "2000-01-01T00:00:00Z"})
+                }
                 (_, Some("test")) => json!({"event_type": "signup"}),
                 ("patch", _) => json!({"url": bob_receiver.url, "description": "bob was here"}),
                 _ => json!({}),

@@ -175,6 +175,7 @@ async fn the_document_lists_every_route_of_the_api() {
         "PATCH /v1/webhooks/{id}",
         "DELETE /v1/webhooks/{id}",
         "GET /v1/webhooks/{id}/attempts",
+        "POST /v1/webhooks/{id}/replay",
         "POST /v1/webhooks/{id}/resend-failed",
         "POST /v1/webhooks/{id}/rotate-secret",
         "POST /v1/webhooks/{id}/test",
@@ -367,6 +368,17 @@ async fn real_answers_match_the_documented_response_schemas() {
             &caller,
             &format!("{one}/resend-failed"),
             &json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await,
+    )
+    .await;
+    d.check(
+        "post",
+        "/v1/webhooks/{id}/replay",
+        app.post_as(
+            &caller,
+            &format!("{one}/replay"),
+            &json!({"since": "2020-01-01T00:00:00Z", "only": "missing"}),
         )
         .await,
     )

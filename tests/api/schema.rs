@@ -8,16 +8,19 @@ use serde_json::json;
 use crate::helpers::{BinaryApp, Receiver, TestDatabase, generation};
 
 /// The indexes later versions changed, as version 1 had them (SQLite's
-/// version 1 had no `attempts_by_event`; PostgreSQL's had it already).
+/// version 1 had no `attempts_by_event`; PostgreSQL's had it already), and
+/// no ordered webhooks.
 const VERSION_1_INDEXES: &str = "DROP INDEX deliveries_pending_by_subscription;
      CREATE INDEX deliveries_pending_by_subscription
          ON deliveries(subscription_id) WHERE state = 'pending';
      DROP INDEX attempts_by_subscription;
      CREATE INDEX attempts_by_subscription
-         ON attempts(account_id, subscription_id, started_at);";
+         ON attempts(account_id, subscription_id, started_at);
+     DROP INDEX deliveries_waiting;
+     ALTER TABLE subscriptions DROP COLUMN ordering;";
 
 /// The schema version this binary writes.
-const CURRENT_VERSION: i64 = 5;
+const CURRENT_VERSION: i64 = 6;
 
 /// Turn `database` (at the current version) back into version 1.
 async fn downgrade_to_version_1(database: &TestDatabase) {

@@ -27,13 +27,14 @@ use super::{
     Account, ApiKeyRecord, Attempt, AttemptResult, AttemptsOf, ClaimRequest, ClaimScope,
     Completion, DeliveryJob, DeliveryQueue, DeliveryStatus, Dialect, DueWork, HandOff,
     IngestOutcome, Lease, NewEvent, NextStep, Page, PageRequest, PreviousSecret, PurgeStep, Purged,
-    Records, RegisteredEventType, SCHEMA_VERSION, SUBSCRIPTION_COLUMNS, StoreError, StoreResult,
-    StoredEvent, Subscription, TargetRoom, disabled_reason, page_of, to_json, upgrades_from,
+    Records, RegisteredEventType, ReplayCandidate, ReplayPage, ReplayStep, SCHEMA_VERSION,
+    SUBSCRIPTION_COLUMNS, StoreError, StoreResult, StoredEvent, Subscription, TargetRoom,
+    disabled_reason, page_of, to_json, upgrades_from,
 };
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
-    OperationalEvent, Ordering, Route, SigningSecret, Source, SubscriptionId, Timestamp, matching,
-    new_id, operator_account,
+    OperationalEvent, Ordering, Route, SigningSecret, Source, SubscriptionId, TimeWindow,
+    Timestamp, matching, new_id, operator_account,
 };
 
 mod ingest;

@@ -250,21 +250,109 @@ impl DeliveryQueue for PostgresStore {
         &self,
         account_id: &AccountId,
         subscription_id: &SubscriptionId,
-        since: Timestamp,
+        window: TimeWindow,
     ) -> StoreResult<usize> {
         let client = self.pool.get().await?;
         let resent = execute(
             &client,
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = $4, updated_at = $4
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = $5, updated_at = $5
                  WHERE account_id = $1 AND subscription_id = $2 AND state = 'failed'
-                   AND updated_at >= $3",
-            &[&account_id, &subscription_id, &since.0, &Timestamp::now().0],
+                   AND updated_at >= $3 AND updated_at <= $4",
+            &[
+                &account_id,
+                &subscription_id,
+                &window.since.0,
+                &window.until.0,
+                &Timestamp::now().0,
+            ],
         )
         .await?;
         if resent > 0 {
             notify_due(&client, &self.node, &[]).await?;
         }
         Ok(resent as usize)
+    }
+
+    /// The page's transaction locks the webhook's row, so two replays of
+    /// one webhook take turns and never both find an event missing. A
+    /// delivery with a lease token is in flight and left alone, as `resend`
+    /// leaves it.
+    async fn replay_page(&self, page: ReplayPage) -> StoreResult<ReplayStep> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let subscription_id = &page.route.subscription_id;
+        let owned = query_opt(
+            &transaction,
+            "SELECT 1 FROM subscriptions WHERE id = $1 AND account_id = $2 FOR NO KEY UPDATE",
+            &[subscription_id, &page.account_id],
+        )
+        .await?;
+        if owned.is_none() {
+            return Ok(ReplayStep::default());
+        }
+        let candidates = query(
+            &transaction,
+            "SELECT e.pk, e.type, e.data,
+                    EXISTS (SELECT 1 FROM deliveries d
+                            WHERE d.event_pk = e.pk AND d.subscription_id = $2)
+             FROM events e
+             WHERE e.account_id = $1 AND NOT e.test AND e.pk > $5
+               AND e.created_at >= $3 AND e.created_at <= $4
+             ORDER BY e.pk LIMIT $6",
+            &[
+                &page.account_id,
+                subscription_id,
+                &page.window.since.0,
+                &page.window.until.0,
+                &page.after,
+                &(page.limit as i64),
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| ReplayCandidate {
+            event_pk: row.get(0),
+            event_type: row.get(1),
+            data: row.get(2),
+            has_delivery: row.get(3),
+        })
+        .collect::<Vec<_>>();
+        let plan = page.plan(&candidates).map_err(|_| corrupt("event data"))?;
+        let now = Timestamp::now().0;
+        let ids: Vec<String> = plan
+            .create_for
+            .iter()
+            .map(|_| DeliveryId::generate().as_str().to_owned())
+            .collect();
+        let created = execute(
+            &transaction,
+            "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
+                     next_attempt_at, created_at, updated_at)
+                 SELECT fresh.id, fresh.event_pk, $3, $4, 'pending', $5, $5, $5
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS fresh(id, event_pk)",
+            &[
+                &ids,
+                &plan.create_for,
+                subscription_id,
+                &page.account_id,
+                &now,
+            ],
+        )
+        .await?;
+        let redelivered = execute(
+            &transaction,
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, updated_at = $3
+                 WHERE subscription_id = $1 AND event_pk = ANY($2::BIGINT[])
+                   AND lease_token IS NULL",
+            &[subscription_id, &plan.redeliver, &now],
+        )
+        .await?;
+        let replayed = (created + redelivered) as usize;
+        if replayed > 0 {
+            notify_due(&transaction, &self.node, &[subscription_id.as_str()]).await?;
+        }
+        transaction.commit().await?;
+        Ok(page.step(&candidates, replayed))
     }
 
     async fn start_test_delivery(

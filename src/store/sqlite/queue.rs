@@ -205,19 +205,35 @@ impl DeliveryQueue for SqliteStore {
         &self,
         account_id: &AccountId,
         subscription_id: &SubscriptionId,
-        since: Timestamp,
+        window: TimeWindow,
     ) -> StoreResult<usize> {
         let (account_id, subscription_id) = (account_id.to_owned(), subscription_id.to_owned());
         self.writer
             .write(Durability::Full, move |c| {
                 let now = Timestamp::now();
                 Ok(c.prepare_cached(
-                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?4, updated_at = ?4
+                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?5, updated_at = ?5
                      WHERE account_id = ?1 AND subscription_id = ?2 AND state = 'failed'
-                       AND updated_at >= ?3",
+                       AND updated_at >= ?3 AND updated_at <= ?4",
                 )?
-                .execute(params![account_id, subscription_id, since.0, now.0])?)
+                .execute(params![
+                    account_id,
+                    subscription_id,
+                    window.since.0,
+                    window.until.0,
+                    now.0
+                ])?)
             })
+            .await
+    }
+
+    /// One write job per page, so ingest and outcomes go on between pages.
+    /// A delivery held by a lease (claimed, or handed to the dispatcher) is
+    /// in flight and left alone, as `resend` leaves it.
+    async fn replay_page(&self, page: ReplayPage) -> StoreResult<ReplayStep> {
+        let leases = self.leases.clone();
+        self.writer
+            .write(Durability::Full, move |c| replay_page_in(c, &leases, &page))
             .await
     }
 
@@ -331,6 +347,12 @@ struct Ingested {
     reservation: Option<Reservation>,
 }
 
+/// Store a delivery (`id`, event row key, subscription, account) in a
+/// state, due at a time that is also its creation time.
+const INSERT_DELIVERY: &str = "INSERT INTO deliveries (id, event_pk, subscription_id, account_id,
+         state, next_attempt_at, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)";
+
 /// Store an event; its row key, or `None` when the account already has an
 /// event with this id (idempotent publishing).
 fn insert_event(connection: &Connection, event: &NewEvent, test: bool) -> StoreResult<Option<i64>> {
@@ -382,11 +404,7 @@ fn ingest_in(
         });
     };
     let routes = cache.routes_for(connection, &event.account_id)?;
-    let mut insert = connection.prepare_cached(
-        "INSERT INTO deliveries (id, event_pk, subscription_id, account_id, state,
-             next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
-    )?;
+    let mut insert = connection.prepare_cached(INSERT_DELIVERY)?;
     let (mut targets, mut fresh, mut waiting) = (Vec::new(), Vec::new(), 0);
     for route in matching(&routes, event.event_type.as_str(), &event.data) {
         let id = DeliveryId::generate();
@@ -441,6 +459,108 @@ fn ingest_in(
         event: None,
         reservation: None,
     })
+}
+
+/// One page of a replay (see [`DeliveryQueue::replay_page`]), in the
+/// writer's transaction: nothing when the webhook is not the account's.
+fn replay_page_in(
+    connection: &Connection,
+    leases: &Leases,
+    page: &ReplayPage,
+) -> StoreResult<ReplayStep> {
+    let subscription_id = &page.route.subscription_id;
+    let owned = connection
+        .prepare_cached("SELECT 1 FROM subscriptions WHERE id = ?1 AND account_id = ?2")?
+        .exists(params![subscription_id, page.account_id])?;
+    if !owned {
+        return Ok(ReplayStep::default());
+    }
+    let candidates = connection
+        .prepare_cached(
+            "SELECT e.pk, e.type, e.data,
+                    EXISTS (SELECT 1 FROM deliveries d
+                            WHERE d.event_pk = e.pk AND d.subscription_id = ?2)
+             FROM events e
+             WHERE e.account_id = ?1 AND e.test = 0 AND e.pk > ?5
+               AND e.created_at >= ?3 AND e.created_at <= ?4
+             ORDER BY e.pk LIMIT ?6",
+        )?
+        .query_map(
+            params![
+                page.account_id,
+                subscription_id,
+                page.window.since.0,
+                page.window.until.0,
+                page.after,
+                page.limit as i64
+            ],
+            |row| {
+                Ok(ReplayCandidate {
+                    event_pk: row.get(0)?,
+                    event_type: row.get(1)?,
+                    data: row.get(2)?,
+                    has_delivery: row.get(3)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let plan = page
+        .plan(&candidates)
+        .map_err(|e| StoreError::Database(format!("a stored event's data is not JSON: {e}")))?;
+    let now = Timestamp::now();
+    let mut insert = connection.prepare_cached(INSERT_DELIVERY)?;
+    for event_pk in &plan.create_for {
+        insert.execute(params![
+            DeliveryId::generate(),
+            event_pk,
+            subscription_id,
+            page.account_id,
+            "pending",
+            now.0
+        ])?;
+    }
+    let redelivered = redeliver_in(connection, leases, subscription_id, &plan.redeliver, now)?;
+    Ok(page.step(&candidates, plan.create_for.len() + redelivered))
+}
+
+/// Make the deliveries to `subscription_id` of the events `event_pks` due
+/// at `now` again, whatever their state, except those a lease holds; how
+/// many.
+fn redeliver_in(
+    connection: &Connection,
+    leases: &Leases,
+    subscription_id: &SubscriptionId,
+    event_pks: &[i64],
+    now: Timestamp,
+) -> StoreResult<usize> {
+    if event_pks.is_empty() {
+        return Ok(0);
+    }
+    let rowids = connection
+        .prepare_cached(
+            "SELECT rowid FROM deliveries
+             WHERE subscription_id = ?1 AND event_pk IN (SELECT value FROM json_each(?2))",
+        )?
+        .query_map(params![subscription_id, to_json(&event_pks)], |row| {
+            row.get::<_, i64>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let free: Vec<i64> = {
+        let table = leases.lock();
+        rowids
+            .into_iter()
+            .filter(|&rowid| !table.is_held(rowid, now))
+            .collect()
+    };
+    let mut due_again = connection.prepare_cached(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, updated_at = ?2
+         WHERE rowid = ?1",
+    )?;
+    let mut redelivered = 0;
+    for rowid in free {
+        redelivered += due_again.execute(params![rowid, now.0])?;
+    }
+    Ok(redelivered)
 }
 
 /// Once `ingested` has committed (on the writer thread, before any later
