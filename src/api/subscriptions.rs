@@ -8,8 +8,8 @@ use super::event_types::refresh_unless_known;
 use super::{ApiError, AppState, Detail};
 use crate::catalog::{Catalog, admits_type, enum_values};
 use crate::domain::{
-    AccountId, CustomHeaders, EventSelection, Filter, Format, Ordering, SigningSecret, Source,
-    SubscriptionId, Timestamp, check_text,
+    AccountId, CustomHeaders, EventSelection, Filter, Format, Ordering, RateLimit, SigningSecret,
+    Source, SubscriptionId, Timestamp, check_text,
 };
 use crate::store::Subscription;
 
@@ -37,6 +37,8 @@ pub struct Draft {
     pub enabled: Option<bool>,
     /// One at a time in publish order, or not.
     pub ordering: Option<Ordering>,
+    /// Deliveries per second at most; `Some(None)` removes the limit.
+    pub rate_limit: Option<Option<u32>>,
 }
 
 /// A new subscription for `account_id` from `draft`, which must name a URL.
@@ -94,6 +96,12 @@ pub async fn apply(
     }
     if let Some(ordering) = draft.ordering {
         base.ordering = ordering;
+    }
+    if let Some(rate_limit) = draft.rate_limit {
+        match rate_limit.map(RateLimit::new).transpose() {
+            Ok(limit) => base.rate_limit = limit,
+            Err(e) => details.push(Detail::from_invalid("/rate_limit", e)),
+        }
     }
     if let Some(description) = draft.description {
         if let Err(problem) = check_text(&description, MAX_DESCRIPTION) {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::catalog::EventType;
-use crate::domain::{Filter, Format, Ordering, Source, Timestamp, rfc3339};
+use crate::domain::{Filter, Format, Ordering, RateLimit, Source, Timestamp, rfc3339};
 use crate::store::{Account, Attempt, Subscription};
 
 /// An account.
@@ -72,6 +72,8 @@ pub struct WebhookView {
     /// `none`, or `fifo`: one at a time, in publish order.
     #[schema(value_type = String)]
     pub ordering: Ordering,
+    /// Deliveries per second at most, or null for no limit.
+    pub rate_limit: Option<u32>,
     /// Why it was disabled, when it was.
     pub disabled_reason: Option<String>,
     /// Until when the previous secret also signs, after a rotation.
@@ -99,6 +101,7 @@ impl WebhookView {
             header_names: subscription.headers.names(),
             enabled: subscription.enabled,
             ordering: subscription.ordering,
+            rate_limit: subscription.rate_limit.map(RateLimit::per_second),
             disabled_reason: subscription.disabled_reason.clone(),
             previous_secret_expires_at: subscription
                 .previous_secret

@@ -62,8 +62,10 @@ async fn save_webhook(
 }
 
 /// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::Error> {
-    Option::<Value>::deserialize(d).map(Some)
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The body of `POST /v1/webhooks` and of the seed's register call.
@@ -97,6 +99,10 @@ struct NewWebhook {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     ordering: Option<Ordering>,
+    /// At most this many deliveries start per second (1 to 100,000); null
+    /// or absent for no limit.
+    #[serde(default)]
+    rate_limit: Option<u32>,
 }
 
 /// The seed page's `POST /api/webhooks/register`: the same as
@@ -152,6 +158,7 @@ async fn create(
         secret: body.secret,
         enabled: None,
         ordering: body.ordering,
+        rate_limit: Some(body.rate_limit),
     };
     let subscription = subscriptions::create(&state, &account.id, Source::Api, draft).await?;
     let subscription = state.store.create_subscription(subscription).await?;
@@ -194,6 +201,10 @@ struct WebhookPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     ordering: Option<Ordering>,
+    /// Deliveries per second at most; `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    rate_limit: Option<Option<u32>>,
 }
 
 #[utoipa::path(
@@ -229,6 +240,7 @@ async fn update(
         secret: None,
         enabled: body.enabled,
         ordering: body.ordering,
+        rate_limit: body.rate_limit,
     };
     let changed = subscriptions::apply(&state, draft, existing).await?;
     let saved = save_webhook(&state, changed).await?;

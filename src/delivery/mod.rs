@@ -4,7 +4,8 @@
 //! [`work`]; [`worker`] claims due deliveries from it and runs them, woken
 //! by [`wake`] when work falls due,
 //! [`attempt`] makes and judges one attempt through [`sender`] and the
-//! circuit [`breaker`], [`payload`] shapes the body, [`signing`]
+//! circuit [`breaker`] once [`pace`] gives a rate-limited webhook its
+//! turn, [`payload`] shapes the body, [`signing`]
 //! signs it, [`retry`] decides when to try again and [`guard`] keeps targets
 //! off private networks, by the tables of IANA's registries in
 //! [`special_addresses`].
@@ -12,6 +13,7 @@
 pub mod attempt;
 pub mod breaker;
 pub mod guard;
+pub mod pace;
 pub mod payload;
 pub mod queue;
 pub mod retry;

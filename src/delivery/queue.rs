@@ -119,6 +119,19 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         lease_length: Duration,
     ) -> StoreResult<Option<DeliveryJob>>;
 
+    /// Reserve the next turn of a rate-limited subscription, whose
+    /// deliveries start at least `interval` apart, for every node: when it
+    /// comes. `None` (the default) when the store keeps no turns and each
+    /// node paces on its own (one node, as SQLite's).
+    async fn reserve_turn(
+        &self,
+        subscription_id: &SubscriptionId,
+        interval: Duration,
+    ) -> StoreResult<Option<std::time::SystemTime>> {
+        let _ = (subscription_id, interval);
+        Ok(None)
+    }
+
     /// Pending deliveries, and when the oldest of them was created.
     async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
 

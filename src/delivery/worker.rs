@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::Attempter;
 use super::breaker::{Admission, Breaker};
+use super::pace::Pacer;
 use super::queue::DeliveryQueue;
 use super::sender::ATTEMPT_TIMEOUT;
 use super::wake::Wake;
@@ -129,7 +130,8 @@ impl Dispatcher {
             self.wake.clone(),
             self.storage.clone(),
         ));
-        let mut slots = Slots::new(self.attempter.clone(), &self.settings, outcomes);
+        let pacer = Arc::new(Pacer::new(self.store.clone()));
+        let mut slots = Slots::new(self.attempter.clone(), pacer, &self.settings, outcomes);
 
         let mut handed = self.store.hand_off(self.settings.lease);
         let mut renew_at = Instant::now() + self.settings.lease / 3;
@@ -453,6 +455,7 @@ impl Target {
 /// the claimed jobs waiting for their target's slots.
 struct Slots {
     attempter: Arc<Attempter>,
+    pacer: Arc<Pacer>,
     outcomes: mpsc::UnboundedSender<Completion>,
     per_target: usize,
     max_in_flight: usize,
@@ -478,12 +481,14 @@ struct Slots {
 impl Slots {
     fn new(
         attempter: Arc<Attempter>,
+        pacer: Arc<Pacer>,
         settings: &DispatchSettings,
         outcomes: mpsc::UnboundedSender<Completion>,
     ) -> Self {
         Self {
             breaker: attempter.breaker().clone(),
             attempter,
+            pacer,
             outcomes,
             per_target: settings.per_target,
             max_in_flight: settings.max_in_flight,
@@ -726,9 +731,12 @@ impl Slots {
     fn start(&mut self, job: DeliveryJob) {
         let (lease, target) = (job.lease.clone(), job.subscription.id.clone());
         self.targets.entry(target.clone()).or_default().running += 1;
-        let handle = self
-            .tasks
-            .spawn(attempt(self.attempter.clone(), job, self.outcomes.clone()));
+        let handle = self.tasks.spawn(attempt(
+            self.attempter.clone(),
+            self.pacer.clone(),
+            job,
+            self.outcomes.clone(),
+        ));
         self.running.insert(handle.id(), (lease, target));
     }
 
@@ -835,12 +843,15 @@ async fn next_handed(handed: &mut Option<HandOff>) -> Option<Vec<DeliveryJob>> {
     }
 }
 
-/// Make one attempt and send its outcome to the recorder.
+/// Make one attempt, once its webhook's rate limit gives it a turn, and
+/// send its outcome to the recorder.
 async fn attempt(
     attempter: Arc<Attempter>,
+    pacer: Arc<Pacer>,
     job: DeliveryJob,
     outcomes: mpsc::UnboundedSender<Completion>,
 ) {
+    pacer.wait_turn(&job.subscription).await;
     let _ = outcomes.send(attempter.attempt(job).await);
 }
 
@@ -922,7 +933,12 @@ mod tests {
         };
         let (outcomes, received) = mpsc::unbounded_channel();
         (
-            Slots::new(Arc::new(attempter), &settings, outcomes),
+            Slots::new(
+                Arc::new(attempter),
+                Arc::new(Pacer::local()),
+                &settings,
+                outcomes,
+            ),
             received,
         )
     }

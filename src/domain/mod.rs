@@ -22,7 +22,7 @@ pub use operational::{
 };
 pub use routing::{Route, matching};
 pub use secret::SigningSecret;
-pub use subscription::{EventSelection, Format, Ordering, Source};
+pub use subscription::{EventSelection, Format, Ordering, RateLimit, Source};
 pub use time::{TimeWindow, Timestamp, rfc3339};
 
 /// Why a value given by a caller was refused; `field` names the offending

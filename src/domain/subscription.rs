@@ -91,6 +91,38 @@ impl Ordering {
     }
 }
 
+/// A webhook's limit on deliveries started per second: 1 to
+/// [`RateLimit::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit(u32);
+
+impl RateLimit {
+    /// The highest limit accepted.
+    pub const MAX: u32 = 100_000;
+
+    /// Check `per_second`.
+    pub fn new(per_second: u32) -> Result<Self, super::Invalid> {
+        if (1..=Self::MAX).contains(&per_second) {
+            Ok(Self(per_second))
+        } else {
+            Err(super::Invalid::whole(format!(
+                "a rate limit is 1 to {} deliveries a second, or null for none",
+                Self::MAX
+            )))
+        }
+    }
+
+    /// Deliveries a second.
+    pub fn per_second(self) -> u32 {
+        self.0
+    }
+
+    /// The time between two deliveries' starts.
+    pub fn interval(self) -> std::time::Duration {
+        std::time::Duration::from_secs(1) / self.0
+    }
+}
+
 impl Format {
     /// The stored name.
     pub fn as_str(self) -> &'static str {

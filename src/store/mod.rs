@@ -80,13 +80,17 @@ const UPGRADES: &[Upgrade] = &[
                    ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.02);
                    ALTER TABLE attempts SET (autovacuum_vacuum_scale_factor = 0.02);",
     },
-    // 6: ordered webhooks; their deliveries after the one going out wait,
-    // in publish order, outside the due indexes.
+    // 6: ordered webhooks (their deliveries after the one going out wait,
+    // in publish order, outside the due indexes) and rate-limited ones (on
+    // PostgreSQL, the next free send time, shared by every node).
     Upgrade {
         sqlite: "ALTER TABLE subscriptions ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';
+                 ALTER TABLE subscriptions ADD COLUMN rate_limit INTEGER;
                  CREATE INDEX deliveries_waiting ON deliveries(subscription_id)
                      WHERE state = 'waiting';",
         postgres: "ALTER TABLE subscriptions ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';
+                   ALTER TABLE subscriptions ADD COLUMN rate_limit INTEGER;
+                   ALTER TABLE subscriptions ADD COLUMN next_send_us BIGINT;
                    CREATE INDEX deliveries_waiting ON deliveries(subscription_id, event_pk)
                        WHERE state = 'waiting';",
     },
@@ -114,7 +118,7 @@ fn upgrades_from(version: i64, dialect: Dialect) -> String {
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.account_id, s.url, s.events, s.filter, s.format, \
      s.secret, s.headers, s.description, s.source, s.created_at, s.updated_at, \
      s.previous_secret, s.previous_secret_until, s.enabled, s.disabled_reason, s.failing_since, \
-     s.ordering";
+     s.ordering, s.rate_limit";
 
 /// A page from `limit + 1` rows read: the extra row only tells whether
 /// there is a next page, whose cursor is the last kept item's id.

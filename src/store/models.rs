@@ -8,7 +8,7 @@ use crate::delivery::payload::RenderedBodies;
 pub use crate::delivery::work::*;
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventId, EventSelection, EventTypeName,
-    Filter, Format, Ordering, Route, SigningSecret, Source, SubscriptionId, Timestamp,
+    Filter, Format, Ordering, RateLimit, Route, SigningSecret, Source, SubscriptionId, Timestamp,
 };
 
 /// A customer account of the product.
@@ -74,6 +74,8 @@ pub struct Subscription {
     pub failing_since: Option<Timestamp>,
     /// Whether its deliveries go out one at a time in publish order.
     pub ordering: Ordering,
+    /// At most this many deliveries a second start; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A rotated-out secret and when it stops signing.
@@ -109,6 +111,7 @@ impl Subscription {
             disabled_reason: None,
             failing_since: None,
             ordering: Ordering::None,
+            rate_limit: None,
         }
     }
 

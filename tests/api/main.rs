@@ -24,6 +24,7 @@ mod operational;
 mod ordering;
 mod postgres_server;
 mod postgres_tls;
+mod rate_limits;
 mod replay;
 mod retention;
 mod samples;

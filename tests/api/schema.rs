@@ -17,7 +17,8 @@ const VERSION_1_INDEXES: &str = "DROP INDEX deliveries_pending_by_subscription;
      CREATE INDEX attempts_by_subscription
          ON attempts(account_id, subscription_id, started_at);
      DROP INDEX deliveries_waiting;
-     ALTER TABLE subscriptions DROP COLUMN ordering;";
+     ALTER TABLE subscriptions DROP COLUMN ordering;
+     ALTER TABLE subscriptions DROP COLUMN rate_limit;";
 
 /// The schema version this binary writes.
 const CURRENT_VERSION: i64 = 6;
@@ -37,7 +38,8 @@ async fn downgrade_to_version_1(database: &TestDatabase) {
         let client = postgres_client(database).await;
         client
             .batch_execute(&format!(
-                "BEGIN; {VERSION_1_INDEXES} UPDATE hookbridge_schema SET version = 1; COMMIT;"
+                "BEGIN; {VERSION_1_INDEXES} ALTER TABLE subscriptions DROP COLUMN next_send_us;
+                 UPDATE hookbridge_schema SET version = 1; COMMIT;"
             ))
             .await
             .expect("downgrade");

@@ -33,8 +33,8 @@ use super::{
 };
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
-    OperationalEvent, Ordering, Route, SigningSecret, Source, SubscriptionId, TimeWindow,
-    Timestamp, matching, new_id, operator_account,
+    OperationalEvent, Ordering, RateLimit, Route, SigningSecret, Source, SubscriptionId,
+    TimeWindow, Timestamp, matching, new_id, operator_account,
 };
 
 mod ingest;
@@ -373,6 +373,15 @@ fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> StoreResult<Subscri
         disabled_reason: row.get(at + 15),
         failing_since: row.get::<_, Option<i64>>(at + 16).map(Timestamp),
         ordering: Ordering::from_stored(row.get(at + 17)).ok_or_else(|| corrupt("ordering"))?,
+        rate_limit: row
+            .get::<_, Option<i32>>(at + 18)
+            .map(|limit| {
+                u32::try_from(limit)
+                    .ok()
+                    .and_then(|limit| RateLimit::new(limit).ok())
+                    .ok_or_else(|| corrupt("rate limit"))
+            })
+            .transpose()?,
     })
 }
 
@@ -416,6 +425,7 @@ struct SubscriptionValues {
     previous_secret: Option<String>,
     previous_until: Option<i64>,
     failing_since: Option<i64>,
+    rate_limit: Option<i32>,
 }
 
 impl SubscriptionValues {
@@ -435,6 +445,7 @@ impl SubscriptionValues {
                 .map(|p| sealer.seal(p.secret.shown(), owner(SealedColumn::PreviousSecret))),
             previous_until: s.previous_secret.as_ref().map(|p| p.until.0),
             failing_since: s.failing_since.map(|t| t.0),
+            rate_limit: s.rate_limit.map(|limit| limit.per_second() as i32),
         }
     }
 }

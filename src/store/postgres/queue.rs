@@ -415,6 +415,32 @@ impl DeliveryQueue for PostgresStore {
         }))
     }
 
+    /// One row per webhook holds the next free turn, in microseconds, so
+    /// that every node's deliveries to it keep the interval.
+    async fn reserve_turn(
+        &self,
+        subscription_id: &SubscriptionId,
+        interval: Duration,
+    ) -> StoreResult<Option<std::time::SystemTime>> {
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
+        let interval_us = interval.as_micros() as i64;
+        let client = self.pool.get().await?;
+        let turn = query_opt(
+            &client,
+            "UPDATE subscriptions SET next_send_us = GREATEST(COALESCE(next_send_us, 0), $2) + $3
+                 WHERE id = $1
+                 RETURNING next_send_us - $3",
+            &[subscription_id, &now_us, &interval_us],
+        )
+        .await?;
+        Ok(turn.map(|row| {
+            std::time::UNIX_EPOCH + Duration::from_micros(row.get::<_, i64>(0).max(0) as u64)
+        }))
+    }
+
     async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
         let client = self.pool.get().await?;
         let row = query_one(

@@ -154,9 +154,10 @@ impl Records for PostgresStore {
             &client,
             "INSERT INTO subscriptions (id, account_id, url, events, filter, format, secret,
                      headers, description, source, created_at, updated_at, previous_secret,
-                     previous_secret_until, enabled, disabled_reason, failing_since, ordering)
+                     previous_secret_until, enabled, disabled_reason, failing_since, ordering,
+                     rate_limit)
                  SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18
+                     $18, $19
                  FROM accounts WHERE id = $2",
             &[
                 &s.id,
@@ -177,6 +178,7 @@ impl Records for PostgresStore {
                 &s.disabled_reason,
                 &v.failing_since,
                 &s.ordering.as_str(),
+                &v.rate_limit,
             ],
         )
         .await?;
@@ -241,7 +243,8 @@ impl Records for PostgresStore {
             "UPDATE subscriptions SET url = $3, events = $4, filter = $5, format = $6,
                      secret = $7, headers = $8, description = $9, updated_at = $10,
                      previous_secret = $11, previous_secret_until = $12,
-                     enabled = $13, disabled_reason = $14, failing_since = $15, ordering = $16
+                     enabled = $13, disabled_reason = $14, failing_since = $15, ordering = $16,
+                     rate_limit = $17
                  WHERE id = $1 AND account_id = $2",
             &[
                 &s.id,
@@ -260,6 +263,7 @@ impl Records for PostgresStore {
                 &s.disabled_reason,
                 &v.failing_since,
                 &s.ordering.as_str(),
+                &v.rate_limit,
             ],
         )
         .await?;

@@ -46,7 +46,11 @@ CREATE TABLE subscriptions (
     disabled_reason       TEXT,
     failing_since         BIGINT,
     -- none | fifo: deliveries one at a time, in publish order.
-    ordering              TEXT NOT NULL DEFAULT 'none'
+    ordering              TEXT NOT NULL DEFAULT 'none',
+    -- Deliveries per second at most; NULL for no limit. next_send_us is when
+    -- (unix microseconds) the next delivery may start, shared by the nodes.
+    rate_limit            INTEGER,
+    next_send_us          BIGINT
 );
 CREATE INDEX subscriptions_by_account ON subscriptions(account_id, id);
 

@@ -38,8 +38,8 @@ use super::{
 };
 use crate::domain::{
     AccountId, CustomHeaders, DeliveryId, DeliveryState, EventSelection, Filter, Format,
-    OperationalEvent, Ordering, Route, SigningSecret, Source, SubscriptionId, TimeWindow,
-    Timestamp, matching, new_id, operator_account,
+    OperationalEvent, Ordering, RateLimit, Route, SigningSecret, Source, SubscriptionId,
+    TimeWindow, Timestamp, matching, new_id, operator_account,
 };
 use crate::store::hand_off::{FreshDelivery, HandingSlot, Reservation};
 use checkpoint::Checkpointer;
@@ -443,6 +443,10 @@ fn subscription_at(row: &Row, at: usize, sealer: &Sealer) -> rusqlite::Result<Su
         failing_since: row.get::<_, Option<i64>>(at + 16)?.map(Timestamp),
         ordering: Ordering::from_stored(&row.get::<_, String>(at + 17)?)
             .ok_or_else(|| corrupt("ordering"))?,
+        rate_limit: row
+            .get::<_, Option<u32>>(at + 18)?
+            .map(|limit| RateLimit::new(limit).map_err(|_| corrupt("rate limit")))
+            .transpose()?,
     })
 }
 
@@ -519,6 +523,8 @@ fn subscription_values(s: &Subscription, sealer: &Sealer) -> Vec<rusqlite::types
         optional_text(s.disabled_reason.clone()),
         s.failing_since.map_or(V::Null, |t| V::Integer(t.0)),
         text(s.ordering.as_str()),
+        s.rate_limit
+            .map_or(V::Null, |limit| V::Integer(i64::from(limit.per_second()))),
     ]
 }
 

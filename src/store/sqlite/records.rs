@@ -154,9 +154,9 @@ impl Records for SqliteStore {
                     "INSERT INTO subscriptions (id, account_id, url, events, filter, format,
                          secret, headers, description, source, created_at, updated_at,
                          previous_secret, previous_secret_until, enabled, disabled_reason,
-                         failing_since, ordering)
+                         failing_since, ordering, rate_limit)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                         ?13, ?14, ?15, ?16, ?17, ?18)",
+                         ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                 )?
                 .execute(rusqlite::params_from_iter(subscription_values(
                     &subscription,
@@ -225,7 +225,7 @@ impl Records for SqliteStore {
                              secret = ?7, headers = ?8, description = ?9, updated_at = ?12,
                              previous_secret = ?13, previous_secret_until = ?14,
                              enabled = ?15, disabled_reason = ?16, failing_since = ?17,
-                             ordering = ?18
+                             ordering = ?18, rate_limit = ?19
                          WHERE id = ?1 AND account_id = ?2 AND source = ?10 AND created_at = ?11",
                     )?
                     .execute(rusqlite::params_from_iter(

@@ -50,7 +50,9 @@ CREATE TABLE subscriptions (
     -- Start of the current run of failed attempts; NULL after a success.
     failing_since   INTEGER,
     -- none | fifo: deliveries one at a time, in publish order.
-    ordering        TEXT NOT NULL DEFAULT 'none'
+    ordering        TEXT NOT NULL DEFAULT 'none',
+    -- Deliveries per second at most; NULL for no limit.
+    rate_limit      INTEGER
 );
 CREATE INDEX subscriptions_by_account ON subscriptions(account_id, id);
 
