@@ -88,6 +88,8 @@ function announce(message) {
 const dateTime = (iso) => (iso ? h('time', { datetime: iso }, new Date(iso).toLocaleString()) : '—');
 const eventsText = (events) => (!events || events.length === 0 || events.includes('*') ? 'All events' : events.join(', '));
 const pretty = (value) => JSON.stringify(value, null, 2);
+const orderingText = (ordering) => (ordering === 'fifo' ? 'In publish order, one at a time' : 'None: several at a time, in any order');
+const rateLimitText = (limit) => (limit === null || limit === undefined ? 'None' : `${limit} a second`);
 
 /** An alert listing the service's message and each detail's pointer. */
 function errorBox(failure) {
@@ -528,6 +530,21 @@ async function webhookFormPage(id) {
     h('option', { value: 'flat', selected: !webhook || webhook.format === 'flat' }, 'Flat: the event\'s fields at the top level'),
     h('option', { value: 'envelope', selected: webhook && webhook.format === 'envelope' }, 'Envelope: {id, type, created, data}'),
   );
+  const ordering = h(
+    'select',
+    { 'data-pointer': '/ordering' },
+    h('option', { value: 'none', selected: !webhook || webhook.ordering !== 'fifo' }, orderingText('none')),
+    h('option', { value: 'fifo', selected: webhook && webhook.ordering === 'fifo' }, orderingText('fifo')),
+  );
+  const rateLimit = h('input', {
+    type: 'text',
+    inputmode: 'numeric',
+    autocomplete: 'off',
+    class: 'short',
+    value: webhook && webhook.rate_limit !== null ? String(webhook.rate_limit) : '',
+    'data-pointer': '/rate_limit',
+    placeholder: 'No limit',
+  });
 
   const headers = headerEditor(['']);
   let replaceHeaders = null;
@@ -572,12 +589,17 @@ async function webhookFormPage(id) {
     eventsFieldset,
     filterFieldset,
     field('Body format', format),
+    field('Ordering', ordering, 'In publish order, each delivery waits until the one before it was delivered or failed for good, retries included.'),
+    field('Rate limit (optional)', rateLimit, 'At most this many deliveries a second (1 to 100000); the rest wait their turn, none is dropped. Empty for no limit.'),
     headersFieldset,
     h('div', { class: 'actions' }, submit, h('a', { href: webhook ? `#/webhooks/${encodeURIComponent(webhook.id)}` : '#/webhooks' }, 'Cancel')),
   );
 
   const collect = () => {
-    const body = { url: url.value.trim(), description: description.value, format: format.value };
+    const body = { url: url.value.trim(), description: description.value, format: format.value, ordering: ordering.value };
+    const limit = rateLimit.value.trim();
+    if (limit !== '') body.rate_limit = /^\d+$/.test(limit) ? Number(limit) : limit;
+    else if (webhook) body.rate_limit = null;
     body.events = allRadio.checked ? ['*'] : types.filter((_, i) => typeBoxes[i].checked).map((t) => t.type);
     const filter = {};
     for (const row of conditions.children) {
@@ -604,6 +626,9 @@ async function webhookFormPage(id) {
       if (!name || !value) {
         local.push({ pointer: '/headers', message: name ? `Enter a value for ${name}, or remove the header.` : 'Enter the header\'s name, or remove it.' });
       }
+    }
+    if (typeof body.rate_limit === 'string') {
+      local.push({ pointer: '/rate_limit', message: 'Enter a whole number of deliveries a second, or leave it empty for no limit.' });
     }
     if (!allRadio.checked && body.events.length === 0) {
       local.push({ pointer: '/events', message: 'Check at least one event type, or choose every event type.' });
@@ -864,6 +889,8 @@ function summary(webhook) {
     ['Events', eventsText(webhook.events)],
     ['Filter', webhook.filter ? h('code', {}, JSON.stringify(webhook.filter)) : 'None: every event of these types'],
     ['Format', webhook.format],
+    ['Ordering', orderingText(webhook.ordering)],
+    ['Rate limit', rateLimitText(webhook.rate_limit)],
     ['Source', webhook.source],
     ['Custom headers', webhook.header_names.length ? `${webhook.header_names.join(', ')} (values hidden)` : 'None'],
     ['Status', webhook.enabled ? 'Enabled' : `Disabled${webhook.disabled_reason ? `: ${webhook.disabled_reason}` : ''}`],

@@ -289,6 +289,74 @@ test('bad input is shown next to its field and changes nothing', async () => {
   await context.close();
 });
 
+test('a webhook gets publish ordering and a rate limit, and the limit is removed again', async () => {
+  const account = await producer.newAccount('Paced Co');
+  const { context, page, problems } = await signedIn(account);
+  await page.getByRole('link', { name: 'New webhook' }).click();
+  await page.getByRole('heading', { level: 1, name: 'New webhook' }).waitFor();
+  await page.getByLabel('Endpoint URL').fill(`${receiver.url}/paced`);
+  assert.equal(await page.getByLabel('Ordering').inputValue(), 'none', 'no ordering by default');
+  assert.equal(await page.getByLabel('Rate limit (optional)').inputValue(), '', 'no limit by default');
+  await page.getByLabel('Ordering').selectOption('fifo');
+  await page.getByLabel('Rate limit (optional)').fill('20');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+  const [listed] = (await api(account, 'GET', '/v1/webhooks')).body.data;
+  const created = await api(account, 'GET', `/v1/webhooks/${listed.id}`);
+  assert.equal(created.body.ordering, 'fifo');
+  assert.equal(created.body.rate_limit, 20);
+
+  // The webhook's page says both.
+  await page.getByRole('link', { name: 'Open the webhook' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhook', exact: true }).waitFor();
+  const summary = page.locator('dl.summary');
+  assert.match(await summary.textContent(), /OrderingIn publish order, one at a time/);
+  assert.match(await summary.textContent(), /Rate limit20 a second/);
+
+  // Edit: the form comes back with both; emptying the limit removes it and keeps the order.
+  await page.getByRole('link', { name: 'Edit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Edit webhook' }).waitFor();
+  assert.equal(await page.getByLabel('Ordering').inputValue(), 'fifo');
+  assert.equal(await page.getByLabel('Rate limit (optional)').inputValue(), '20');
+  await page.getByLabel('Rate limit (optional)').fill('');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhook', exact: true }).waitFor();
+  assert.match(await summary.textContent(), /Rate limitNone/);
+  const edited = await api(account, 'GET', `/v1/webhooks/${listed.id}`);
+  assert.equal(edited.body.rate_limit, null);
+  assert.equal(edited.body.ordering, 'fifo');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('an invalid rate limit is shown next to its field and creates nothing', async () => {
+  const account = await producer.newAccount('Too Slow Co');
+  const { context, page, problems } = await signedIn(account);
+  await page.getByRole('link', { name: 'New webhook' }).click();
+  await page.getByLabel('Endpoint URL').fill(`${receiver.url}/too-slow`);
+  const limit = page.getByLabel('Rate limit (optional)');
+
+  // Not a number: the page says so before asking.
+  await limit.fill('fast');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  await page.getByRole('alert').getByText('Enter a whole number of deliveries a second').waitFor();
+  assert.equal(await limit.getAttribute('aria-invalid'), 'true');
+
+  // Zero: the service refuses it with a 422 pointing at the field.
+  await limit.fill('0');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  await page.getByRole('alert').getByText('/rate_limit').waitFor();
+  assert.equal(await limit.getAttribute('aria-invalid'), 'true');
+  const fieldError = page.locator('.field-error');
+  assert.equal(await fieldError.count(), 1);
+  assert.match(await fieldError.textContent(), /1 to 100000 deliveries a second/);
+  assert.match(await limit.getAttribute('aria-describedby'), new RegExp(await fieldError.getAttribute('id')));
+
+  assert.deepEqual((await api(account, 'GET', '/v1/webhooks')).body.data, []);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('a wrong key is refused and nothing is stored in the browser', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
