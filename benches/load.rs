@@ -32,6 +32,11 @@
 //! deleted at 100/s alongside. Run it with `fanout1` for the one-account,
 //! one-endpoint figure of the same run.
 //!
+//! `BENCH_ONLY=fifo` (run only when named) measures what ordered delivery
+//! costs: one webhook with `"ordering": "fifo"` gets `BENCH_FIFO_EVENTS`
+//! events (default 2,000) published in a burst, one delivery at a time,
+//! beside `fanout1` in the same run, on SQLite and PostgreSQL.
+//!
 //! `BENCH_ONLY=soak` (run only when named) proves long-running behaviour:
 //! steady publishing to one account with one webhook to the receiver, at
 //! `BENCH_SOAK_RATE` events/s (default 500) for `BENCH_SOAK_SECONDS`
@@ -835,6 +840,43 @@ async fn fanout(
         latencies_us: latencies_of(&received, "t"),
         latency_of: "publish -> delivery",
         cpu_per_1000: Some(used / deliveries as f64 * 1000.0),
+        machine: Some(machine.shares_since(used)),
+        peak_rss_mb: service.peak_rss_mb(),
+    }
+}
+
+/// One account with one ordered (`fifo`) webhook: `BENCH_FIFO_EVENTS`
+/// events (default 2,000) published in a burst go out one at a time, each
+/// after the one before it was delivered. Compare with `fanout(1)`.
+async fn fifo(client: &reqwest::Client, backend: Backend) -> Row {
+    let service = Nodes::start(backend, &["--retry-schedule", "1s,5s"]);
+    let (target, received) = start_receiver().await;
+    let api = service.api(client);
+    let (account, key) = api.account_with_key(&target, "o", 0).await;
+    api.post(
+        "/v1/webhooks",
+        Some(&key),
+        json!({"url": format!("{target}/o0"), "ordering": "fifo"}),
+    )
+    .await;
+    let events = env_number("BENCH_FIFO_EVENTS", 2_000);
+    let cpu = service.cpu_seconds();
+    let machine = MachineCpu::now();
+    let started = Instant::now();
+    let (ingest, _) = burst(&api, &account, events, 32).await;
+    wait_for(&received, events, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    let used = service.cpu_seconds() - cpu;
+    Row {
+        workload: format!(
+            "{}: 1 ordered (fifo) subscription, {events} events, end to end",
+            backend.label()
+        ),
+        events_per_s: Some(events as f64 / ingest.as_secs_f64()),
+        deliveries_per_s: Some(events as f64 / elapsed.as_secs_f64()),
+        latencies_us: latencies_of(&received, "o"),
+        latency_of: "publish -> delivery",
+        cpu_per_1000: Some(used / events as f64 * 1000.0),
         machine: Some(machine.shares_since(used)),
         peak_rss_mb: service.peak_rss_mb(),
     }
@@ -1708,6 +1750,26 @@ async fn main() {
                 backend.label(),
                 ratio(&rows[0]),
                 ratio(&rows[1])
+            );
+        }
+    }
+
+    // 10c. Ordered delivery, only when asked for: one fifo webhook beside
+    //     one ordinary webhook, per backend, and the ratio of deliveries/s.
+    if named("fifo") {
+        let mut backends = vec![Backend::Sqlite];
+        if postgres {
+            backends.push(Backend::Postgres { nodes: 1 });
+        }
+        for backend in backends {
+            let mut one = fanout(&client, seconds, 1, backend).await;
+            one.print();
+            let mut ordered = fifo(&client, backend).await;
+            ordered.print();
+            println!(
+                "fifo, {}: deliveries/s {:.3}x one ordinary webhook's",
+                backend.label(),
+                ordered.deliveries_per_s.unwrap_or(0.0) / one.deliveries_per_s.unwrap_or(1.0)
             );
         }
     }
