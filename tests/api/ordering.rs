@@ -224,3 +224,35 @@ async fn the_order_survives_a_restart() {
     receiver.wait_for(4, WAIT).await;
     assert_eq!(arrival_order(&receiver), retried_first_then_the_rest(&ids));
 }
+
+/// Two nodes on one PostgreSQL database, events published to each in turn:
+/// the ordered webhook still gets them one at a time in publish order.
+/// Always on PostgreSQL (the SQLite store is single-node), so it runs in
+/// the SQLite pass only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multinode_ordering_keeps_publish_order_across_nodes() {
+    let database = TestDatabase::postgres();
+    let nodes = [
+        BinaryApp::start(&database, &[]),
+        BinaryApp::start(&database, &[]),
+    ];
+    let receiver = Receiver::start().await;
+    receiver.set_delay(Duration::from_millis(5));
+    let first = nodes[0].api();
+    let account = first.new_account().await;
+    first
+        .create_webhook(&account, json!({"url": receiver.url, "ordering": "fifo"}))
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let published = nodes[i % 2]
+            .api()
+            .publish_accepted(&account, "generation_complete", generation("image"))
+            .await;
+        ids.push(published["id"].as_str().unwrap().to_owned());
+    }
+    receiver.wait_for(40, WAIT).await;
+    assert_eq!(arrival_order(&receiver), ids);
+    assert_eq!(receiver.max_concurrent(), 1);
+    receiver.assert_quiet(40, Duration::from_millis(300)).await;
+}
