@@ -34,10 +34,15 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
+# Installing Node 24 and n8n for the n8n suite takes minutes the first time
+# (then it is cached): it runs beside the Rust suites.
+bash n8n-node/scripts/install-n8n.sh >"$reports/n8n-install.log" 2>&1 &
+n8n_install=$!
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
 cargo nextest run --locked --no-fail-fast 2>&1 | tee "$reports/nextest.log"
 # The same black-box suite, every test on a PostgreSQL server of its own (the
 # multi-node, TLS and PostgreSQL full-disk tests always run on PostgreSQL, and
@@ -64,6 +69,10 @@ cargo build --locked --bin hookbridge
 # @n8n/node-cli, then run in a real n8n (2.x on Node 24, both installed once
 # into ~/.cache/hookbridge by n8n-node/scripts/install-n8n.sh) against the
 # real binary (Node's test runner).
+if ! wait "$n8n_install"; then
+  cat "$reports/n8n-install.log"
+  exit 1
+fi
 (cd n8n-node && npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$reports/n8n.log"
 
 # The dashboard at /, in a real headless Chromium against the real binary.
