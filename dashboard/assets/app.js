@@ -1,10 +1,12 @@
-// The Hookbridge dashboard: one page with hash routes over the account API.
+// The Hookbridge dashboard: one page with hash routes over the account API,
+// or, signed in with the admin key, over the operational webhooks only.
 // Every element is built with DOM calls and every value from the API goes in
 // as text (never innerHTML), so nothing the API returns is parsed as markup.
-// The account key lives in this tab's session storage and travels only in
-// the X-Api-Key header of same-origin calls.
+// The key lives in this tab's session storage and travels only in same-origin
+// calls: an account key in the X-Api-Key header, the admin key as a bearer token.
 
 const KEY_ITEM = 'hookbridge.api_key';
+const ADMIN_KEY_ITEM = 'hookbridge.admin_key';
 const main = document.getElementById('main');
 const announcer = document.getElementById('announcer');
 
@@ -19,6 +21,12 @@ class ApiFailure extends Error {
   }
 }
 
+/** True when the tab is signed in with the admin key rather than an account's. */
+const adminMode = () => Boolean(sessionStorage.getItem(ADMIN_KEY_ITEM));
+
+/** True when the tab holds a key of either kind. */
+const signedIn = () => Boolean(sessionStorage.getItem(KEY_ITEM) || sessionStorage.getItem(ADMIN_KEY_ITEM));
+
 /**
  * Calls the API with the stored key; resolves to the parsed JSON body. A 401
  * signs out (the key was revoked), except while a key is being tried.
@@ -26,7 +34,9 @@ class ApiFailure extends Error {
 async function api(method, path, body, { signOutOn401 = true } = {}) {
   const headers = { accept: 'application/json' };
   const key = sessionStorage.getItem(KEY_ITEM);
+  const adminKey = sessionStorage.getItem(ADMIN_KEY_ITEM);
   if (key) headers['x-api-key'] = key;
+  else if (adminKey) headers.authorization = `Bearer ${adminKey}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response;
   try {
@@ -48,7 +58,7 @@ async function api(method, path, body, { signOutOn401 = true } = {}) {
     json = null;
   }
   if (!response.ok) {
-    if (response.status === 401 && key && signOutOn401) {
+    if (response.status === 401 && (key || adminKey) && signOutOn401) {
       signOut('The service no longer accepts this key. Sign in again.');
     }
     throw new ApiFailure(response.status, json);
@@ -90,6 +100,7 @@ const eventsText = (events) => (!events || events.length === 0 || events.include
 const pretty = (value) => JSON.stringify(value, null, 2);
 const orderingText = (ordering) => (ordering === 'fifo' ? 'In publish order, one at a time' : 'None: several at a time, in any order');
 const rateLimitText = (limit) => (limit === null || limit === undefined ? 'None' : `${limit} a second`);
+const statusText = (webhook) => (webhook.enabled ? 'Enabled' : `Disabled${webhook.disabled_reason ? `: ${webhook.disabled_reason}` : ''}`);
 
 /** An alert listing the service's message and each detail's pointer. */
 function errorBox(failure) {
@@ -121,6 +132,17 @@ function markInvalid(form, failure) {
     field.insertAdjacentElement('afterend', h('p', { class: 'field-error', id }, detail.message));
   }
 }
+
+/** Shows a failure above a form and marks the fields its details point at. */
+function formFailed(form, errors, failure) {
+  errors.replaceChildren(errorBox(failure));
+  markInvalid(form, failure);
+  errors.querySelector('[role=alert]').focus();
+  announce(failure.message);
+}
+
+/** What the page itself refuses before asking the service, shaped like the service's 422. */
+const localFailure = (details) => new ApiFailure(422, { error: { message: 'Some fields need attention.', details } });
 
 /** A labelled input with an optional hint. */
 function field(label, input, hint) {
@@ -169,16 +191,20 @@ function page(title, actions, ...content) {
   );
 }
 
+/** What a delete is of: an account's webhook or an operational webhook. */
+const WEBHOOK = { noun: 'webhook', Noun: 'Webhook', path: '/v1/webhooks' };
+const OPERATIONAL_WEBHOOK = { noun: 'operational webhook', Noun: 'Operational webhook', path: '/v1/operational-webhooks' };
+
 /** The delete confirmation, with the in-flight warning; resolves to true on delete. */
-function confirmDelete(webhook) {
+function confirmDelete(webhook, kind) {
   const title = uid('dialog-title');
   const description = uid('dialog-description');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-  const remove = h('button', { type: 'button', class: 'danger' }, 'Delete webhook');
+  const remove = h('button', { type: 'button', class: 'danger' }, `Delete ${kind.noun}`);
   const dialog = h(
     'dialog',
     { 'aria-labelledby': title, 'aria-describedby': description },
-    h('h2', { id: title }, 'Delete this webhook?'),
+    h('h2', { id: title }, `Delete this ${kind.noun}?`),
     h(
       'div',
       { id: description },
@@ -200,16 +226,16 @@ function confirmDelete(webhook) {
   });
 }
 
-/** Deletes after confirmation; true when it was deleted. */
-async function deleteWebhook(webhook, errors) {
-  if (!(await confirmDelete(webhook))) return false;
+/** Deletes after confirmation (a webhook unless `kind` says otherwise); true when it was deleted. */
+async function deleteWebhook(webhook, errors, kind = WEBHOOK) {
+  if (!(await confirmDelete(webhook, kind))) return false;
   try {
-    await api('DELETE', `/v1/webhooks/${encodeURIComponent(webhook.id)}`);
+    await api('DELETE', `${kind.path}/${encodeURIComponent(webhook.id)}`);
   } catch (failure) {
     errors.replaceChildren(errorBox(failure));
     return false;
   }
-  announce(`Webhook to ${webhook.url} deleted.`);
+  announce(`${kind.Noun} to ${webhook.url} deleted.`);
   return true;
 }
 
@@ -248,20 +274,52 @@ function pagedList({ path, caption, columns, emptyText, errors, row }) {
 
 // ---------------------------------------------------------------- sign in
 
+/** The two kinds of key the sign-in form takes: their labels, hints and check. */
+const KEY_KINDS = {
+  account: {
+    label: 'Account API key',
+    hint: 'The key stays in this browser tab (session storage) until you sign out or close the tab.',
+    item: KEY_ITEM,
+    home: '#/webhooks',
+    load: () => loadAccount(),
+  },
+  admin: {
+    label: 'Admin key',
+    hint: 'The service\'s admin key, for operational webhooks only. It stays in this browser tab (session storage) until you sign out or close the tab.',
+    item: ADMIN_KEY_ITEM,
+    home: '#/operational-webhooks',
+    load: () => loadAdmin(),
+  },
+};
+
 async function signInPage() {
   const key = h('input', { type: 'password', autocomplete: 'off', required: true, spellcheck: 'false', id: 'api-key' });
   const errors = h('div');
+  const kindName = uid('key-kind');
+  const accountRadio = h('input', { type: 'radio', name: kindName, value: 'account', checked: true });
+  const adminRadio = h('input', { type: 'radio', name: kindName, value: 'admin' });
+  const keyField = field(KEY_KINDS.account.label, key, KEY_KINDS.account.hint);
+  const chosenKind = () => KEY_KINDS[adminRadio.checked ? 'admin' : 'account'];
+  const showKind = () => {
+    keyField.querySelector('label').textContent = chosenKind().label;
+    keyField.querySelector('.hint').textContent = chosenKind().hint;
+  };
+  accountRadio.addEventListener('change', showKind);
+  adminRadio.addEventListener('change', showKind);
   const form = h(
     'form',
     {
       class: 'card narrow',
       onsubmit: async (event) => {
         event.preventDefault();
-        sessionStorage.setItem(KEY_ITEM, key.value.trim());
+        const kind = chosenKind();
+        sessionStorage.removeItem(KEY_ITEM);
+        sessionStorage.removeItem(ADMIN_KEY_ITEM);
+        sessionStorage.setItem(kind.item, key.value.trim());
         try {
-          await loadAccount();
+          await kind.load();
         } catch (failure) {
-          sessionStorage.removeItem(KEY_ITEM);
+          sessionStorage.removeItem(kind.item);
           errors.replaceChildren(
             errorBox(failure.status === 401 ? new ApiFailure(401, { error: { message: 'That key was not accepted.' } }) : failure),
           );
@@ -269,28 +327,50 @@ async function signInPage() {
           key.focus();
           return;
         }
-        if (!location.hash.startsWith('#/') || location.hash === '#/sign-in') location.hash = '#/webhooks';
+        if (!location.hash.startsWith('#/') || location.hash === '#/sign-in') location.hash = kind.home;
         else render();
       },
     },
     errors,
-    field('Account API key', key, 'The key stays in this browser tab (session storage) until you sign out or close the tab.'),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Sign in with'),
+      h('label', { class: 'check' }, accountRadio, ' An account\'s API key (its webhooks)'),
+      h('label', { class: 'check' }, adminRadio, ' Admin (operational webhooks)'),
+    ),
+    keyField,
     h('button', { type: 'submit' }, 'Sign in'),
   );
-  return page('Sign in', null, h('p', {}, 'Manage the webhooks of your account: where events go, what was delivered, and the event catalog.'), form);
+  return page('Sign in', null, h('p', {}, 'Manage the webhooks of your account: where events go, what was delivered, and the event catalog. With the admin key, manage the operational webhooks instead.'), form);
+}
+
+/** Shows who is signed in and the navigation of that kind of key. */
+function showSignedIn(name, kind) {
+  document.getElementById('account-name').textContent = name;
+  document.getElementById('account').hidden = false;
+  document.getElementById('main-nav').hidden = false;
+  document.querySelectorAll('#main-nav [data-kind]').forEach((item) => {
+    item.hidden = item.dataset.kind !== kind;
+  });
 }
 
 /** Reads the account behind the stored key and shows it in the header. */
 async function loadAccount() {
   const account = await api('GET', '/v1/me', undefined, { signOutOn401: false });
-  document.getElementById('account-name').textContent = account.name || account.id;
-  document.getElementById('account').hidden = false;
-  document.getElementById('main-nav').hidden = false;
+  showSignedIn(account.name || account.id, 'account');
   return account;
+}
+
+/** Checks the stored admin key with a one-item list of operational webhooks. */
+async function loadAdmin() {
+  await api('GET', '/v1/operational-webhooks?limit=1', undefined, { signOutOn401: false });
+  showSignedIn('Operator (admin key)', 'admin');
 }
 
 function signOut(message) {
   sessionStorage.removeItem(KEY_ITEM);
+  sessionStorage.removeItem(ADMIN_KEY_ITEM);
   document.getElementById('account').hidden = true;
   document.getElementById('main-nav').hidden = true;
   if (message) announce(message);
@@ -633,14 +713,8 @@ async function webhookFormPage(id) {
     if (!allRadio.checked && body.events.length === 0) {
       local.push({ pointer: '/events', message: 'Check at least one event type, or choose every event type.' });
     }
-    const failed = (failure) => {
-      errors.replaceChildren(errorBox(failure));
-      markInvalid(form, failure);
-      errors.querySelector('[role=alert]').focus();
-      announce(failure.message);
-    };
     if (local.length) {
-      failed(new ApiFailure(422, { error: { message: 'Some fields need attention.', details: local } }));
+      formFailed(form, errors, localFailure(local));
       return;
     }
     submit.disabled = true;
@@ -664,7 +738,7 @@ async function webhookFormPage(id) {
         announce('Webhook created. Its signing secret is shown once.');
       }
     } catch (failure) {
-      failed(failure);
+      formFailed(form, errors, failure);
     } finally {
       submit.disabled = false;
     }
@@ -893,7 +967,7 @@ function summary(webhook) {
     ['Rate limit', rateLimitText(webhook.rate_limit)],
     ['Source', webhook.source],
     ['Custom headers', webhook.header_names.length ? `${webhook.header_names.join(', ')} (values hidden)` : 'None'],
-    ['Status', webhook.enabled ? 'Enabled' : `Disabled${webhook.disabled_reason ? `: ${webhook.disabled_reason}` : ''}`],
+    ['Status', statusText(webhook)],
     ['Created', dateTime(webhook.created_at)],
     ['Updated', dateTime(webhook.updated_at)],
   ];
@@ -974,6 +1048,125 @@ async function catalogPage() {
   return page('Event catalog', null, h('p', {}, 'Every event type this service sends, with the fields a filter can use.'), h('nav', { 'aria-label': 'Event types' }, index), sections);
 }
 
+// ---------------------------------------------------------------- operational webhooks
+
+/** The operational events, each with when it is sent. */
+const OPERATIONAL_EVENTS = [
+  ['webhook.disabled', 'Auto-disable turned a customer\'s webhook off.'],
+  ['delivery.exhausted', 'A delivery\'s retry schedule ran out (test sends never count).'],
+  ['subscription.removed', 'An endpoint\'s 410 removed a Zapier, n8n or raw subscription.'],
+];
+
+const eventCodes = (events) => events.map((name, i) => [i ? ', ' : '', h('code', {}, name)]);
+
+async function operationalListPage() {
+  const errors = h('div');
+  const list = pagedList({
+    path: '/v1/operational-webhooks?limit=50',
+    caption: 'Operational webhooks, newest first',
+    columns: ['URL', 'Events', 'Status', 'Created', 'Actions'],
+    emptyText: 'No operational webhooks yet. Create one to hear about your customers\' endpoints.',
+    errors,
+    row: (webhook) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, h('code', { class: 'url' }, webhook.url)),
+        h('td', {}, eventCodes(webhook.events)),
+        h('td', {}, statusText(webhook)),
+        h('td', {}, dateTime(webhook.created_at)),
+        h(
+          'td',
+          { class: 'row-actions' },
+          h('button', {
+            type: 'button',
+            class: 'link danger',
+            'aria-label': `Delete ${webhook.url}`,
+            onclick: async (event) => {
+              if (await deleteWebhook(webhook, errors, OPERATIONAL_WEBHOOK)) {
+                event.target.closest('tr').remove();
+                list.rowRemoved();
+              }
+            },
+          }, 'Delete'),
+        ),
+      ),
+  });
+  await list.load(true);
+  return page(
+    'Operational webhooks',
+    h('a', { href: '#/operational-webhooks/new', class: 'button' }, 'New operational webhook'),
+    h('p', {}, 'Where the product hears about its customers\' endpoints: a webhook disabled, a delivery out of retries, a subscription removed. They are signed with their own secret and retried like any delivery.'),
+    errors,
+    list.elements,
+  );
+}
+
+async function operationalFormPage() {
+  const errors = h('div');
+  const url = h('input', { type: 'url', required: true, autocomplete: 'off', 'data-pointer': '/url', placeholder: 'https://ops.example.com/hookbridge' });
+  const eventBoxes = OPERATIONAL_EVENTS.map(([name]) => h('input', { type: 'checkbox', value: name }));
+  const eventsFieldset = h(
+    'fieldset',
+    { 'data-pointer': '/events' },
+    h('legend', {}, 'Events'),
+    h(
+      'ul',
+      { class: 'type-choices' },
+      OPERATIONAL_EVENTS.map(([name, when], i) => {
+        const hint = uid('type-hint');
+        eventBoxes[i].setAttribute('aria-describedby', hint);
+        return h('li', {}, h('label', { class: 'check' }, eventBoxes[i], ' ', h('code', {}, name)), h('p', { class: 'hint', id: hint }, when));
+      }),
+    ),
+  );
+  const secret = h('input', { type: 'password', autocomplete: 'new-password', spellcheck: 'false', 'data-pointer': '/secret' });
+  const submit = h('button', { type: 'submit' }, 'Create operational webhook');
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true },
+    errors,
+    field('Endpoint URL', url, 'The HTTPS address that receives a POST for each operational event.'),
+    eventsFieldset,
+    field('Signing secret (optional)', secret, 'Your own whsec_ secret (base64 after the prefix); empty for a new one.'),
+    h('div', { class: 'actions' }, submit, h('a', { href: '#/operational-webhooks' }, 'Cancel')),
+  );
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const body = { url: url.value.trim(), events: eventBoxes.filter((box) => box.checked).map((box) => box.value) };
+    if (secret.value) body.secret = secret.value;
+    const local = [];
+    if (!body.url) local.push({ pointer: '/url', message: 'Enter the endpoint URL.' });
+    if (body.events.length === 0) local.push({ pointer: '/events', message: 'Check at least one event.' });
+    if (local.length) {
+      formFailed(form, errors, localFailure(local));
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const created = await api('POST', '/v1/operational-webhooks', body);
+      main.replaceChildren(
+        page(
+          'Operational webhook created',
+          null,
+          h('p', {}, 'Operational events (', eventCodes(created.events), ') now go to ', h('code', {}, created.url), '.'),
+          secretPanel('Signing secret', created.secret),
+          h('p', {}, h('a', { href: '#/operational-webhooks', class: 'button' }, 'Back to operational webhooks')),
+        ),
+      );
+      main.querySelector('h1').focus();
+      announce('Operational webhook created. Its signing secret is shown once.');
+    } catch (failure) {
+      formFailed(form, errors, failure);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  return page('New operational webhook', null, form);
+}
+
 // ---------------------------------------------------------------- routing
 
 const ROUTES = [
@@ -984,27 +1177,34 @@ const ROUTES = [
   [/^#\/webhooks$/, () => webhookListPage()],
 ];
 
+/** The admin key's routes: the operational webhooks and nothing else. */
+const ADMIN_ROUTES = [
+  [/^#\/operational-webhooks\/new$/, () => operationalFormPage()],
+  [/^#\/operational-webhooks$/, () => operationalListPage()],
+];
+
 let renderCount = 0;
 
 async function render() {
   const ticket = ++renderCount;
-  const signedIn = Boolean(sessionStorage.getItem(KEY_ITEM));
   const hash = location.hash;
+  const admin = adminMode();
   let view;
   try {
-    if (!signedIn) {
+    if (!signedIn()) {
       view = await signInPage();
     } else {
-      const route = ROUTES.find(([pattern]) => pattern.test(hash));
+      const route = (admin ? ADMIN_ROUTES : ROUTES).find(([pattern]) => pattern.test(hash));
       if (!route) {
-        location.replace('#/webhooks');
+        location.replace(admin ? KEY_KINDS.admin.home : KEY_KINDS.account.home);
         return;
       }
       view = await route[1](...hash.match(route[0]).slice(1));
     }
   } catch (failure) {
-    if (!sessionStorage.getItem(KEY_ITEM)) return;
-    view = page(failure.status === 404 ? 'Not found' : 'Something went wrong', null, errorBox(failure), h('p', {}, h('a', { href: '#/webhooks' }, 'Back to webhooks')));
+    if (!signedIn()) return;
+    const back = admin ? h('a', { href: KEY_KINDS.admin.home }, 'Back to operational webhooks') : h('a', { href: KEY_KINDS.account.home }, 'Back to webhooks');
+    view = page(failure.status === 404 ? 'Not found' : 'Something went wrong', null, errorBox(failure), h('p', {}, back));
   }
   if (ticket !== renderCount) return;
   main.replaceChildren(view);
@@ -1028,11 +1228,12 @@ document.getElementById('sign-out').addEventListener('click', () => signOut('Sig
 window.addEventListener('hashchange', render);
 
 (async () => {
-  if (sessionStorage.getItem(KEY_ITEM)) {
+  const kind = adminMode() ? KEY_KINDS.admin : KEY_KINDS.account;
+  if (sessionStorage.getItem(kind.item)) {
     try {
-      await loadAccount();
+      await kind.load();
     } catch {
-      sessionStorage.removeItem(KEY_ITEM);
+      sessionStorage.removeItem(kind.item);
     }
   }
   render();

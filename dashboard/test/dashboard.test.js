@@ -14,6 +14,8 @@ const { chromiumLaunchOptions } = require('../../tools/e2e/chromium');
 
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
 const HEADER_VALUE = 'Bearer dashboard-only-s3cret';
+// The admin key that tools/e2e/service.js starts the binary with.
+const ADMIN_KEY = 'e2e-test-admin-key-0123456789';
 
 let service;
 let receiver;
@@ -40,8 +42,8 @@ const shot = async (page, name) => {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 };
 
-/** A fresh browser context (empty session storage) on the dashboard, signed in as `account`. */
-const signedIn = async (account) => {
+/** A fresh browser context (empty session storage) on the dashboard's sign-in page, watching for problems. */
+const opened = async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const problems = [];
@@ -55,10 +57,36 @@ const signedIn = async (account) => {
     if (!request.url().startsWith(service.url)) problems.push(`request off the service: ${request.url()}`);
   });
   await page.goto(`${service.url}/`);
+  return { context, page, problems };
+};
+
+/** A fresh browser context on the dashboard, signed in as `account`. */
+const signedIn = async (account) => {
+  const { context, page, problems } = await opened();
   await page.getByLabel('Account API key').fill(account.key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
   return { context, page, problems };
+};
+
+/** A fresh browser context on the dashboard, signed in with the admin key. */
+const signedInAsAdmin = async () => {
+  const { context, page, problems } = await opened();
+  await page.getByLabel('Admin (operational webhooks)').check();
+  await page.getByLabel('Admin key').fill(ADMIN_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Operational webhooks' }).waitFor();
+  return { context, page, problems };
+};
+
+/** The operational webhooks API, with the admin key. */
+const adminApi = async (method, urlPath, body) => {
+  const response = await fetch(`${service.url}${urlPath}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: response.status === 204 ? null : await response.json() };
 };
 
 const api = async (account, method, urlPath, body) => {
@@ -353,6 +381,112 @@ test('an invalid rate limit is shown next to its field and creates nothing', asy
   assert.match(await limit.getAttribute('aria-describedby'), new RegExp(await fieldError.getAttribute('id')));
 
   assert.deepEqual((await api(account, 'GET', '/v1/webhooks')).body.data, []);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('the operator signs in with the admin key, creates, lists and deletes an operational webhook', async () => {
+  const { context, page, problems } = await signedInAsAdmin();
+  assert.equal(await page.locator('#account-name').textContent(), 'Operator (admin key)');
+  const stored = await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length, cookies: document.cookie }));
+  assert.deepEqual(stored, { session: 1, local: 0, cookies: '' });
+  assert.ok(!page.url().includes(ADMIN_KEY), 'the key is never in the URL');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Operational webhooks'], 'only the operational webhooks');
+  await page.getByText('No operational webhooks yet').waitFor();
+
+  // Create one for two of the three events, with a secret of the service's making.
+  await page.getByRole('link', { name: 'New operational webhook' }).click();
+  await page.getByRole('heading', { level: 1, name: 'New operational webhook' }).waitFor();
+  const events = page.getByRole('group', { name: 'Events' });
+  assert.match(await events.textContent(), /Auto-disable turned a customer's webhook off\./);
+  await page.getByLabel('Endpoint URL').fill(`${receiver.url}/ops`);
+  await page.getByLabel('webhook.disabled').check();
+  await page.getByLabel('delivery.exhausted').check();
+  await page.getByRole('button', { name: 'Create operational webhook' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Operational webhook created' }).waitFor();
+  const secret = await page.getByTestId('secret').textContent();
+  assert.match(secret, /^whsec_/);
+
+  // Stored as the form said; the list never carries the secret.
+  const list = await adminApi('GET', '/v1/operational-webhooks');
+  assert.equal(list.body.data.length, 1);
+  const [created] = list.body.data;
+  assert.equal(created.url, `${receiver.url}/ops`);
+  assert.deepEqual([...created.events].sort(), ['delivery.exhausted', 'webhook.disabled']);
+  assert.equal(created.enabled, true);
+  assert.equal(created.secret, undefined);
+
+  // Listed with its events, status and creation date.
+  await page.getByRole('link', { name: 'Back to operational webhooks' }).click();
+  const row = page.getByRole('row', { name: new RegExp(`${receiver.url}/ops`) });
+  await row.waitFor();
+  const text = await row.textContent();
+  assert.match(text, /webhook\.disabled/);
+  assert.match(text, /delivery\.exhausted/);
+  assert.doesNotMatch(text, /subscription\.removed/);
+  assert.match(text, /Enabled/);
+  assert.ok(await row.locator('time').getAttribute('datetime'));
+  assert.ok(!(await page.content()).includes(secret), 'the secret is not shown again');
+
+  // Delete, after the confirmation; cancelling keeps it.
+  await row.getByRole('button', { name: `Delete ${receiver.url}/ops` }).click();
+  const dialog = page.getByRole('dialog', { name: 'Delete this operational webhook?' });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await adminApi('GET', '/v1/operational-webhooks')).body.data.length, 1, 'cancel deletes nothing');
+  await row.getByRole('button', { name: `Delete ${receiver.url}/ops` }).click();
+  await dialog.getByRole('button', { name: 'Delete operational webhook' }).click();
+  await row.waitFor({ state: 'detached' });
+  await page.getByText('No operational webhooks yet').waitFor();
+  assert.deepEqual((await adminApi('GET', '/v1/operational-webhooks')).body.data, []);
+
+  // The account pages are not the admin key's: their routes lead back here.
+  await page.goto(`${service.url}/#/webhooks`);
+  await page.waitForURL(/#\/operational-webhooks$/);
+  await page.getByRole('heading', { level: 1, name: 'Operational webhooks' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a refused operational webhook is shown at its field and creates nothing', async () => {
+  // An account's key is not the admin key.
+  const account = await producer.newAccount('Not The Operator');
+  const { context, page, problems } = await opened();
+  await page.getByLabel('Admin (operational webhooks)').check();
+  await page.getByLabel('Admin key').fill(account.key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').getByText('That key was not accepted.').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+  await page.getByLabel('Admin key').fill(ADMIN_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Operational webhooks' }).waitFor();
+  await page.getByRole('link', { name: 'New operational webhook' }).click();
+  const url = page.getByLabel('Endpoint URL');
+
+  // A URL the service refuses: its 422 is marked at the field.
+  await url.fill('ftp://example.com/ops');
+  await page.getByLabel('subscription.removed').check();
+  await page.getByRole('button', { name: 'Create operational webhook' }).click();
+  await page.getByRole('alert').getByText('/url').waitFor();
+  assert.equal(await url.getAttribute('aria-invalid'), 'true');
+  const fieldError = page.locator('.field-error');
+  assert.equal(await fieldError.count(), 1);
+  assert.match(await fieldError.textContent(), /https/);
+  assert.match(await url.getAttribute('aria-describedby'), new RegExp(await fieldError.getAttribute('id')));
+
+  // No event ticked: the page says so at the events before asking.
+  await url.fill(`${receiver.url}/ops-refused`);
+  await page.getByLabel('subscription.removed').uncheck();
+  await page.getByRole('button', { name: 'Create operational webhook' }).click();
+  await page.getByRole('alert').getByText('Check at least one event.').waitFor();
+  assert.equal(await page.getByRole('group', { name: 'Events' }).getAttribute('aria-invalid'), 'true');
+  assert.equal(await url.getAttribute('aria-invalid'), null, 'the URL is no longer marked');
+
+  assert.deepEqual((await adminApi('GET', '/v1/operational-webhooks')).body.data, []);
   assert.deepEqual(problems, []);
   await context.close();
 });
