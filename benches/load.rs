@@ -845,6 +845,31 @@ async fn fanout(
     }
 }
 
+/// Steady 1,000 events/s to one subscription for `seconds`: publish ->
+/// delivery latency when nothing queues.
+async fn steady(client: &reqwest::Client, seconds: u64, backend: Backend) -> Row {
+    let service = Nodes::start(backend, &[]);
+    let (target, received) = start_receiver().await;
+    let api = service.api(client);
+    let account = api.account(&target, "s", 1).await;
+    let cpu = service.cpu_seconds();
+    paced(&api, &account, 1000, seconds).await;
+    wait_for(&received, 1000 * seconds, Duration::from_secs(60)).await;
+    Row {
+        workload: format!(
+            "{}: steady 1,000 events/s for {seconds} s, 1 subscription",
+            backend.label()
+        ),
+        events_per_s: Some(1000.0),
+        deliveries_per_s: Some(1000.0),
+        latencies_us: latencies_of(&received, "s"),
+        latency_of: "publish -> delivery",
+        cpu_per_1000: Some((service.cpu_seconds() - cpu) / (1000 * seconds) as f64 * 1000.0),
+        machine: None,
+        peak_rss_mb: service.peak_rss_mb(),
+    }
+}
+
 /// One account with one ordered (`fifo`) webhook: `BENCH_FIFO_EVENTS`
 /// events (default 2,000) published in a burst go out one at a time, each
 /// after the one before it was delivered. Compare with `fanout(1)`.
@@ -1583,29 +1608,7 @@ async fn main() {
 
     // 4. Steady 1,000 events/s, one subscription: publish -> delivery latency.
     if wanted("steady") {
-        let service = Service::start(&[]);
-        let (target, received) = start_receiver().await;
-        let api = Arc::new(Api {
-            client: client.clone(),
-            urls: vec![service.url.clone()],
-            next: AtomicU64::new(0),
-            svix_token: None,
-        });
-        let account = api.account(&target, "s", 1).await;
-        let cpu = service.cpu_seconds();
-        paced(&api, &account, 1000, seconds).await;
-        wait_for(&received, 1000 * seconds, Duration::from_secs(60)).await;
-        Row {
-            workload: format!("steady 1,000 events/s for {seconds} s, 1 subscription"),
-            events_per_s: Some(1000.0),
-            deliveries_per_s: Some(1000.0),
-            latencies_us: latencies_of(&received, "s"),
-            latency_of: "publish -> delivery",
-            cpu_per_1000: Some((service.cpu_seconds() - cpu) / (1000 * seconds) as f64 * 1000.0),
-            machine: None,
-            peak_rss_mb: service.memory_kb("VmHWM:") as f64 / 1024.0,
-        }
-        .print();
+        steady(&client, seconds, Backend::Sqlite).await.print();
     }
 
     // 5. One target hangs 10 s per request; the other's latency.
@@ -1720,6 +1723,9 @@ async fn main() {
             fanout(&client, seconds, 1, backend).await.print();
             fanout(&client, seconds, 10, backend).await.print();
         }
+        steady(&client, seconds, Backend::Postgres { nodes: 1 })
+            .await
+            .print();
     }
     if postgres && (wanted("postgres") || wanted("history")) {
         history(&client, seconds, Backend::Postgres { nodes: 1 })
