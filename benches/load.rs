@@ -805,10 +805,52 @@ async fn fanout(
     subscriptions: usize,
     backend: Backend,
 ) -> Row {
+    fanout_with(
+        client,
+        2_000 * seconds,
+        subscriptions,
+        backend,
+        Delivery::Unordered,
+    )
+    .await
+}
+
+/// How the end-to-end workloads' webhooks take their deliveries.
+#[derive(Clone, Copy, PartialEq)]
+enum Delivery {
+    /// As soon as each can, many at once.
+    Unordered,
+    /// `"ordering": "fifo"`: one at a time, in publish order.
+    Ordered,
+}
+
+/// `events` published in a burst (after a warm-up of 200) to one account
+/// with `subscriptions` matching webhooks, end to end.
+async fn fanout_with(
+    client: &reqwest::Client,
+    events: u64,
+    subscriptions: usize,
+    backend: Backend,
+    delivery: Delivery,
+) -> Row {
     let service = Nodes::start(backend, &["--retry-schedule", "1s,5s"]);
     let (target, received) = start_receiver().await;
     let api = service.api(client);
-    let account = api.account(&target, "t", subscriptions).await;
+    let account = match delivery {
+        Delivery::Unordered => api.account(&target, "t", subscriptions).await,
+        Delivery::Ordered => {
+            let (account, key) = api.account_with_key(&target, "t", 0).await;
+            for i in 0..subscriptions {
+                api.post(
+                    "/v1/webhooks",
+                    Some(&key),
+                    json!({"url": format!("{target}/t{i}"), "ordering": "fifo"}),
+                )
+                .await;
+            }
+            account
+        }
+    };
     burst(&api, &account, 200, 32).await;
     wait_for(
         &received,
@@ -818,7 +860,6 @@ async fn fanout(
     .await;
     received.latencies_us.lock().unwrap().clear();
     let warm = received.count.load(Ordering::Relaxed);
-    let events = 2_000 * seconds;
     let cpu = service.cpu_seconds();
     let machine = MachineCpu::now();
     let started = Instant::now();
@@ -830,9 +871,13 @@ async fn fanout(
     if std::env::var_os("BENCH_METRICS").is_some() && !matches!(backend, Backend::Svix) {
         service.print_dispatcher_metrics(client).await;
     }
+    let ordered = match delivery {
+        Delivery::Unordered => "",
+        Delivery::Ordered => " ordered (fifo)",
+    };
     Row {
         workload: format!(
-            "{}: {subscriptions} matching subscription(s), {events} events, end to end",
+            "{}: {subscriptions}{ordered} matching subscription(s), {events} events, end to end",
             backend.label()
         ),
         events_per_s: Some(events as f64 / ingest.as_secs_f64()),
@@ -866,43 +911,6 @@ async fn steady(client: &reqwest::Client, seconds: u64, backend: Backend) -> Row
         latency_of: "publish -> delivery",
         cpu_per_1000: Some((service.cpu_seconds() - cpu) / (1000 * seconds) as f64 * 1000.0),
         machine: None,
-        peak_rss_mb: service.peak_rss_mb(),
-    }
-}
-
-/// One account with one ordered (`fifo`) webhook: `BENCH_FIFO_EVENTS`
-/// events (default 2,000) published in a burst go out one at a time, each
-/// after the one before it was delivered. Compare with `fanout(1)`.
-async fn fifo(client: &reqwest::Client, backend: Backend) -> Row {
-    let service = Nodes::start(backend, &["--retry-schedule", "1s,5s"]);
-    let (target, received) = start_receiver().await;
-    let api = service.api(client);
-    let (account, key) = api.account_with_key(&target, "o", 0).await;
-    api.post(
-        "/v1/webhooks",
-        Some(&key),
-        json!({"url": format!("{target}/o0"), "ordering": "fifo"}),
-    )
-    .await;
-    let events = env_number("BENCH_FIFO_EVENTS", 2_000);
-    let cpu = service.cpu_seconds();
-    let machine = MachineCpu::now();
-    let started = Instant::now();
-    let (ingest, _) = burst(&api, &account, events, 32).await;
-    wait_for(&received, events, Duration::from_secs(600)).await;
-    let elapsed = started.elapsed();
-    let used = service.cpu_seconds() - cpu;
-    Row {
-        workload: format!(
-            "{}: 1 ordered (fifo) subscription, {events} events, end to end",
-            backend.label()
-        ),
-        events_per_s: Some(events as f64 / ingest.as_secs_f64()),
-        deliveries_per_s: Some(events as f64 / elapsed.as_secs_f64()),
-        latencies_us: latencies_of(&received, "o"),
-        latency_of: "publish -> delivery",
-        cpu_per_1000: Some(used / events as f64 * 1000.0),
-        machine: Some(machine.shares_since(used)),
         peak_rss_mb: service.peak_rss_mb(),
     }
 }
@@ -1770,7 +1778,8 @@ async fn main() {
         for backend in backends {
             let mut one = fanout(&client, seconds, 1, backend).await;
             one.print();
-            let mut ordered = fifo(&client, backend).await;
+            let events = env_number("BENCH_FIFO_EVENTS", 2_000);
+            let mut ordered = fanout_with(&client, events, 1, backend, Delivery::Ordered).await;
             ordered.print();
             println!(
                 "fifo, {}: deliveries/s {:.3}x one ordinary webhook's",

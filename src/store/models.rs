@@ -164,6 +164,19 @@ pub struct StoredEvent {
     pub bodies: RenderedBodies,
 }
 
+impl From<NewEvent> for StoredEvent {
+    /// The event as stored, once its transaction has committed.
+    fn from(event: NewEvent) -> Self {
+        Self {
+            id: event.id.as_str().to_owned(),
+            event_type: event.event_type.into(),
+            data: event.data,
+            created_at: event.created_at,
+            bodies: Default::default(),
+        }
+    }
+}
+
 /// A recorded attempt, for listings.
 #[derive(Debug, Clone)]
 pub struct Attempt {

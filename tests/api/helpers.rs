@@ -795,3 +795,44 @@ pub fn seed_header_is_signed_by(secret: &str, delivery: &Received) -> bool {
         .unwrap()
         == expected
 }
+
+/// Two real nodes on a PostgreSQL database of their own, with an account
+/// made through the first and one webhook of it.
+pub struct TwoNodes {
+    pub nodes: [BinaryApp; 2],
+    pub account: TestAccount,
+    _database: TestDatabase,
+}
+
+impl TwoNodes {
+    /// Start both nodes and create the webhook `webhook` (its body).
+    pub async fn with_webhook(webhook: Value) -> Self {
+        let database = TestDatabase::postgres();
+        let nodes = [
+            BinaryApp::start(&database, &[]),
+            BinaryApp::start(&database, &[]),
+        ];
+        let first = nodes[0].api();
+        let account = first.new_account().await;
+        first.create_webhook(&account, webhook).await;
+        Self {
+            nodes,
+            account,
+            _database: database,
+        }
+    }
+
+    /// Publish `count` generations, one after another, to each node in
+    /// turn; their ids in publish order.
+    pub async fn publish_in_turn(&self, count: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..count {
+            let published = self.nodes[i % 2]
+                .api()
+                .publish_accepted(&self.account, "generation_complete", generation("image"))
+                .await;
+            ids.push(published["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    }
+}

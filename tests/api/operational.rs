@@ -24,6 +24,17 @@ async fn operational_webhook(app: &TestApp, receiver: &Receiver, events: &[&str]
     response.json().await.unwrap()
 }
 
+/// The operational webhooks listed (the first page).
+async fn operational_webhooks(app: &TestApp) -> Value {
+    let page: Value = app
+        .admin_get("/v1/operational-webhooks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["data"].clone()
+}
+
 /// The operational events `receiver` got of type `kind`, each verified
 /// against `secret` with the Standard Webhooks library.
 fn received_of(receiver: &Receiver, secret: &str, kind: &str) -> Vec<Value> {
@@ -194,13 +205,11 @@ async fn only_the_admin_key_manages_them_and_bad_input_changes_nothing() {
         "invalid_subscription",
     )
     .await;
-    let listed: Value = app
-        .admin_get("/v1/operational-webhooks")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["data"], json!([]), "nothing was created");
+    assert_eq!(
+        operational_webhooks(&app).await,
+        json!([]),
+        "nothing was created"
+    );
 
     let made: Value = app
         .admin_post(
@@ -213,15 +222,10 @@ async fn only_the_admin_key_manages_them_and_bad_input_changes_nothing() {
         .unwrap();
     assert_eq!(made["events"], json!(["webhook.disabled"]));
     assert_eq!(made["secret"], "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    let listed: Value = app
-        .admin_get("/v1/operational-webhooks")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
-    assert_eq!(listed["data"][0]["id"], made["id"]);
-    assert!(listed["data"][0].get("secret").is_none());
+    let listed = operational_webhooks(&app).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], made["id"]);
+    assert!(listed[0].get("secret").is_none());
 
     // The operator account behind them is out of every caller's reach.
     expect_error(

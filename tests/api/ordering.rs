@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Api, BinaryApp, Receiver, TestAccount, TestApp, TestDatabase, eventually, expect_error,
-    generation, pointers,
+    Api, BinaryApp, Receiver, TestAccount, TestApp, TestDatabase, TwoNodes, eventually,
+    expect_error, generation, pointers,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -231,26 +231,10 @@ async fn the_order_survives_a_restart() {
 /// the SQLite pass only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multinode_ordering_keeps_publish_order_across_nodes() {
-    let database = TestDatabase::postgres();
-    let nodes = [
-        BinaryApp::start(&database, &[]),
-        BinaryApp::start(&database, &[]),
-    ];
     let receiver = Receiver::start().await;
     receiver.set_delay(Duration::from_millis(5));
-    let first = nodes[0].api();
-    let account = first.new_account().await;
-    first
-        .create_webhook(&account, json!({"url": receiver.url, "ordering": "fifo"}))
-        .await;
-    let mut ids = Vec::new();
-    for i in 0..40 {
-        let published = nodes[i % 2]
-            .api()
-            .publish_accepted(&account, "generation_complete", generation("image"))
-            .await;
-        ids.push(published["id"].as_str().unwrap().to_owned());
-    }
+    let cluster = TwoNodes::with_webhook(json!({"url": receiver.url, "ordering": "fifo"})).await;
+    let ids = cluster.publish_in_turn(40).await;
     receiver.wait_for(40, WAIT).await;
     assert_eq!(arrival_order(&receiver), ids);
     assert_eq!(receiver.max_concurrent(), 1);

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    BinaryApp, Received, Receiver, TestApp, TestDatabase, expect_error, generation, pointers,
-};
+use crate::helpers::{Received, Receiver, TestApp, TwoNodes, expect_error, generation, pointers};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -131,23 +129,9 @@ async fn rate_limits_are_validated_and_null_removes_one() {
 /// SQLite store is single-node), so it runs in the SQLite pass only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multinode_rate_limit_holds_for_the_webhook_as_a_whole() {
-    let database = TestDatabase::postgres();
-    let nodes = [
-        BinaryApp::start(&database, &[]),
-        BinaryApp::start(&database, &[]),
-    ];
     let receiver = Receiver::start().await;
-    let first = nodes[0].api();
-    let account = first.new_account().await;
-    first
-        .create_webhook(&account, json!({"url": receiver.url, "rate_limit": 10}))
-        .await;
-    for i in 0..30 {
-        nodes[i % 2]
-            .api()
-            .publish_accepted(&account, "generation_complete", generation("video"))
-            .await;
-    }
+    let cluster = TwoNodes::with_webhook(json!({"url": receiver.url, "rate_limit": 10})).await;
+    cluster.publish_in_turn(30).await;
     let got = receiver.wait_for(30, WAIT).await;
     assert_eq!(distinct_ids(&got), 30);
     let most = most_in_one_second(&got);

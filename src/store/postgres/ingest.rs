@@ -214,54 +214,45 @@ impl Committer {
             let (mut due, mut fresh, mut waiting) = (Vec::new(), Vec::new(), 0);
             for subscription_id in matched {
                 let id = DeliveryId::generate();
-                if targets.ordered.contains(&subscription_id) {
+                let placed = if targets.ordered.contains(&subscription_id) {
                     // One delivery of an ordered webhook is open at a time;
                     // the others wait their turn, in publish order.
-                    let first = open.insert(subscription_id.clone());
-                    let state = if first { PENDING } else { WAITING };
-                    let due_at = event.created_at.0;
-                    rows.push(&id, event_pk, event, &subscription_id, state, due_at, None);
-                    if first {
-                        due.push(subscription_id);
+                    if open.insert(subscription_id.clone()) {
+                        Placed::Due
                     } else {
-                        waiting += 1;
+                        Placed::Waiting
                     }
-                    continue;
-                }
-                let leased = reservation.as_ref().and_then(|reservation| {
-                    let subscription = targets.subscription(&subscription_id, &self.sealer)?;
-                    Some((reservation.expiry, subscription))
-                });
-                match leased {
-                    Some((expiry, subscription)) => {
-                        let token = rand::random::<i64>() & LEASE_TOKEN_MASK;
-                        rows.push(
-                            &id,
-                            event_pk,
-                            event,
-                            &subscription_id,
-                            PENDING,
-                            expiry.0,
-                            Some(token),
-                        );
-                        fresh.push(FreshDelivery {
-                            id,
-                            token,
+                } else {
+                    let subscription = reservation
+                        .as_ref()
+                        .and_then(|_| targets.subscription(&subscription_id, &self.sealer));
+                    match (&reservation, subscription) {
+                        (Some(reservation), Some(subscription)) => Placed::Handed {
+                            expiry: reservation.expiry,
+                            token: rand::random::<i64>() & LEASE_TOKEN_MASK,
                             subscription,
-                        });
+                        },
+                        _ => Placed::Due,
                     }
-                    None => {
-                        rows.push(
-                            &id,
-                            event_pk,
-                            event,
-                            &subscription_id,
-                            PENDING,
-                            event.created_at.0,
-                            None,
-                        );
-                        due.push(subscription_id);
-                    }
+                };
+                let (state, due_at, token) = match &placed {
+                    Placed::Due => (PENDING, event.created_at.0, None),
+                    Placed::Waiting => (WAITING, event.created_at.0, None),
+                    Placed::Handed { expiry, token, .. } => (PENDING, expiry.0, Some(*token)),
+                };
+                rows.push(&id, event_pk, event, &subscription_id, state, due_at, token);
+                match placed {
+                    Placed::Due => due.push(subscription_id),
+                    Placed::Waiting => waiting += 1,
+                    Placed::Handed {
+                        token,
+                        subscription,
+                        ..
+                    } => fresh.push(FreshDelivery {
+                        id,
+                        token,
+                        subscription,
+                    }),
                 }
             }
             outcomes.push(Ok(IngestOutcome {
@@ -274,13 +265,7 @@ impl Committer {
                 handed.push(Handed {
                     reservation,
                     event_pk,
-                    event: Arc::new(StoredEvent {
-                        id: event.id.as_str().to_owned(),
-                        event_type: event.event_type.as_str().to_owned(),
-                        data: event.data.clone(),
-                        created_at: event.created_at,
-                        bodies: Default::default(),
-                    }),
+                    event: Arc::new(StoredEvent::from(event.clone())),
                     fresh,
                 });
             }
@@ -299,6 +284,20 @@ impl Committer {
         transaction.commit().await?;
         Ok((outcomes, handed))
     }
+}
+
+/// Where ingest puts one new delivery.
+enum Placed {
+    /// Due now, for any node to claim.
+    Due,
+    /// Behind an ordered webhook's open delivery.
+    Waiting,
+    /// Leased to this node until `expiry` and handed to its dispatcher.
+    Handed {
+        expiry: crate::domain::Timestamp,
+        token: i64,
+        subscription: Arc<Subscription>,
+    },
 }
 
 /// A delivery due, or going out.

@@ -404,13 +404,7 @@ impl DeliveryQueue for PostgresStore {
             lease,
             attempts_made: 0,
             event_pk,
-            event: Arc::new(StoredEvent {
-                id: event.id.as_str().to_owned(),
-                event_type: event.event_type.into(),
-                data: event.data,
-                created_at: event.created_at,
-                bodies: Default::default(),
-            }),
+            event: Arc::new(StoredEvent::from(event)),
             subscription,
         }))
     }

@@ -278,13 +278,7 @@ impl DeliveryQueue for SqliteStore {
                     lease,
                     attempts_made: 0,
                     event_pk,
-                    event: Arc::new(StoredEvent {
-                        id: event.id.as_str().to_owned(),
-                        event_type: event.event_type.into(),
-                        data: event.data,
-                        created_at: event.created_at,
-                        bodies: Default::default(),
-                    }),
+                    event: Arc::new(StoredEvent::from(event)),
                     subscription,
                 }))
             })
@@ -571,13 +565,7 @@ fn hand_over(ingested: &mut Ingested) {
     else {
         return;
     };
-    let stored = Arc::new(StoredEvent {
-        id: event.id.as_str().to_owned(),
-        event_type: event.event_type.into(),
-        data: event.data,
-        created_at: event.created_at,
-        bodies: Default::default(),
-    });
+    let stored = Arc::new(StoredEvent::from(event));
     reservation.hand_over(
         ingested.event_pk,
         stored,
