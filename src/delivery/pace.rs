@@ -31,7 +31,8 @@ impl Pacer {
         }
     }
 
-    /// Turns from this node alone.
+    /// Turns from this node alone (the dispatcher's unit tests).
+    #[cfg(test)]
     pub fn local() -> Self {
         Self {
             store: None,
