@@ -32,6 +32,16 @@
 //! deleted at 100/s alongside. Run it with `fanout1` for the one-account,
 //! one-endpoint figure of the same run.
 //!
+//! `BENCH_ONLY=stored` (run only when named) measures ingest and one
+//! endpoint on a database that already holds `BENCH_STORED_EVENTS` events
+//! (default 1,000,000), each delivered once with its attempt, against an
+//! empty database in the same run, on SQLite and PostgreSQL.
+//!
+//! On PostgreSQL every ingest and end-to-end run also reports the database
+//! server's own costs per 1,000 events or deliveries (its processes' CPU,
+//! write transactions, WAL), in a second table: the figures the scaling
+//! model in `docs/performance.md` is built from.
+//!
 //! `BENCH_ONLY=fifo` (run only when named) measures what ordered delivery
 //! costs: one webhook with `"ordering": "fifo"` gets `BENCH_FIFO_EVENTS`
 //! events (default 2,000) published in a burst, one delivery at a time,
@@ -201,6 +211,24 @@ impl Service {
         }
     }
 
+    /// Its Prometheus metrics (empty, with a note on stderr, when they
+    /// cannot be read).
+    async fn metrics(&self, client: &reqwest::Client) -> String {
+        let response = client
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        match response {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(error) => {
+                eprintln!("{}: metrics unavailable: {error}", self.url);
+                String::new()
+            }
+        }
+    }
+
     fn proc_field(&self, file: &str) -> String {
         std::fs::read_to_string(format!("/proc/{}/{file}", self.child.id())).unwrap_or_default()
     }
@@ -282,16 +310,7 @@ impl Nodes {
     /// stderr: how much claiming a workload took, for `BENCH_METRICS=1`.
     async fn print_dispatcher_metrics(&self, client: &reqwest::Client) {
         for service in &self.services {
-            let text = client
-                .get(format!("{}/metrics", service.url))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status);
-            let text = match text {
-                Ok(response) => response.text().await.unwrap_or_default(),
-                Err(error) => format!("metrics unavailable: {error}"),
-            };
+            let text = service.metrics(client).await;
             for line in text
                 .lines()
                 .filter(|l| l.starts_with("hookbridge_dispatcher_"))
@@ -299,6 +318,18 @@ impl Nodes {
                 eprintln!("{}: {line}", service.url);
             }
         }
+    }
+
+    /// The database server's counters so far, when the nodes share one.
+    async fn database(&self) -> Option<DatabaseCounters> {
+        let server = self._server.as_ref()?;
+        DatabaseCounters::read(server).await
+    }
+
+    /// The database's size in bytes, from the first node's metrics.
+    async fn database_bytes(&self, client: &reqwest::Client) -> u64 {
+        let text = self.services[0].metrics(client).await;
+        metric_value(&text, "hookbridge_database_bytes") as u64
     }
 
     fn peak_rss_mb(&self) -> f64 {
@@ -310,6 +341,81 @@ impl Nodes {
             / 1024.0
     }
 }
+
+/// What a PostgreSQL server has done so far: the CPU seconds of its
+/// processes (the postmaster, its live children and the children it has
+/// reaped), the write transactions begun and the bytes of WAL written.
+#[derive(Clone, Copy)]
+struct DatabaseCounters {
+    cpu_seconds: f64,
+    transactions: i64,
+    wal_bytes: i64,
+}
+
+/// One process's parent, its own CPU seconds, and those of its reaped
+/// children, from `/proc/{pid}/stat`.
+fn process_times(pid: &str) -> Option<(u32, f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks = |range: std::ops::Range<usize>| -> f64 {
+        fields[range]
+            .iter()
+            .filter_map(|v| v.parse::<f64>().ok())
+            .sum::<f64>()
+            / TICKS_PER_SECOND
+    };
+    Some((fields.get(1)?.parse().ok()?, ticks(11..13), ticks(13..15)))
+}
+
+impl DatabaseCounters {
+    async fn read(server: &postgres_server::PostgresServer) -> Option<Self> {
+        let postmaster = server.pid()?;
+        let (_, own, reaped) = process_times(&postmaster.to_string())?;
+        let children: f64 = std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|entry| process_times(entry.file_name().to_str()?))
+            .filter(|(parent, _, _)| *parent == postmaster)
+            .map(|(_, own, _)| own)
+            .sum();
+        let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+            .await
+            .ok()?;
+        tokio::spawn(connection);
+        let row = client
+            .query_one(
+                "SELECT pg_current_xact_id()::TEXT::BIGINT,
+                        (pg_current_wal_lsn() - '0/0'::PG_LSN)::BIGINT",
+                &[],
+            )
+            .await
+            .ok()?;
+        Some(Self {
+            cpu_seconds: own + reaped + children,
+            transactions: row.get(0),
+            wal_bytes: row.get(1),
+        })
+    }
+
+    /// One line of the database table for `workload`, from `self` to
+    /// `after`, per 1,000 of `units` (events or deliveries) done in
+    /// `elapsed`.
+    fn line_to(self, after: Self, workload: &str, units: u64, elapsed: Duration) -> String {
+        let per_1000 = 1000.0 / units.max(1) as f64;
+        let cpu = after.cpu_seconds - self.cpu_seconds;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        format!(
+            "| {workload} | {:.3} | {:.1} | {:.0} | {:.0} |",
+            cpu * per_1000,
+            (after.transactions - self.transactions) as f64 * per_1000,
+            (after.wal_bytes - self.wal_bytes) as f64 * per_1000 / 1024.0,
+            100.0 * cpu / elapsed.as_secs_f64() / cores,
+        )
+    }
+}
+
+/// Lines of the database table, printed after the main one.
+static DATABASE_LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Where the service keeps its data in a run (or which service it is).
 #[derive(Clone, Copy)]
@@ -779,16 +885,32 @@ async fn ingest_only(client: &reqwest::Client, seconds: u64, backend: Backend) -
     let api = service.api(client);
     let account = api.account("http://127.0.0.1:9", "unused", 0).await;
     burst(&api, &account, 500, 32).await;
+    measure_ingest(&service, &api, &account, 5_000 * seconds, backend.label()).await
+}
+
+/// Publish `events` to `account` (which has no webhooks) from 32 tasks and
+/// measure how fast they are accepted.
+async fn measure_ingest(
+    service: &Nodes,
+    api: &Arc<Api>,
+    account: &str,
+    events: u64,
+    label: String,
+) -> Row {
     let cpu = service.cpu_seconds();
     let machine = MachineCpu::now();
-    let events = 5_000 * seconds;
-    let (elapsed, latencies) = burst(&api, &account, events, 32).await;
+    let database = service.database().await;
+    let (elapsed, latencies) = burst(api, account, events, 32).await;
     let used = service.cpu_seconds() - cpu;
+    if let (Some(before), Some(after)) = (database, service.database().await) {
+        let workload = format!("{label}: ingest only, per 1,000 events");
+        DATABASE_LINES
+            .lock()
+            .unwrap()
+            .push(before.line_to(after, &workload, events, elapsed));
+    }
     Row {
-        workload: format!(
-            "{}: ingest only, 32 publishers, {events} events",
-            backend.label()
-        ),
+        workload: format!("{label}: ingest only, 32 publishers, {events} events"),
         events_per_s: Some(events as f64 / elapsed.as_secs_f64()),
         deliveries_per_s: None,
         latencies_us: latencies,
@@ -858,36 +980,120 @@ async fn fanout_with(
         Duration::from_secs(60),
     )
     .await;
-    received.latencies_us.lock().unwrap().clear();
-    let warm = received.count.load(Ordering::Relaxed);
-    let cpu = service.cpu_seconds();
-    let machine = MachineCpu::now();
-    let started = Instant::now();
-    let (ingest, _) = burst(&api, &account, events, 32).await;
-    let deliveries = events * subscriptions as u64;
-    wait_for(&received, warm + deliveries, Duration::from_secs(600)).await;
-    let elapsed = started.elapsed();
-    let used = service.cpu_seconds() - cpu;
-    if std::env::var_os("BENCH_METRICS").is_some() && !matches!(backend, Backend::Svix) {
-        service.print_dispatcher_metrics(client).await;
-    }
     let ordered = match delivery {
         Delivery::Unordered => "",
         Delivery::Ordered => " ordered (fifo)",
     };
+    let label = format!("{}: {subscriptions}{ordered}", backend.label());
+    measure_delivery(
+        client,
+        &service,
+        &api,
+        &received,
+        &account,
+        events,
+        subscriptions,
+        label,
+    )
+    .await
+}
+
+/// Publish `events` to `account`, whose `subscriptions` webhooks deliver to
+/// `received`, and measure them end to end, until every delivery has
+/// arrived.
+#[allow(clippy::too_many_arguments)]
+async fn measure_delivery(
+    client: &reqwest::Client,
+    service: &Nodes,
+    api: &Arc<Api>,
+    received: &Received,
+    account: &str,
+    events: u64,
+    subscriptions: usize,
+    label: String,
+) -> Row {
+    received.latencies_us.lock().unwrap().clear();
+    let warm = received.count.load(Ordering::Relaxed);
+    let cpu = service.cpu_seconds();
+    let machine = MachineCpu::now();
+    let database = service.database().await;
+    let started = Instant::now();
+    let (ingest, _) = burst(api, account, events, 32).await;
+    let deliveries = events * subscriptions as u64;
+    wait_for(received, warm + deliveries, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    let used = service.cpu_seconds() - cpu;
+    if let (Some(before), Some(after)) = (database, service.database().await) {
+        let workload = format!("{label} subscription(s), end to end, per 1,000 deliveries");
+        DATABASE_LINES
+            .lock()
+            .unwrap()
+            .push(before.line_to(after, &workload, deliveries, elapsed));
+    }
+    if std::env::var_os("BENCH_METRICS").is_some() && service.services[0].svix_token.is_none() {
+        service.print_dispatcher_metrics(client).await;
+    }
     Row {
-        workload: format!(
-            "{}: {subscriptions}{ordered} matching subscription(s), {events} events, end to end",
-            backend.label()
-        ),
+        workload: format!("{label} matching subscription(s), {events} events, end to end"),
         events_per_s: Some(events as f64 / ingest.as_secs_f64()),
         deliveries_per_s: Some(deliveries as f64 / elapsed.as_secs_f64()),
-        latencies_us: latencies_of(&received, "t"),
+        latencies_us: latencies_of(received, "t"),
         latency_of: "publish -> delivery",
         cpu_per_1000: Some(used / deliveries as f64 * 1000.0),
         machine: Some(machine.shares_since(used)),
         peak_rss_mb: service.peak_rss_mb(),
     }
+}
+
+/// Ingest and delivery on a database that already holds `stored` events
+/// (each delivered once, with its attempt): the same two measurements as
+/// `ingest` and `fanout1`, to the account that holds them. Filling the
+/// database is not timed but reported, with its size.
+async fn with_history(
+    client: &reqwest::Client,
+    seconds: u64,
+    stored: u64,
+    backend: Backend,
+) -> [Row; 2] {
+    let service = Nodes::start(backend, &["--retry-schedule", "1s,5s"]);
+    let (target, received) = start_receiver().await;
+    let api = service.api(client);
+    let account = api.account(&target, "t", 1).await;
+    let quiet = api.account("http://127.0.0.1:9", "unused", 0).await;
+    let filling = Instant::now();
+    let chunk = 100_000;
+    let mut published = 0;
+    while published < stored {
+        let events = chunk.min(stored - published);
+        burst(&api, &account, events, 32).await;
+        published += events;
+        wait_for(&received, published, Duration::from_secs(600)).await;
+        eprintln!(
+            "{}: {published} events stored and delivered in {:.0} s",
+            backend.label(),
+            filling.elapsed().as_secs_f64()
+        );
+    }
+    let size = service.database_bytes(client).await as f64 / 1e6;
+    let label = format!(
+        "{}, {stored} events stored ({size:.0} MB, filled in {:.0} s)",
+        backend.label(),
+        filling.elapsed().as_secs_f64()
+    );
+    burst(&api, &quiet, 500, 32).await;
+    let ingest = measure_ingest(&service, &api, &quiet, 5_000 * seconds, label.clone()).await;
+    let delivery = measure_delivery(
+        client,
+        &service,
+        &api,
+        &received,
+        &account,
+        2_000 * seconds,
+        1,
+        label,
+    )
+    .await;
+    [ingest, delivery]
 }
 
 /// Steady 1,000 events/s to one subscription for `seconds`: publish ->
@@ -1387,19 +1593,7 @@ async fn soak(client: &reqwest::Client, settings: &SoakSettings, backend: Backen
     let mut samples = Vec::new();
     for _ in 0..(settings.seconds / settings.sample).max(1) {
         ticker.tick().await;
-        let metrics = client
-            .get(format!("{}/metrics", service.url))
-            .bearer_auth(ADMIN_KEY)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status);
-        let metrics = match metrics {
-            Ok(response) => response.text().await.unwrap_or_default(),
-            Err(error) => {
-                eprintln!("soak: metrics unavailable: {error}");
-                String::new()
-            }
-        };
+        let metrics = service.metrics(client).await;
         let lags = take_latencies(&received, "soak");
         samples.push(SoakSample {
             elapsed_s: started.elapsed().as_secs_f64(),
@@ -1768,6 +1962,34 @@ async fn main() {
         }
     }
 
+    // 10b'. A database with history, only when asked for: ingest and one
+    //     endpoint on an empty database and then on one holding
+    //     `BENCH_STORED_EVENTS` delivered events (default 1,000,000), per
+    //     backend, and the ratios.
+    if named("stored") {
+        let stored = env_number("BENCH_STORED_EVENTS", 1_000_000);
+        let mut backends = vec![Backend::Sqlite];
+        if postgres {
+            backends.push(Backend::Postgres { nodes: 1 });
+        }
+        for backend in backends {
+            let mut empty = [
+                ingest_only(&client, seconds, backend).await,
+                fanout(&client, seconds, 1, backend).await,
+            ];
+            let mut full = with_history(&client, seconds, stored, backend).await;
+            for row in empty.iter_mut().chain(full.iter_mut()) {
+                row.print();
+            }
+            println!(
+                "stored, {}: with {stored} events stored, ingest {:.2}x and one endpoint {:.2}x an empty database's",
+                backend.label(),
+                full[0].events_per_s.unwrap_or(0.0) / empty[0].events_per_s.unwrap_or(1.0),
+                full[1].deliveries_per_s.unwrap_or(0.0) / empty[1].deliveries_per_s.unwrap_or(1.0),
+            );
+        }
+    }
+
     // 10c. Ordered delivery, only when asked for: one fifo webhook beside
     //     one ordinary webhook, per backend, and the ratio of deliveries/s.
     if named("fifo") {
@@ -1786,6 +2008,20 @@ async fn main() {
                 backend.label(),
                 ordered.deliveries_per_s.unwrap_or(0.0) / one.deliveries_per_s.unwrap_or(1.0)
             );
+        }
+    }
+
+    let database_lines = std::mem::take(&mut *DATABASE_LINES.lock().unwrap());
+    if !database_lines.is_empty() {
+        println!(
+            "\nThe PostgreSQL server's own costs in those runs (its processes' CPU, write transactions begun, WAL written):\n"
+        );
+        println!(
+            "| workload | database CPU s per 1,000 | write transactions per 1,000 | WAL KB per 1,000 | database, % of all cores |"
+        );
+        println!("| --- | --- | --- | --- | --- |");
+        for line in database_lines {
+            println!("{line}");
         }
     }
 

@@ -201,6 +201,19 @@ impl PostgresServer {
     pub fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.crt")
     }
+
+    /// The postmaster's process id (the benchmark sums the CPU time of it
+    /// and its children).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
 }
 
 /// A CA (`ca.crt`) and a server certificate for 127.0.0.1 that it issued
