@@ -856,4 +856,7 @@ async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
     assert_eq!(record(&[true, false, true]).await, None);
     assert!(record(&[true, false]).await.is_some());
     assert_eq!(record(&[false, true, true]).await, None);
+    // A batch of successes only (one statement on PostgreSQL) ends a run too.
+    assert!(record(&[false]).await.is_some());
+    assert_eq!(record(&[true, true]).await, None);
 }

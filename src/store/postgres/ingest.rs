@@ -2,7 +2,10 @@
 //! time share one transaction (a handful of statements whatever their
 //! number), and each publisher hears back only after it has committed. One
 //! transaction per event had made the commit's fsync the limit on how many
-//! events a node could accept.
+//! events a node could accept. A node runs one such transaction at a time:
+//! what is published meanwhile makes the next batch, so batches grow with
+//! the load instead of splitting it over more transactions (each costs the
+//! server far more than the events in it).
 //!
 //! The node that accepts an event delivers it: where its dispatcher has
 //! room, the event's deliveries are stored already leased to this node (in
@@ -14,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use tokio_postgres::Row;
 
@@ -31,9 +34,6 @@ use crate::store::{IngestOutcome, NewEvent, StoreError, StoreResult, StoredEvent
 
 /// Events taken into one transaction at most.
 const MAX_BATCH: usize = 256;
-/// Transactions running at once; while they commit, the next publishes
-/// gather into the following batches.
-const COMMITTERS: usize = 4;
 
 type Request = (NewEvent, oneshot::Sender<StoreResult<IngestOutcome>>);
 
@@ -43,20 +43,17 @@ pub(super) struct IngestQueue {
 }
 
 impl IngestQueue {
-    /// Start the committers on `pool`; their notifications name `node`,
-    /// and they hand what they can to `handing`.
+    /// Start the committer on `pool`; its notifications name `node`, and
+    /// it hands what it can to `handing`.
     pub(super) fn start(pool: Pool, node: Arc<str>, handing: HandingSlot, sealer: Sealer) -> Self {
-        let (requests, queue) = mpsc::channel(MAX_BATCH * COMMITTERS * 4);
-        let committer = Arc::new(Committer {
+        let (requests, queue) = mpsc::channel(MAX_BATCH * 4);
+        let committer = Committer {
             pool,
             node,
             handing,
             sealer,
-            queue: Mutex::new(queue),
-        });
-        for _ in 0..COMMITTERS {
-            tokio::spawn(committer.clone().commit_batches());
-        }
+        };
+        tokio::spawn(committer.commit_batches(queue));
         Self { requests }
     }
 
@@ -71,13 +68,12 @@ impl IngestQueue {
     }
 }
 
-/// What every committer shares.
+/// What the committer stores events with.
 struct Committer {
     pool: Pool,
     node: Arc<str>,
     handing: HandingSlot,
     sealer: Sealer,
-    queue: Mutex<mpsc::Receiver<Request>>,
 }
 
 /// One event's deliveries leased to this node, to hand over once their
@@ -92,17 +88,10 @@ struct Handed {
 impl Committer {
     /// Take whatever is queued (up to [`MAX_BATCH`]) and store it in one
     /// transaction, until the queue closes.
-    async fn commit_batches(self: Arc<Self>) {
+    async fn commit_batches(self, mut queue: mpsc::Receiver<Request>) {
         loop {
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            if self
-                .queue
-                .lock()
-                .await
-                .recv_many(&mut batch, MAX_BATCH)
-                .await
-                == 0
-            {
+            if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
                 return;
             }
             let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.into_iter().unzip();
@@ -141,15 +130,7 @@ impl Committer {
         let mut account_ids: Vec<&str> = events.iter().map(|e| e.account_id.as_str()).collect();
         account_ids.sort_unstable();
         account_ids.dedup();
-        let known: HashSet<AccountId> = query(
-            &transaction,
-            "SELECT id FROM accounts WHERE id = ANY($1)",
-            &[&account_ids],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        let (known, mut targets) = Targets::read(&transaction, &account_ids).await?;
 
         // The first of several publishes of one id in a batch is the one stored.
         let mut first_of: HashSet<(&str, &str)> = HashSet::new();
@@ -181,7 +162,6 @@ impl Committer {
         .map(|row| ((row.get(0), row.get(1)), row.get(2)))
         .collect();
 
-        let mut targets = Targets::read(&transaction, &account_ids).await?;
         let mut open = targets.lock_ordered(&transaction).await?;
         let mut rows = DeliveryRows::default();
         let mut handed = Vec::new();
@@ -311,7 +291,8 @@ const LEASE_TOKEN_MASK: i64 = (1 << 53) - 1;
 
 /// The enabled subscriptions of a batch's accounts: their routes, and each
 /// one's full row, opened (secrets unsealed) only when a delivery to it is
-/// handed over.
+/// handed over. Each row starts with its account's id, then the
+/// subscription's columns.
 struct Targets {
     routes: HashMap<AccountId, Vec<Route>>,
     /// The ordered (`fifo`) ones, never handed over.
@@ -321,10 +302,13 @@ struct Targets {
 }
 
 impl Targets {
+    /// Which of `account_ids` exist, and their enabled subscriptions, in
+    /// one statement.
     async fn read(
         transaction: &deadpool_postgres::Transaction<'_>,
         account_ids: &[&str],
-    ) -> StoreResult<Self> {
+    ) -> StoreResult<(HashSet<AccountId>, Self)> {
+        let mut known = HashSet::new();
         let mut targets = Targets {
             routes: HashMap::new(),
             ordered: HashSet::new(),
@@ -334,25 +318,29 @@ impl Targets {
         for row in query(
             transaction,
             &format!(
-                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s
-                 WHERE s.account_id = ANY($1) AND s.enabled"
+                "SELECT a.id, {SUBSCRIPTION_COLUMNS} FROM accounts a
+                 LEFT JOIN subscriptions s ON s.account_id = a.id AND s.enabled
+                 WHERE a.id = ANY($1)"
             ),
             &[&account_ids],
         )
         .await?
         {
-            let subscription_id: SubscriptionId = row.get(0);
-            targets.routes.entry(row.get(1)).or_default().push(Route {
+            known.insert(row.get(0));
+            let Some(subscription_id) = row.get::<_, Option<SubscriptionId>>(1) else {
+                continue;
+            };
+            targets.routes.entry(row.get(0)).or_default().push(Route {
                 subscription_id: subscription_id.clone(),
-                events: EventSelection::from_stored(json_text(row.get(3), "event list")?),
-                filter: filter_column(row.get(4))?,
+                events: EventSelection::from_stored(json_text(row.get(4), "event list")?),
+                filter: filter_column(row.get(5))?,
             });
-            if row.get::<_, &str>(17) == Ordering::Fifo.as_str() {
+            if row.get::<_, &str>(18) == Ordering::Fifo.as_str() {
                 targets.ordered.insert(subscription_id.clone());
             }
             targets.rows.insert(subscription_id, row);
         }
-        Ok(targets)
+        Ok((known, targets))
     }
 
     /// Lock the ordered subscriptions' rows (see the queue's
@@ -396,7 +384,7 @@ impl Targets {
         if let Some(opened) = self.opened.get(id) {
             return opened.clone();
         }
-        let opened = match subscription_at(self.rows.get(id)?, 0, sealer) {
+        let opened = match subscription_at(self.rows.get(id)?, 1, sealer) {
             Ok(subscription) => Some(Arc::new(subscription)),
             Err(error) => {
                 tracing::error!(%error, subscription = %id, "a subscription could not be read; its deliveries are left to be claimed");
