@@ -2,10 +2,11 @@
 //! time share one transaction (a handful of statements whatever their
 //! number), and each publisher hears back only after it has committed. One
 //! transaction per event had made the commit's fsync the limit on how many
-//! events a node could accept. A node runs one such transaction at a time:
-//! what is published meanwhile makes the next batch, so batches grow with
-//! the load instead of splitting it over more transactions (each costs the
-//! server far more than the events in it).
+//! events a node could accept. A node writes one batch at a time: what is
+//! published meanwhile makes the next batch, so batches grow with the load
+//! instead of splitting it over more transactions (each costs the server far
+//! more than the events in it). Only the wait for a commit (the WAL's
+//! fsync) overlaps with the next batch's statements.
 //!
 //! The node that accepts an event delivers it: where its dispatcher has
 //! room, the event's deliveries are stored already leased to this node (in
@@ -17,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
 use tokio_postgres::Row;
 
@@ -34,6 +35,9 @@ use crate::store::{IngestOutcome, NewEvent, StoreError, StoreResult, StoredEvent
 
 /// Events taken into one transaction at most.
 const MAX_BATCH: usize = 256;
+/// Transactions open at once: one gathering and writing its batch, the
+/// others waiting for their commits.
+const COMMITTERS: usize = 2;
 
 type Request = (NewEvent, oneshot::Sender<StoreResult<IngestOutcome>>);
 
@@ -43,17 +47,20 @@ pub(super) struct IngestQueue {
 }
 
 impl IngestQueue {
-    /// Start the committer on `pool`; its notifications name `node`, and
-    /// it hands what it can to `handing`.
+    /// Start the committers on `pool`; their notifications name `node`,
+    /// and they hand what they can to `handing`.
     pub(super) fn start(pool: Pool, node: Arc<str>, handing: HandingSlot, sealer: Sealer) -> Self {
         let (requests, queue) = mpsc::channel(MAX_BATCH * 4);
-        let committer = Committer {
+        let committer = Arc::new(Committer {
             pool,
             node,
             handing,
             sealer,
-        };
-        tokio::spawn(committer.commit_batches(queue));
+            queue: Mutex::new(queue),
+        });
+        for _ in 0..COMMITTERS {
+            tokio::spawn(committer.clone().commit_batches());
+        }
         Self { requests }
     }
 
@@ -68,12 +75,15 @@ impl IngestQueue {
     }
 }
 
-/// What the committer stores events with.
+/// What every committer shares.
 struct Committer {
     pool: Pool,
     node: Arc<str>,
     handing: HandingSlot,
     sealer: Sealer,
+    /// Held from taking a batch until its statements have run, so that
+    /// only one batch is gathered and written at a time.
+    queue: Mutex<mpsc::Receiver<Request>>,
 }
 
 /// One event's deliveries leased to this node, to hand over once their
@@ -88,14 +98,15 @@ struct Handed {
 impl Committer {
     /// Take whatever is queued (up to [`MAX_BATCH`]) and store it in one
     /// transaction, until the queue closes.
-    async fn commit_batches(self, mut queue: mpsc::Receiver<Request>) {
+    async fn commit_batches(self: Arc<Self>) {
         loop {
+            let mut queue = self.queue.lock().await;
             let mut batch = Vec::with_capacity(MAX_BATCH);
             if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
                 return;
             }
             let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.into_iter().unzip();
-            match self.store_batch(&events).await {
+            match self.store_batch(&events, queue).await {
                 Ok((outcomes, handed)) => {
                     for batch in handed {
                         batch
@@ -123,6 +134,7 @@ impl Committer {
     async fn store_batch(
         &self,
         events: &[NewEvent],
+        queue: MutexGuard<'_, mpsc::Receiver<Request>>,
     ) -> StoreResult<(Vec<StoreResult<IngestOutcome>>, Vec<Handed>)> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
@@ -261,6 +273,8 @@ impl Committer {
             let notified: Vec<&str> = notified.iter().map(|id| id.as_str()).collect();
             notify_due(&transaction, &self.node, &notified).await?;
         }
+        // The next batch may be written while this one waits for its commit.
+        drop(queue);
         transaction.commit().await?;
         Ok((outcomes, handed))
     }
