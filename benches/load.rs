@@ -1090,7 +1090,7 @@ async fn with_history(
         &account,
         2_000 * seconds,
         1,
-        label,
+        format!("{label}: 1"),
     )
     .await;
     [ingest, delivery]
