@@ -19,6 +19,7 @@
 //! too, on its own durable PostgreSQL server, in the same run.
 //!
 //! `BENCH_ONLY=paired` (run only when named) alternates Hookbridge on SQLite
+//! (or on one PostgreSQL node, with `BENCH_PAIRED=postgres`)
 //! and Svix on each of those three workloads for `BENCH_ROUNDS` rounds
 //! (default 3), Hookbridge first in odd rounds and Svix first in even ones,
 //! and prints each round's ratio and their median: this VM's speed drifts
@@ -318,6 +319,21 @@ impl Nodes {
                 eprintln!("{}: {line}", service.url);
             }
         }
+    }
+
+    /// Bring the database server's statistics up to date, as its
+    /// autovacuum would within a minute or so of a table's growth: right
+    /// after 100,000 webhooks are created, the planner would still take the
+    /// table for empty.
+    async fn analyze(&self) {
+        let Some(server) = &self._server else {
+            return;
+        };
+        let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to analyze");
+        tokio::spawn(connection);
+        client.batch_execute("ANALYZE").await.expect("ANALYZE");
     }
 
     /// The database server's counters so far, when the nodes share one.
@@ -1267,6 +1283,7 @@ async fn tenants(client: &reqwest::Client, seconds: u64, backend: Backend) -> [R
         tenancy.accounts,
         started.elapsed().as_secs_f64()
     );
+    service.analyze().await;
     let mut rows = Vec::new();
     for churning in [false, true] {
         received.latencies_us.lock().unwrap().clear();
@@ -1381,7 +1398,7 @@ async fn history(client: &reqwest::Client, seconds: u64, backend: Backend) -> Ro
 /// The three comparable workloads, each run on Hookbridge (SQLite) and on
 /// Svix in turn for `rounds` rounds; prints every row as it is measured,
 /// then each workload's per-round ratios and their median.
-async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64) {
+async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64, ours: Backend) {
     let workloads: [(&str, usize); 3] = [
         ("ingest, events/s", 0),
         ("one endpoint, deliveries/s", 1),
@@ -1391,11 +1408,11 @@ async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64) {
     for round in 1..=rounds {
         for (index, &(_, subscriptions)) in workloads.iter().enumerate() {
             let order = if round % 2 == 1 {
-                [Backend::Sqlite, Backend::Svix]
+                [ours, Backend::Svix]
             } else {
-                [Backend::Svix, Backend::Sqlite]
+                [Backend::Svix, ours]
             };
-            let mut ours = 0.0;
+            let mut our_rate = 0.0;
             let mut theirs = 0.0;
             for backend in order {
                 let mut row = if subscriptions == 0 {
@@ -1408,14 +1425,17 @@ async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64) {
                 let rate = row.deliveries_per_s.or(row.events_per_s).unwrap_or(0.0);
                 match backend {
                     Backend::Svix => theirs = rate,
-                    _ => ours = rate,
+                    _ => our_rate = rate,
                 }
             }
-            rates[index].push((ours, theirs));
+            rates[index].push((our_rate, theirs));
         }
     }
     println!();
-    println!("| paired rounds | Hookbridge (SQLite) | Svix | ratio per round | median ratio |");
+    println!(
+        "| paired rounds | Hookbridge ({}) | Svix | ratio per round | median ratio |",
+        ours.label()
+    );
     println!("| --- | --- | --- | --- | --- |");
     for ((name, _), rounds) in workloads.iter().zip(&rates) {
         let list = |pick: fn(&(f64, f64)) -> f64| {
@@ -1908,7 +1928,13 @@ async fn main() {
     // 9. Paired rounds beside Svix, only when asked for.
     if named("paired") {
         match svix_binary() {
-            Some(_) => paired(&client, seconds, env_number("BENCH_ROUNDS", 3)).await,
+            Some(_) => {
+                let ours = match std::env::var("BENCH_PAIRED").as_deref() {
+                    Ok("postgres") => Backend::Postgres { nodes: 1 },
+                    _ => Backend::Sqlite,
+                };
+                paired(&client, seconds, env_number("BENCH_ROUNDS", 3), ours).await
+            }
             None => eprintln!("BENCH_ONLY=paired needs the Svix server binary (SVIX_SERVER)"),
         }
     }
