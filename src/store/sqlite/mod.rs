@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hashlink::LruCache;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -79,16 +80,33 @@ const READ_CONNECTIONS: u32 = 4;
 /// holds uncommitted or stale state.
 /// It also holds the [`Sealer`] that every read of a whole subscription
 /// needs, since the cache is what every write job already carries.
+/// It keeps at most [`CACHED_ACCOUNTS`] accounts' routes and
+/// [`CACHED_SUBSCRIPTIONS`] subscriptions, dropping the least recently
+/// used, so a deployment with millions of webhooks does not hold them all.
 #[derive(Clone)]
 struct SubscriptionCache {
     entries: Arc<Mutex<CachedSubscriptions>>,
     sealer: Arc<Sealer>,
 }
 
-#[derive(Default)]
+/// Accounts whose routes the cache keeps at most.
+const CACHED_ACCOUNTS: usize = 100_000;
+/// Whole subscriptions the cache keeps at most (100,000 took about 100 MB
+/// in the many-tenants benchmark).
+const CACHED_SUBSCRIPTIONS: usize = 100_000;
+
 struct CachedSubscriptions {
-    routes: HashMap<AccountId, Arc<Vec<Route>>>,
-    by_id: HashMap<SubscriptionId, Arc<Subscription>>,
+    routes: LruCache<AccountId, Arc<Vec<Route>>>,
+    by_id: LruCache<SubscriptionId, Arc<Subscription>>,
+}
+
+impl Default for CachedSubscriptions {
+    fn default() -> Self {
+        Self {
+            routes: LruCache::new(CACHED_ACCOUNTS),
+            by_id: LruCache::new(CACHED_SUBSCRIPTIONS),
+        }
+    }
 }
 
 impl SubscriptionCache {
