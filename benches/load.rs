@@ -21,6 +21,7 @@
 //! `BENCH_ONLY=paired` (run only when named) alternates Hookbridge on SQLite
 //! (or on one PostgreSQL node, with `BENCH_PAIRED=postgres`)
 //! and Svix on each of those three workloads for `BENCH_ROUNDS` rounds
+//! (`BENCH_PAIRED=nodes`: three PostgreSQL nodes against one, no Svix needed)
 //! (default 3), Hookbridge first in odd rounds and Svix first in even ones,
 //! and prints each round's ratio and their median: this VM's speed drifts
 //! by a third within minutes, and one run of each is a sample of one phase.
@@ -1395,10 +1396,17 @@ async fn history(client: &reqwest::Client, seconds: u64, backend: Backend) -> Ro
     }
 }
 
-/// The three comparable workloads, each run on Hookbridge (SQLite) and on
-/// Svix in turn for `rounds` rounds; prints every row as it is measured,
-/// then each workload's per-round ratios and their median.
-async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64, ours: Backend) {
+/// The three comparable workloads, each run on `measured` and on
+/// `baseline` in turn for `rounds` rounds (`measured` first in odd rounds);
+/// prints every row as it is measured, then each workload's per-round
+/// ratios (`measured` over `baseline`) and their median.
+async fn paired(
+    client: &reqwest::Client,
+    seconds: u64,
+    rounds: u64,
+    measured: Backend,
+    baseline: Backend,
+) {
     let workloads: [(&str, usize); 3] = [
         ("ingest, events/s", 0),
         ("one endpoint, deliveries/s", 1),
@@ -1408,13 +1416,13 @@ async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64, ours: Backe
     for round in 1..=rounds {
         for (index, &(_, subscriptions)) in workloads.iter().enumerate() {
             let order = if round % 2 == 1 {
-                [ours, Backend::Svix]
+                [measured, baseline]
             } else {
-                [Backend::Svix, ours]
+                [baseline, measured]
             };
             let mut our_rate = 0.0;
             let mut theirs = 0.0;
-            for backend in order {
+            for (position, backend) in order.into_iter().enumerate() {
                 let mut row = if subscriptions == 0 {
                     ingest_only(client, seconds, backend).await
                 } else {
@@ -1423,9 +1431,10 @@ async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64, ours: Backe
                 row.workload = format!("round {round}: {}", row.workload);
                 row.print();
                 let rate = row.deliveries_per_s.or(row.events_per_s).unwrap_or(0.0);
-                match backend {
-                    Backend::Svix => theirs = rate,
-                    _ => our_rate = rate,
+                if (position == 0) == (round % 2 == 1) {
+                    our_rate = rate;
+                } else {
+                    theirs = rate;
                 }
             }
             rates[index].push((our_rate, theirs));
@@ -1433,8 +1442,9 @@ async fn paired(client: &reqwest::Client, seconds: u64, rounds: u64, ours: Backe
     }
     println!();
     println!(
-        "| paired rounds | Hookbridge ({}) | Svix | ratio per round | median ratio |",
-        ours.label()
+        "| paired rounds | {} | {} | ratio per round | median ratio |",
+        measured.label(),
+        baseline.label()
     );
     println!("| --- | --- | --- | --- | --- |");
     for ((name, _), rounds) in workloads.iter().zip(&rates) {
@@ -1925,17 +1935,22 @@ async fn main() {
         fanout(&client, seconds, 10, Backend::Svix).await.print();
     }
 
-    // 9. Paired rounds beside Svix, only when asked for.
+    // 9. Paired rounds, only when asked for: beside Svix, or three
+    //    PostgreSQL nodes beside one.
     if named("paired") {
-        match svix_binary() {
-            Some(_) => {
-                let ours = match std::env::var("BENCH_PAIRED").as_deref() {
-                    Ok("postgres") => Backend::Postgres { nodes: 1 },
-                    _ => Backend::Sqlite,
-                };
-                paired(&client, seconds, env_number("BENCH_ROUNDS", 3), ours).await
-            }
-            None => eprintln!("BENCH_ONLY=paired needs the Svix server binary (SVIX_SERVER)"),
+        let (measured, baseline) = match std::env::var("BENCH_PAIRED").as_deref() {
+            Ok("postgres") => (Backend::Postgres { nodes: 1 }, Backend::Svix),
+            Ok("nodes") => (
+                Backend::Postgres { nodes: 3 },
+                Backend::Postgres { nodes: 1 },
+            ),
+            _ => (Backend::Sqlite, Backend::Svix),
+        };
+        if matches!(baseline, Backend::Svix) && svix_binary().is_none() {
+            eprintln!("BENCH_ONLY=paired needs the Svix server binary (SVIX_SERVER)");
+        } else {
+            let rounds = env_number("BENCH_ROUNDS", 3);
+            paired(&client, seconds, rounds, measured, baseline).await;
         }
     }
 

@@ -325,10 +325,10 @@ struct Targets {
 
 impl Targets {
     /// The enabled subscriptions of `account_ids`, through their index.
-    /// This read is most of a batch's time among many tenants, and a node
-    /// writes one batch at a time: with statistics that still take the
-    /// table for empty (just after a bulk import, until autovacuum's next
-    /// analyze) PostgreSQL scans every subscription instead.
+    /// With statistics that still take the table for empty (just after a
+    /// bulk import of webhooks, until autovacuum's next analyze) PostgreSQL
+    /// scans every subscription here instead, and since a node writes one
+    /// batch at a time, its ingest slows with the table's size.
     async fn read(
         transaction: &deadpool_postgres::Transaction<'_>,
         account_ids: &[&str],
