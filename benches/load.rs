@@ -1472,7 +1472,7 @@ async fn paired(
             ratios[middle]
         };
         println!(
-            "| {name} | {} | {} | {shown} | {median:.1}× |",
+            "| {name} | {} | {} | {shown} | {median:.2}× |",
             list(|r| r.0),
             list(|r| r.1)
         );
