@@ -337,6 +337,24 @@ impl Nodes {
         client.batch_execute("ANALYZE").await.expect("ANALYZE");
     }
 
+    /// Add `workload`'s line to the database table: its costs from
+    /// `before` (read as it began) to now, per 1,000 of `units` done in
+    /// `elapsed`.
+    async fn note_database_costs(
+        &self,
+        before: Option<DatabaseCounters>,
+        workload: &str,
+        units: u64,
+        elapsed: Duration,
+    ) {
+        if let (Some(before), Some(after)) = (before, self.database().await) {
+            DATABASE_LINES
+                .lock()
+                .unwrap()
+                .push(before.line_to(after, workload, units, elapsed));
+        }
+    }
+
     /// The database server's counters so far, when the nodes share one.
     async fn database(&self) -> Option<DatabaseCounters> {
         let server = self._server.as_ref()?;
@@ -919,13 +937,10 @@ async fn measure_ingest(
     let database = service.database().await;
     let (elapsed, latencies) = burst(api, account, events, 32).await;
     let used = service.cpu_seconds() - cpu;
-    if let (Some(before), Some(after)) = (database, service.database().await) {
-        let workload = format!("{label}: ingest only, per 1,000 events");
-        DATABASE_LINES
-            .lock()
-            .unwrap()
-            .push(before.line_to(after, &workload, events, elapsed));
-    }
+    let workload = format!("{label}: ingest only, per 1,000 events");
+    service
+        .note_database_costs(database, &workload, events, elapsed)
+        .await;
     Row {
         workload: format!("{label}: ingest only, 32 publishers, {events} events"),
         events_per_s: Some(events as f64 / elapsed.as_secs_f64()),
@@ -1040,13 +1055,10 @@ async fn measure_delivery(
     wait_for(received, warm + deliveries, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let used = service.cpu_seconds() - cpu;
-    if let (Some(before), Some(after)) = (database, service.database().await) {
-        let workload = format!("{label} subscription(s), end to end, per 1,000 deliveries");
-        DATABASE_LINES
-            .lock()
-            .unwrap()
-            .push(before.line_to(after, &workload, deliveries, elapsed));
-    }
+    let workload = format!("{label} subscription(s), end to end, per 1,000 deliveries");
+    service
+        .note_database_costs(database, &workload, deliveries, elapsed)
+        .await;
     if std::env::var_os("BENCH_METRICS").is_some() && service.services[0].svix_token.is_none() {
         service.print_dispatcher_metrics(client).await;
     }
