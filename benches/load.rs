@@ -1991,12 +1991,13 @@ async fn main() {
     // 10b. Many tenants, only when asked for (creating them takes minutes):
     //     SQLite, then PostgreSQL, each beside one account with one
     //     endpoint in the same run, and the ratio of deliveries/s.
+    // SQLite, and one PostgreSQL node unless BENCH_POSTGRES=0.
+    let mut compared = vec![Backend::Sqlite];
+    if postgres {
+        compared.push(Backend::Postgres { nodes: 1 });
+    }
     if named("tenants") {
-        let mut backends = vec![Backend::Sqlite];
-        if postgres {
-            backends.push(Backend::Postgres { nodes: 1 });
-        }
-        for backend in backends {
+        for &backend in &compared {
             let mut one = fanout(&client, seconds, 1, backend).await;
             one.print();
             let mut rows = tenants(&client, seconds, backend).await;
@@ -2021,11 +2022,7 @@ async fn main() {
     //     backend, and the ratios.
     if named("stored") {
         let stored = env_number("BENCH_STORED_EVENTS", 1_000_000);
-        let mut backends = vec![Backend::Sqlite];
-        if postgres {
-            backends.push(Backend::Postgres { nodes: 1 });
-        }
-        for backend in backends {
+        for &backend in &compared {
             let mut empty = [
                 ingest_only(&client, seconds, backend).await,
                 fanout(&client, seconds, 1, backend).await,
@@ -2046,11 +2043,7 @@ async fn main() {
     // 10c. Ordered delivery, only when asked for: one fifo webhook beside
     //     one ordinary webhook, per backend, and the ratio of deliveries/s.
     if named("fifo") {
-        let mut backends = vec![Backend::Sqlite];
-        if postgres {
-            backends.push(Backend::Postgres { nodes: 1 });
-        }
-        for backend in backends {
+        for &backend in &compared {
             let mut one = fanout(&client, seconds, 1, backend).await;
             one.print();
             let events = env_number("BENCH_FIFO_EVENTS", 2_000);

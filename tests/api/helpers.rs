@@ -402,6 +402,14 @@ impl Api {
             .expect("request")
     }
 
+    /// `PATCH` the webhook at `path` with `body`; it must succeed. Returns
+    /// the updated body.
+    pub async fn patch_webhook(&self, account: &TestAccount, path: &str, body: Value) -> Value {
+        let response = self.patch_as(account, path, &body).await;
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
     /// Register a raw webhook through `/v1/webhooks`; returns the created body.
     pub async fn create_webhook(&self, account: &TestAccount, body: Value) -> Value {
         let response = self.post_as(account, "/v1/webhooks", &body).await;

@@ -123,11 +123,8 @@ async fn a_disabled_webhook_gets_nothing_new_and_its_retries_pause_until_enabled
     receiver.wait_for(1, WAIT).await;
 
     let disabled: Value = app
-        .patch_as(&account, &path, &json!({"enabled": false}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .patch_webhook(&account, &path, json!({"enabled": false}))
+        .await;
     assert_eq!(disabled["enabled"], false);
     let unseen: Value = app
         .publish_accepted(
@@ -143,11 +140,8 @@ async fn a_disabled_webhook_gets_nothing_new_and_its_retries_pause_until_enabled
     receiver.assert_quiet(1, Duration::from_millis(1600)).await;
 
     let enabled: Value = app
-        .patch_as(&account, &path, &json!({"enabled": true}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .patch_webhook(&account, &path, json!({"enabled": true}))
+        .await;
     assert_eq!(enabled["enabled"], true);
     let got = receiver.wait_for(2, WAIT).await;
     assert_eq!(got[1].answered, 200);
@@ -454,11 +448,8 @@ async fn a_webhook_failing_for_the_span_is_disabled_and_resumes_when_enabled() {
 
     receiver.set_default_status(200);
     let enabled: Value = app
-        .patch_as(&account, &path, &json!({"enabled": true}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .patch_webhook(&account, &path, json!({"enabled": true}))
+        .await;
     assert_eq!(enabled["disabled_reason"], Value::Null);
     let got = receiver.wait_for(attempts_when_disabled + 1, WAIT).await;
     assert_eq!(

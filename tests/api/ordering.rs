@@ -123,11 +123,8 @@ async fn back_to_none_the_waiting_deliveries_go_at_once() {
     receiver.assert_quiet(1, Duration::from_millis(500)).await;
     let path = format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap());
     let patched: Value = app
-        .patch_as(&account, &path, &json!({"ordering": "none"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .patch_webhook(&account, &path, json!({"ordering": "none"}))
+        .await;
     assert_eq!(patched["ordering"], "none");
     receiver.wait_for(3, WAIT).await;
     let arrived: std::collections::BTreeSet<String> =

@@ -102,25 +102,16 @@ async fn rate_limits_are_validated_and_null_removes_one() {
     assert_eq!(webhook["rate_limit"], Value::Null);
     let path = format!("/v1/webhooks/{}", webhook["id"].as_str().unwrap());
     let limited: Value = app
-        .patch_as(&account, &path, &json!({"rate_limit": 3}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .patch_webhook(&account, &path, json!({"rate_limit": 3}))
+        .await;
     assert_eq!(limited["rate_limit"], 3);
     let unchanged: Value = app
-        .patch_as(&account, &path, &json!({"description": "slow endpoint"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .patch_webhook(&account, &path, json!({"description": "slow endpoint"}))
+        .await;
     assert_eq!(unchanged["rate_limit"], 3, "absent leaves it");
     let cleared: Value = app
-        .patch_as(&account, &path, &json!({"rate_limit": null}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .patch_webhook(&account, &path, json!({"rate_limit": null}))
+        .await;
     assert_eq!(cleared["rate_limit"], Value::Null);
 }
 
