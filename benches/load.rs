@@ -11,7 +11,8 @@
 //!
 //! `BENCH_SECONDS` (default 10) sets the timed phases; `BENCH_PENDING`
 //! (default 1000000) the pending deliveries of the memory workload;
-//! `BENCH_POSTGRES=0` skips the PostgreSQL rows; `BENCH_ONLY=fanout1,fanout10`
+//! `BENCH_POSTGRES=0` skips the PostgreSQL rows (and `BENCH_POSTGRES=only`
+//! the SQLite ones of the tenants, stored and fifo workloads); `BENCH_ONLY=fanout1,fanout10`
 //! runs only the named workloads (`ingest`, `fanout1`, `fanout10`, `steady`,
 //! `hanging`, `pending`, `history`, `svix`, `postgres`), for profiling one of them. When a Svix server binary
 //! is at `SVIX_SERVER` (default `/work/peers-build/bin/svix-server`, what
@@ -43,6 +44,11 @@
 //! server's own costs per 1,000 events or deliveries (its processes' CPU,
 //! write transactions, WAL), in a second table: the figures the scaling
 //! model in `docs/performance.md` is built from.
+//!
+//! `BENCH_STATEMENTS=1` loads `pg_stat_statements` into those servers and
+//! prints, after each such workload, its ten statements that took the
+//! server the most time (calls, total and mean milliseconds, rows), to
+//! stderr: where the database's time goes.
 //!
 //! `BENCH_ONLY=fifo` (run only when named) measures what ordered delivery
 //! costs: one webhook with `"ordering": "fifo"` gets `BENCH_FIFO_EVENTS`
@@ -271,14 +277,14 @@ impl Nodes {
                 _server: None,
             },
             Backend::Svix => {
-                let server = postgres_server::PostgresServer::start(true);
+                let server = start_database();
                 Self {
                     services: vec![Service::start_svix(&server.url())],
                     _server: Some(server),
                 }
             }
             Backend::Postgres { nodes } => {
-                let server = postgres_server::PostgresServer::start(true);
+                let server = start_database();
                 let key = hookbridge::store::sealing::EncryptionKey::generate().encoded();
                 let mut args = vec!["--encryption-key", key.as_str()];
                 args.extend_from_slice(extra);
@@ -330,11 +336,11 @@ impl Nodes {
         let Some(server) = &self._server else {
             return;
         };
-        let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        connect(server)
             .await
-            .expect("connect to analyze");
-        tokio::spawn(connection);
-        client.batch_execute("ANALYZE").await.expect("ANALYZE");
+            .batch_execute("ANALYZE")
+            .await
+            .expect("ANALYZE");
     }
 
     /// Add `workload`'s line to the database table: its costs from
@@ -347,17 +353,35 @@ impl Nodes {
         units: u64,
         elapsed: Duration,
     ) {
-        if let (Some(before), Some(after)) = (before, self.database().await) {
+        let Some(server) = &self._server else {
+            return;
+        };
+        if let (Some(before), Some(after)) = (before, DatabaseCounters::read(server).await) {
             DATABASE_LINES
                 .lock()
                 .unwrap()
                 .push(before.line_to(after, workload, units, elapsed));
         }
+        if statements_wanted() {
+            print_statements(server, workload).await;
+        }
     }
 
-    /// The database server's counters so far, when the nodes share one.
+    /// The database server's counters as a workload begins, when the nodes
+    /// share one (and, for `BENCH_STATEMENTS=1`, its statement statistics
+    /// reset).
     async fn database(&self) -> Option<DatabaseCounters> {
         let server = self._server.as_ref()?;
+        if statements_wanted() {
+            connect(server)
+                .await
+                .batch_execute(
+                    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+                     SELECT pg_stat_statements_reset();",
+                )
+                .await
+                .expect("reset pg_stat_statements");
+        }
         DatabaseCounters::read(server).await
     }
 
@@ -446,6 +470,56 @@ impl DatabaseCounters {
             (after.wal_bytes - self.wal_bytes) as f64 * per_1000 / 1024.0,
             100.0 * cpu / elapsed.as_secs_f64() / cores,
         )
+    }
+}
+
+/// Whether `BENCH_STATEMENTS=1` asks for the database's statement
+/// statistics.
+fn statements_wanted() -> bool {
+    std::env::var("BENCH_STATEMENTS").is_ok_and(|v| v == "1")
+}
+
+/// A durable PostgreSQL server for one run, with `pg_stat_statements`
+/// loaded when [`statements_wanted`].
+fn start_database() -> postgres_server::PostgresServer {
+    let options = if statements_wanted() {
+        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+    } else {
+        ""
+    };
+    postgres_server::PostgresServer::start_with_options(true, options)
+}
+
+/// A client of `server`'s database.
+async fn connect(server: &postgres_server::PostgresServer) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the database");
+    tokio::spawn(connection);
+    client
+}
+
+/// Print to stderr the ten statements that took `server` the most time
+/// since the statistics were last reset, under `workload`'s name.
+async fn print_statements(server: &postgres_server::PostgresServer, workload: &str) {
+    let rows = connect(server)
+        .await
+        .query(
+            "SELECT calls, total_exec_time, rows,
+                    regexp_replace(left(query, 160), '\\s+', ' ', 'g')
+             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10",
+            &[],
+        )
+        .await
+        .expect("read pg_stat_statements");
+    eprintln!("statements, {workload}: calls | total ms | mean ms | rows | statement");
+    for row in rows {
+        let (calls, total, result_rows): (i64, f64, i64) = (row.get(0), row.get(1), row.get(2));
+        eprintln!(
+            "  {calls} | {total:.0} | {:.3} | {result_rows} | {}",
+            total / calls.max(1) as f64,
+            row.get::<_, &str>(3)
+        );
     }
 }
 
@@ -1305,6 +1379,7 @@ async fn tenants(client: &reqwest::Client, seconds: u64, backend: Backend) -> [R
         let churner =
             churning.then(|| tokio::spawn(churn(api.clone(), tenants.clone(), 100, stop.clone())));
         let events = 2_000 * seconds;
+        let database = service.database().await;
         let cpu = service.cpu_seconds();
         let machine = MachineCpu::now();
         let started = Instant::now();
@@ -1321,13 +1396,17 @@ async fn tenants(client: &reqwest::Client, seconds: u64, backend: Backend) -> [R
             None => String::new(),
         };
         let used = service.cpu_seconds() - cpu;
+        let workload = format!(
+            "{}: {} tenants x {} webhooks, 1 matching per event, {events} events{churned}",
+            backend.label(),
+            tenancy.accounts,
+            tenancy.webhooks
+        );
+        service
+            .note_database_costs(database, &workload, events, elapsed)
+            .await;
         rows.push(Row {
-            workload: format!(
-                "{}: {} tenants x {} webhooks, 1 matching per event, {events} events{churned}",
-                backend.label(),
-                tenancy.accounts,
-                tenancy.webhooks
-            ),
+            workload,
             events_per_s: Some(events as f64 / ingest.as_secs_f64()),
             deliveries_per_s: Some(events as f64 / elapsed.as_secs_f64()),
             latencies_us: latencies_of(&received, "n"),
@@ -1991,8 +2070,12 @@ async fn main() {
     // 10b. Many tenants, only when asked for (creating them takes minutes):
     //     SQLite, then PostgreSQL, each beside one account with one
     //     endpoint in the same run, and the ratio of deliveries/s.
-    // SQLite, and one PostgreSQL node unless BENCH_POSTGRES=0.
-    let mut compared = vec![Backend::Sqlite];
+    // SQLite unless BENCH_POSTGRES=only, and one PostgreSQL node unless
+    // BENCH_POSTGRES=0.
+    let mut compared = Vec::new();
+    if std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "only") {
+        compared.push(Backend::Sqlite);
+    }
     if postgres {
         compared.push(Backend::Postgres { nodes: 1 });
     }

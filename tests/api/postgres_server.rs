@@ -107,17 +107,25 @@ impl PostgresServer {
     /// `durable` false (no fsync: they need speed, not power-cut safety);
     /// the benchmark with it true, as production does.
     pub fn start(durable: bool) -> Self {
-        Self::start_with(durable, false)
+        Self::start_with(durable, false, "")
+    }
+
+    /// Start a server as [`PostgresServer::start`] does, with `options`
+    /// (`-c name=value ...`) added to its command line: the benchmark's
+    /// way to load `pg_stat_statements`.
+    #[allow(dead_code)]
+    pub fn start_with_options(durable: bool, options: &str) -> Self {
+        Self::start_with(durable, false, options)
     }
 
     /// Start a server that accepts TCP clients only over TLS, with a
     /// certificate for 127.0.0.1 issued by a CA of its own; the CA's PEM
     /// file is at [`PostgresServer::ca_file`].
     pub fn start_tls_only() -> Self {
-        Self::start_with(false, true)
+        Self::start_with(false, true, "")
     }
 
-    fn start_with(durable: bool, tls_only: bool) -> Self {
+    fn start_with(durable: bool, tls_only: bool, extra: &str) -> Self {
         let durability = if durable {
             "-c fsync=on -c synchronous_commit=on"
         } else {
@@ -166,7 +174,7 @@ impl PostgresServer {
             .port();
         let options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-             -c max_connections=200 {durability}{tls}",
+             -c max_connections=200 {durability}{tls} {extra}",
             dir.path().display()
         );
         let mut start = command("pg_ctl");
