@@ -379,7 +379,7 @@ impl Targets {
         Ok(query(
             transaction,
             "SELECT DISTINCT subscription_id FROM deliveries
-             WHERE subscription_id = ANY($1) AND state IN ('pending', 'waiting')",
+             WHERE subscription_id = ANY($1) AND (state = 'pending' OR state = 'waiting')",
             &[&ids],
         )
         .await?

@@ -455,11 +455,13 @@ async fn cancel_pending(
     subscription_id: &SubscriptionId,
     now: Timestamp,
 ) -> StoreResult<()> {
+    // `OR`, not `IN`: only then can each state's partial index serve it; with
+    // `IN`, every delivery ever stored was scanned.
     execute(
         client,
         "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL,
                  lease_token = NULL, updated_at = $2
-             WHERE subscription_id = $1 AND state IN ('pending', 'waiting')",
+             WHERE subscription_id = $1 AND (state = 'pending' OR state = 'waiting')",
         &[&subscription_id, &now.0],
     )
     .await?;

@@ -446,7 +446,8 @@ impl DeliveryQueue for PostgresStore {
         let client = self.pool.get().await?;
         let row = query_one(
             &client,
-            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE state IN ('pending', 'waiting')",
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries
+             WHERE state = 'pending' OR state = 'waiting'",
             &[],
         )
         .await?;

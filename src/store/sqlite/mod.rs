@@ -555,10 +555,12 @@ fn cancel_pending(
     handed_from: i64,
 ) -> StoreResult<()> {
     let now = Timestamp::now();
+    // `OR`, not `IN`: only then can each state's partial index serve it (as
+    // in `has_open_delivery`); with `IN`, every delivery stored was scanned.
     connection
         .prepare_cached(
             "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?2
-             WHERE subscription_id = ?1 AND state IN ('pending', 'waiting')",
+             WHERE subscription_id = ?1 AND (state = 'pending' OR state = 'waiting')",
         )?
         .execute(params![subscription_id, now.0])?;
     handing::cancel_handed(connection, subscription_id.as_str(), handed_from, now)
@@ -578,7 +580,7 @@ fn has_open_delivery(
     Ok(connection
         .prepare_cached(
             "SELECT 1 FROM deliveries
-             WHERE subscription_id = ?1 AND state IN ('pending', 'waiting')",
+             WHERE subscription_id = ?1 AND (state = 'pending' OR state = 'waiting')",
         )?
         .exists(params![subscription_id])?)
 }

@@ -294,8 +294,10 @@ impl DeliveryQueue for SqliteStore {
         };
         self.read(move |c| {
             let (count, oldest): (i64, Option<i64>) = c.query_row(
-                "SELECT COUNT(*), MIN(created_at) FROM deliveries
-                 WHERE state IN ('pending', 'waiting')",
+                "SELECT COUNT(*), MIN(created_at) FROM (
+                     SELECT created_at FROM deliveries WHERE state = 'pending'
+                     UNION ALL
+                     SELECT created_at FROM deliveries WHERE state = 'waiting')",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
