@@ -94,6 +94,12 @@ const UPGRADES: &[Upgrade] = &[
                    CREATE INDEX deliveries_waiting ON deliveries(subscription_id, event_pk)
                        WHERE state = 'waiting';",
     },
+    // 7: on PostgreSQL, no foreign key check per delivery row (see
+    // `schema.sql`: replays and retention lock the events instead).
+    Upgrade {
+        sqlite: "",
+        postgres: "ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_event_pk_fkey;",
+    },
 ];
 
 /// The schema version this binary writes and reads.

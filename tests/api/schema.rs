@@ -21,7 +21,7 @@ const VERSION_1_INDEXES: &str = "DROP INDEX deliveries_pending_by_subscription;
      ALTER TABLE subscriptions DROP COLUMN rate_limit;";
 
 /// The schema version this binary writes.
-const CURRENT_VERSION: i64 = 6;
+const CURRENT_VERSION: i64 = 7;
 
 /// Turn `database` (at the current version) back into version 1.
 async fn downgrade_to_version_1(database: &TestDatabase) {
@@ -39,6 +39,8 @@ async fn downgrade_to_version_1(database: &TestDatabase) {
         client
             .batch_execute(&format!(
                 "BEGIN; {VERSION_1_INDEXES} ALTER TABLE subscriptions DROP COLUMN next_send_us;
+                 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_pk_fkey
+                     FOREIGN KEY (event_pk) REFERENCES events(pk);
                  UPDATE hookbridge_schema SET version = 1; COMMIT;"
             ))
             .await
@@ -175,6 +177,18 @@ async fn a_version_1_database_is_upgraded_on_start_and_its_pending_delivery_made
             options.contains(&"autovacuum_vacuum_scale_factor=0.02".to_owned()),
             "{options:?}"
         );
+        // Version 7: no foreign key check per delivery row.
+        let keys: i64 = postgres_client(&database)
+            .await
+            .query_one(
+                "SELECT COUNT(*) FROM pg_constraint
+                 WHERE conrelid = 'deliveries'::regclass AND contype = 'f'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(keys, 0, "the deliveries' foreign keys after the upgrade");
     }
     drop(second);
     let restarted = BinaryApp::start(&database, &schedule);

@@ -305,7 +305,8 @@ impl DeliveryQueue for PostgresStore {
              FROM events e
              WHERE e.account_id = $1 AND NOT e.test AND e.pk > $5
                AND e.created_at >= $3 AND e.created_at <= $4
-             ORDER BY e.pk LIMIT $6",
+             ORDER BY e.pk LIMIT $6
+             FOR KEY SHARE OF e",
             &[
                 &page.account_id,
                 subscription_id,
@@ -497,8 +498,18 @@ impl DeliveryQueue for PostgresStore {
         }
         let mut purged = Purged::default();
         if !doomed.is_empty() {
-            // A delivery made pending again meanwhile (a resend) keeps its
-            // event: each statement sees what committed before it.
+            // A replay that has read one of these events holds it (FOR KEY
+            // SHARE) until it commits; this waits for it, and a replay that
+            // comes later skips the events purged here.
+            execute(
+                &transaction,
+                "SELECT 1 FROM events WHERE pk = ANY($1) ORDER BY pk FOR UPDATE",
+                &[&doomed],
+            )
+            .await?;
+            // A delivery made pending again meanwhile (a resend), or made by
+            // such a replay, keeps its event: each statement sees what
+            // committed before it.
             purged.deliveries = execute(
                 &transaction,
                 "DELETE FROM deliveries

@@ -68,9 +68,15 @@ CREATE INDEX events_recent ON events(account_id, type, pk);
 
 -- As in SQLite: a claim moves next_attempt_at to the lease's expiry, so a
 -- lease whose node died simply makes the row due again for any node.
+-- event_pk has no foreign key: its check ran once per delivery row (a row
+-- lock on the event, in a nested query) and became the costliest part of
+-- ingest among many tenants. Ingest writes an event and its deliveries in
+-- one transaction; a replay, the one writer of deliveries for events
+-- already stored, locks them (FOR KEY SHARE) and retention locks the
+-- events it purges (FOR UPDATE) first, as the check did.
 CREATE TABLE deliveries (
     id              TEXT PRIMARY KEY,
-    event_pk        BIGINT NOT NULL REFERENCES events(pk),
+    event_pk        BIGINT NOT NULL,
     subscription_id TEXT NOT NULL,
     account_id      TEXT NOT NULL,
     state           TEXT NOT NULL,
