@@ -790,7 +790,8 @@ async fn complete_all(
 /// pending; the subscriptions whose next went. Their rows are locked
 /// first (in id order), as ingest locks them before choosing between
 /// `pending` and `waiting`, so a delivery stored meanwhile is never left
-/// waiting behind one that has finished.
+/// waiting behind one that has finished. Each subscription's next is the
+/// first of its waiting index (`LIMIT 1`), whatever the length of its line.
 async fn release_next_waiting(
     client: &impl GenericClient,
     done: &[&Completion],
@@ -809,12 +810,12 @@ async fn release_next_waiting(
     Ok(query(
         client,
         "UPDATE deliveries d SET state = 'pending'
-         FROM (SELECT DISTINCT ON (w.subscription_id) w.id FROM deliveries w
-               WHERE w.subscription_id = ANY($1) AND w.state = 'waiting'
-                 AND NOT EXISTS (SELECT 1 FROM deliveries p
-                                 WHERE p.subscription_id = w.subscription_id
-                                   AND p.state = 'pending')
-               ORDER BY w.subscription_id, w.event_pk) next
+         FROM (SELECT n.id FROM UNNEST($1::TEXT[]) AS s(id)
+               CROSS JOIN LATERAL (SELECT w.id FROM deliveries w
+                                   WHERE w.subscription_id = s.id AND w.state = 'waiting'
+                                   ORDER BY w.event_pk LIMIT 1) n
+               WHERE NOT EXISTS (SELECT 1 FROM deliveries p
+                                 WHERE p.subscription_id = s.id AND p.state = 'pending')) next
          WHERE d.id = next.id
          RETURNING d.subscription_id",
         &[&ordered],
