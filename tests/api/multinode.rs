@@ -1,8 +1,9 @@
 //! Several nodes on one PostgreSQL database: three real `hookbridge`
 //! processes share the work, one is killed with SIGKILL midway, and every
-//! accepted event still reaches every matching target. This test always
-//! runs on PostgreSQL (the SQLite store is single-node), so the test command
-//! runs it in the SQLite pass only.
+//! accepted event still reaches every matching target; a webhook changed
+//! through one node governs what another accepts next. These tests always
+//! run on PostgreSQL (the SQLite store is single-node), so the test command
+//! runs them in the SQLite pass only.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, BinaryApp, Receiver, TestDatabase, client, generation};
+use crate::helpers::{
+    ADMIN_KEY, BinaryApp, Receiver, TestDatabase, TwoNodes, client, generation,
+    seed_header_is_signed_by,
+};
 
 const EVENTS: usize = 10_000;
 const PUBLISHERS: usize = 24;
@@ -213,4 +217,69 @@ async fn three_nodes_share_the_work_and_survive_one_killed_midway() {
         duplicates <= 512,
         "{duplicates} duplicates: more than the killed node can have held in flight"
     );
+}
+
+/// A change to a webhook made through one node (a new URL, a rotated
+/// secret, a filter, a delete) governs the very next event another node
+/// accepts, whatever that node has read before.
+#[tokio::test]
+async fn a_webhook_changed_through_one_node_routes_the_next_event_published_on_the_other() {
+    let (first, second) = (Receiver::start().await, Receiver::start().await);
+    let cluster = TwoNodes::with_webhook(json!({"url": first.url})).await;
+    let (changer, publisher) = (cluster.nodes[0].api(), cluster.nodes[1].api());
+    let account = &cluster.account;
+    let publish =
+        || publisher.publish_accepted(account, "generation_complete", generation("image"));
+    publish().await;
+    first.wait_for(1, Duration::from_secs(10)).await;
+
+    let listed: Value = changer
+        .get_as(account, "/v1/webhooks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/webhooks/{}", listed["data"][0]["id"].as_str().unwrap());
+    changer
+        .patch_webhook(account, &path, json!({"url": second.url}))
+        .await;
+    let moved = publish().await;
+    let got = second.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].json()["id"], moved["id"]);
+    let rotated: Value = changer
+        .post_as(
+            account,
+            &format!("{path}/rotate-secret"),
+            &json!({"grace_seconds": 0}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    publish().await;
+    let got = second.wait_for(2, Duration::from_secs(10)).await;
+    assert!(
+        seed_header_is_signed_by(rotated["secret"].as_str().unwrap(), &got[1]),
+        "signed with the secret rotated through the other node"
+    );
+
+    changer
+        .patch_webhook(account, &path, json!({"filter": {"type": "video"}}))
+        .await;
+    assert_eq!(publish().await["deliveries"], 0, "filtered out");
+    let response = changer.delete_as(account, &path).await;
+    assert_eq!(response.status(), 204);
+    let added = changer
+        .create_webhook(account, json!({"url": first.url}))
+        .await;
+    let published = publish().await;
+    assert_eq!(published["deliveries"], 1);
+    let got = first.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got[1].json()["id"], published["id"]);
+    assert!(seed_header_is_signed_by(
+        added["secret"].as_str().unwrap(),
+        &got[1]
+    ));
+    first.assert_quiet(2, Duration::from_millis(500)).await;
+    second.assert_quiet(2, Duration::from_millis(500)).await;
 }
