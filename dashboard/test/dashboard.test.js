@@ -370,12 +370,15 @@ test('an invalid rate limit is shown next to its field and creates nothing', asy
   await page.getByRole('alert').getByText('Enter a whole number of deliveries a second').waitFor();
   assert.equal(await limit.getAttribute('aria-invalid'), 'true');
 
-  // Zero: the service refuses it with a 422 pointing at the field.
+  // Zero: the service refuses it with a 422 pointing at the field. (The
+  // page's own alert above points at the field too, so wait for the
+  // service's words, not for the pointer.)
   await limit.fill('0');
   await page.getByRole('button', { name: 'Create webhook' }).click();
+  const fieldError = page.locator('.field-error');
+  await fieldError.filter({ hasText: '1 to 100000 deliveries a second' }).waitFor();
   await page.getByRole('alert').getByText('/rate_limit').waitFor();
   assert.equal(await limit.getAttribute('aria-invalid'), 'true');
-  const fieldError = page.locator('.field-error');
   assert.equal(await fieldError.count(), 1);
   assert.match(await fieldError.textContent(), /1 to 100000 deliveries a second/);
   assert.match(await limit.getAttribute('aria-describedby'), new RegExp(await fieldError.getAttribute('id')));
