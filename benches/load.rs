@@ -370,7 +370,7 @@ impl Nodes {
     /// The database server's counters as a workload begins, when the nodes
     /// share one (and, for `BENCH_STATEMENTS=1`, its statement statistics
     /// reset).
-    async fn database(&self) -> Option<DatabaseCounters> {
+    async fn begin_database_costs(&self) -> Option<DatabaseCounters> {
         let server = self._server.as_ref()?;
         if statements_wanted() {
             connect(server)
@@ -1008,7 +1008,7 @@ async fn measure_ingest(
 ) -> Row {
     let cpu = service.cpu_seconds();
     let machine = MachineCpu::now();
-    let database = service.database().await;
+    let database = service.begin_database_costs().await;
     let (elapsed, latencies) = burst(api, account, events, 32).await;
     let used = service.cpu_seconds() - cpu;
     let workload = format!("{label}: ingest only, per 1,000 events");
@@ -1122,7 +1122,7 @@ async fn measure_delivery(
     let warm = received.count.load(Ordering::Relaxed);
     let cpu = service.cpu_seconds();
     let machine = MachineCpu::now();
-    let database = service.database().await;
+    let database = service.begin_database_costs().await;
     let started = Instant::now();
     let (ingest, _) = burst(api, account, events, 32).await;
     let deliveries = events * subscriptions as u64;
@@ -1379,7 +1379,7 @@ async fn tenants(client: &reqwest::Client, seconds: u64, backend: Backend) -> [R
         let churner =
             churning.then(|| tokio::spawn(churn(api.clone(), tenants.clone(), 100, stop.clone())));
         let events = 2_000 * seconds;
-        let database = service.database().await;
+        let database = service.begin_database_costs().await;
         let cpu = service.cpu_seconds();
         let machine = MachineCpu::now();
         let started = Instant::now();
@@ -1507,13 +1507,12 @@ async fn paired(
     for round in 1..=rounds {
         for (index, &(_, subscriptions)) in workloads.iter().enumerate() {
             let order = if round % 2 == 1 {
-                [measured, baseline]
+                [(true, measured), (false, baseline)]
             } else {
-                [baseline, measured]
+                [(false, baseline), (true, measured)]
             };
-            let mut our_rate = 0.0;
-            let mut theirs = 0.0;
-            for (position, backend) in order.into_iter().enumerate() {
+            let (mut measured_rate, mut baseline_rate) = (0.0, 0.0);
+            for (is_measured, backend) in order {
                 let mut row = if subscriptions == 0 {
                     ingest_only(client, seconds, backend).await
                 } else {
@@ -1522,13 +1521,13 @@ async fn paired(
                 row.workload = format!("round {round}: {}", row.workload);
                 row.print();
                 let rate = row.deliveries_per_s.or(row.events_per_s).unwrap_or(0.0);
-                if (position == 0) == (round % 2 == 1) {
-                    our_rate = rate;
+                if is_measured {
+                    measured_rate = rate;
                 } else {
-                    theirs = rate;
+                    baseline_rate = rate;
                 }
             }
-            rates[index].push((our_rate, theirs));
+            rates[index].push((measured_rate, baseline_rate));
         }
     }
     println!();
@@ -2067,10 +2066,8 @@ async fn main() {
             .print();
     }
 
-    // 10b. Many tenants, only when asked for (creating them takes minutes):
-    //     SQLite, then PostgreSQL, each beside one account with one
-    //     endpoint in the same run, and the ratio of deliveries/s.
-    // SQLite unless BENCH_POSTGRES=only, and one PostgreSQL node unless
+    // The backends the tenants, stored and fifo workloads compare: SQLite
+    // unless BENCH_POSTGRES=only, and one PostgreSQL node unless
     // BENCH_POSTGRES=0.
     let mut compared = Vec::new();
     if std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "only") {
@@ -2079,6 +2076,10 @@ async fn main() {
     if postgres {
         compared.push(Backend::Postgres { nodes: 1 });
     }
+
+    // 10b. Many tenants, only when asked for (creating them takes minutes):
+    //     SQLite, then PostgreSQL, each beside one account with one
+    //     endpoint in the same run, and the ratio of deliveries/s.
     if named("tenants") {
         for &backend in &compared {
             let mut one = fanout(&client, seconds, 1, backend).await;
