@@ -476,9 +476,14 @@ async fn prometheus_metrics_count_events_attempts_and_the_queue() {
     let as_account = app.get_as(&account, "/metrics").await;
     expect_error(as_account, 401, "unauthorized").await;
     let attempt_recorded = r#"hookbridge_delivery_attempts_total{outcome="retry"} 1"#;
+    // The counter moves when the attempt ends, the gauge once its outcome
+    // is stored: wait for both.
     let text = eventually(WAIT, || async {
         let text = app.metrics().await;
-        text.lines().any(|l| l == attempt_recorded).then_some(text)
+        let settled = [attempt_recorded, "hookbridge_queue_depth 1"]
+            .iter()
+            .all(|line| text.lines().any(|l| l == *line));
+        settled.then_some(text)
     })
     .await;
     for line in [

@@ -286,12 +286,12 @@ impl DeliveryQueue for SqliteStore {
     }
 
     /// Handed deliveries count as pending; the oldest of them is the one
-    /// at the lowest row key.
+    /// at the lowest row key. The rows are read before the leases: an
+    /// outcome ends its lease before its row leaves `handed`, so a delivery
+    /// is never counted both as a handed lease and as a pending row (it may
+    /// be missed for the instant between the two).
     async fn queue_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
-        let (handed, lowest) = {
-            let table = self.leases.lock();
-            (table.handed(), table.lowest_handed())
-        };
+        let leases = self.leases.clone();
         self.read(move |c| {
             let (count, oldest): (i64, Option<i64>) = c.query_row(
                 "SELECT COUNT(*), MIN(created_at) FROM (
@@ -301,6 +301,10 @@ impl DeliveryQueue for SqliteStore {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
+            let (handed, lowest) = {
+                let table = leases.lock();
+                (table.handed(), table.lowest_handed())
+            };
             let oldest_handed: Option<i64> = match handed {
                 0 => None,
                 _ => c
