@@ -7,7 +7,6 @@
 //! here; [`backup`] copies a file in use.
 
 pub mod backup;
-mod cache;
 mod checkpoint;
 mod handing;
 mod leases;
@@ -44,7 +43,6 @@ use crate::domain::{
     TimeWindow, Timestamp, matching, new_id, operator_account,
 };
 use crate::store::hand_off::{FreshDelivery, HandingSlot, Reservation};
-use cache::SubscriptionCache;
 use checkpoint::Checkpointer;
 use handing::{HANDED, Watermark};
 use leases::{LeaseTable, Leases, leased_row};
@@ -74,6 +72,113 @@ text_id_columns!(AccountId, SubscriptionId, DeliveryId);
 
 const SCHEMA: &str = include_str!("schema.sql");
 const READ_CONNECTIONS: u32 = 4;
+
+/// What the writer thread keeps parsed between jobs: the routes of each
+/// account's subscriptions (for ingest) and whole subscriptions by id (for
+/// claims). A subscription write drops its account's routes and that
+/// subscription, and a batch that fails to commit empties it, so it never
+/// holds uncommitted or stale state.
+/// It also holds the [`Sealer`] that every read of a whole subscription
+/// needs, since the cache is what every write job already carries.
+/// It keeps at most [`CACHED_ACCOUNTS`] accounts' routes and
+/// [`CACHED_SUBSCRIPTIONS`] subscriptions, dropping the least recently
+/// used, so a deployment with millions of webhooks does not hold them all.
+#[derive(Clone)]
+struct SubscriptionCache {
+    entries: Arc<Mutex<CachedSubscriptions>>,
+    sealer: Arc<Sealer>,
+}
+
+/// Accounts whose routes the cache keeps at most.
+const CACHED_ACCOUNTS: usize = 100_000;
+/// Whole subscriptions the cache keeps at most (100,000 took about 100 MB
+/// in the many-tenants benchmark).
+const CACHED_SUBSCRIPTIONS: usize = 100_000;
+
+struct CachedSubscriptions {
+    routes: LruCache<AccountId, Arc<Vec<Route>>>,
+    by_id: LruCache<SubscriptionId, Arc<Subscription>>,
+}
+
+impl Default for CachedSubscriptions {
+    fn default() -> Self {
+        Self {
+            routes: LruCache::new(CACHED_ACCOUNTS),
+            by_id: LruCache::new(CACHED_SUBSCRIPTIONS),
+        }
+    }
+}
+
+impl SubscriptionCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedSubscriptions> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn clear(&self) {
+        *self.lock() = CachedSubscriptions::default();
+    }
+
+    /// Drop what a write to `account_id`'s subscription `id` may have made
+    /// stale: that account's routes and that subscription. The rest stays:
+    /// a write to one tenant's webhook costs the others nothing.
+    fn forget(&self, account_id: &AccountId, id: &SubscriptionId) {
+        let mut entries = self.lock();
+        entries.routes.remove(account_id);
+        entries.by_id.remove(id);
+    }
+
+    fn routes_for(
+        &self,
+        connection: &Connection,
+        account_id: &AccountId,
+    ) -> StoreResult<Arc<Vec<Route>>> {
+        if let Some(cached) = self.lock().routes.get(account_id) {
+            return Ok(cached.clone());
+        }
+        let mut query = connection.prepare_cached(
+            "SELECT id, events, filter FROM subscriptions WHERE account_id = ?1 AND enabled = 1",
+        )?;
+        let routes = query
+            .query_map(params![account_id], |row| {
+                let events: Vec<String> = json_column(row, 1)?;
+                Ok(Route {
+                    subscription_id: row.get(0)?,
+                    events: EventSelection::from_stored(events),
+                    filter: filter_column(row, 2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let routes = Arc::new(routes);
+        self.lock()
+            .routes
+            .insert(account_id.to_owned(), routes.clone());
+        Ok(routes)
+    }
+
+    /// A subscription by id; `None` when it no longer exists.
+    fn subscription(
+        &self,
+        connection: &Connection,
+        id: &SubscriptionId,
+    ) -> StoreResult<Option<Arc<Subscription>>> {
+        if let Some(cached) = self.lock().by_id.get(id) {
+            return Ok(Some(cached.clone()));
+        }
+        let found = connection
+            .prepare_cached(&format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ?1"
+            ))?
+            .query_row(params![id], |r| subscription_at(r, 0, &self.sealer))
+            .optional()?
+            .map(Arc::new);
+        if let Some(subscription) = &found {
+            self.lock()
+                .by_id
+                .insert(id.to_owned(), subscription.clone());
+        }
+        Ok(found)
+    }
+}
 
 /// The SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -175,7 +280,10 @@ impl SqliteStore {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        let cache = SubscriptionCache::new(sealer);
+        let cache = SubscriptionCache {
+            entries: Arc::default(),
+            sealer: Arc::new(sealer),
+        };
         let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Database(format!(
@@ -189,13 +297,7 @@ impl SqliteStore {
         })?;
         let checkpointer = Checkpointer::start(path)?;
         let hooks = Hooks {
-            on_commit: {
-                let cache = cache.clone();
-                Box::new(move || {
-                    cache.settle();
-                    checkpointer.nudge();
-                })
-            },
+            on_commit: Box::new(move || checkpointer.nudge()),
             on_rollback: {
                 let (cache, leases) = (cache.clone(), leases.clone());
                 Box::new(move || {

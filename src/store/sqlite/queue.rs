@@ -8,20 +8,8 @@ use super::*;
 impl DeliveryQueue for SqliteStore {
     /// With a dispatcher to hand to (and room in its channel), the new
     /// deliveries are stored `handed` and leased, and handed over on the
-    /// writer thread right after the commit (and the log's sync). What the
-    /// subscription cache lacks for the event is read first on a read
-    /// connection, off the single writer thread, where it can be.
+    /// writer thread right after the commit (and the log's sync).
     async fn ingest(&self, event: NewEvent) -> StoreResult<IngestOutcome> {
-        if let Some(warming) = self.cache.warming(&event) {
-            let (cache, probe) = (self.cache.clone(), event.clone());
-            // Best effort: if the read fails, the writer reads for itself.
-            let _ = self
-                .read(move |c| {
-                    cache.warm(c, &probe, warming);
-                    Ok(())
-                })
-                .await;
-        }
         let (cache, handing, leases) = (
             self.cache.clone(),
             self.handing.clone(),
