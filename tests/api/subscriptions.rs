@@ -1,8 +1,10 @@
 //! The three subscription doors: seed register, `/v1/webhooks`, `/v1/hooks`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, expect_error, pointers};
+use crate::helpers::{Receiver, TestApp, expect_error, generation, pointers};
 
 #[tokio::test]
 async fn the_seed_register_call_works_exactly_as_documented() {
@@ -311,4 +313,59 @@ async fn unsubscribing_a_hook_never_fails_twice() {
         "not_found",
     )
     .await;
+}
+
+/// A changed filter governs the very next event while other events of the
+/// same account are published beside it, each of which may read the
+/// account's webhooks into the service's caches at any moment.
+#[tokio::test]
+async fn a_changed_filter_routes_the_next_event_while_others_are_published_beside_it() {
+    let app = TestApp::spawn().await;
+    let account = app.new_account().await;
+    let receiver = Receiver::start().await;
+    let created = app
+        .create_webhook(
+            &account,
+            json!({"url": receiver.url, "filter": {"user_id": "user_0"}}),
+        )
+        .await;
+    let path = format!("/v1/webhooks/{}", created["id"].as_str().unwrap());
+    let for_user = |user: &str| {
+        let mut data = generation("image");
+        data["user_id"] = json!(user);
+        data
+    };
+    let done = AtomicBool::new(false);
+    let beside = async {
+        let mut published = 0;
+        while !done.load(Ordering::Relaxed) {
+            app.publish_accepted(&account, "generation_complete", for_user("nobody"))
+                .await;
+            published += 1;
+        }
+        published
+    };
+    let changes = async {
+        for change in 1..=60 {
+            app.patch_webhook(
+                &account,
+                &path,
+                json!({"filter": {"user_id": format!("user_{change}")}}),
+            )
+            .await;
+            for (user, deliveries) in [(change, 1), (change - 1, 0)] {
+                let user = format!("user_{user}");
+                let accepted = app
+                    .publish_accepted(&account, "generation_complete", for_user(&user))
+                    .await;
+                assert_eq!(
+                    accepted["deliveries"], deliveries,
+                    "after change {change}, an event for {user}"
+                );
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+    };
+    let (published, ()) = tokio::join!(beside, changes);
+    assert!(published > 0, "events were published beside the changes");
 }
