@@ -23,14 +23,22 @@ bench=$(cargo bench --bench load --no-run 2>&1 |
 service=target/release/hookbridge
 saved=$(mktemp)
 cp "$service" "$saved"
-trap 'cp "$saved" "$service"; rm -f "$saved"' EXIT
+output=$(mktemp)
+trap 'cp "$saved" "$service"; rm -f "$saved" "$output"' EXIT
 
 for round in $(seq "$rounds"); do
   for binary in "$old" "$new"; do
     cp "$binary" "$service"
     echo "== round $round: $binary"
+    status=0
     BENCH_ONLY=${BENCH_ONLY:-ingest,fanout1,fanout10} \
       BENCH_SECONDS=${BENCH_SECONDS:-5} BENCH_POSTGRES=${BENCH_POSTGRES:-0} \
-      "$bench" 2>&1 | grep '^| SQLite\|^| steady\|^| one\|^| PostgreSQL'
+      "$bench" > "$output" 2>&1 || status=$?
+    grep '^| SQLite\|^| steady\|^| one\|^| PostgreSQL' "$output" || true
+    if [ "$status" -ne 0 ]; then
+      echo "the benchmark failed (exit $status) against $binary:" >&2
+      tail -n 20 "$output" >&2
+      exit "$status"
+    fi
   done
 done
