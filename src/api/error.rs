@@ -212,6 +212,9 @@ impl From<StoreError> for ApiError {
             StoreError::AccountNotFound(_) => ApiError::not_found("account"),
             StoreError::Closed => ApiError::unavailable("the service is shutting down"),
             StoreError::StorageFull(cause) => ApiError::storage_full(cause),
+            StoreError::Contention(_) => {
+                ApiError::unavailable("the write conflicted with another; try again")
+            }
             StoreError::Database(_) | StoreError::Sealed(_) => ApiError::internal(error),
         }
     }

@@ -104,6 +104,7 @@ impl Attempter {
             event_pk: job.event_pk,
             disable_if_failing_since: auto_disable_after.map(|span| result.started_at.before(span)),
             ordered: job.subscription.ordering == Ordering::Fifo,
+            was_failing: job.subscription.failing_since.is_some(),
             attempt: result,
             next,
         }

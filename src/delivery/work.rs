@@ -171,6 +171,10 @@ pub struct Completion {
     /// Whether the subscription is ordered (`fifo`): a delivery that
     /// finishes lets the next one waiting behind it go.
     pub ordered: bool,
+    /// Whether the subscription was in a run of failures when the job was
+    /// read, so that a success ends the run: a shared store then locks the
+    /// subscription's row before the delivery's, as it does for failures.
+    pub was_failing: bool,
 }
 
 impl Completion {

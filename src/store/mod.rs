@@ -168,6 +168,10 @@ pub enum StoreError {
     /// PostgreSQL's `disk_full`); nothing of it was stored.
     #[error("the database's storage is full: {0}")]
     StorageFull(String),
+    /// The database rolled the transaction back in favour of a conflicting
+    /// one (a deadlock); nothing of it was stored, and it can run again.
+    #[error("the write conflicted with another and was rolled back: {0}")]
+    Contention(String),
     /// A referenced account does not exist.
     #[error("account {0} does not exist")]
     AccountNotFound(String),

@@ -67,6 +67,7 @@ fn delivered_at(job: &DeliveryJob, started_at: Timestamp) -> Completion {
         next: NextStep::Delivered,
         disable_if_failing_since: None,
         ordered: false,
+        was_failing: false,
     }
 }
 

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use standardwebhooks::Webhook;
 
 use crate::helpers::{
-    BinaryApp, Received, Receiver, TestAccount, TestApp, TestDatabase, eventually, expect_error,
-    generation,
+    Received, Receiver, TestAccount, TestApp, TestDatabase, expect_error, generation,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -423,93 +422,6 @@ async fn deleting_a_webhook_stops_its_pending_retries() {
     receiver.assert_quiet(1, Duration::from_millis(1500)).await;
 }
 
-/// On PostgreSQL, a webhook deleted while an attempt's outcome is being
-/// recorded: the outcome holds the delivery's row and then needs the
-/// subscription's (its run of failures). The deletion must wait for it
-/// rather than take the subscription first, which deadlocked.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_deletion_waits_for_an_outcome_in_progress_without_deadlock() {
-    let database = TestDatabase::postgres();
-    let receiver = Receiver::start().await;
-    receiver.set_default_status(500);
-    let app = BinaryApp::start(&database, &["--retry-schedule", "1h"]);
-    let api = app.api();
-    let account = api.new_account().await;
-    let webhook = api
-        .create_webhook(&account, json!({"url": receiver.url}))
-        .await;
-    let id = webhook["id"].as_str().unwrap().to_owned();
-    let published = api
-        .publish_accepted(&account, "generation_complete", generation("image"))
-        .await;
-    let deliveries = format!(
-        "/v1/events/{}/deliveries",
-        published["id"].as_str().unwrap()
-    );
-    eventually(WAIT, || async {
-        let listed: Value = api
-            .get_as(&account, &deliveries)
-            .await
-            .json()
-            .await
-            .unwrap();
-        (listed["data"][0]["attempts"] == 1).then_some(())
-    })
-    .await;
-
-    let connect = || tokio_postgres::connect(&database.url, tokio_postgres::NoTls);
-    let (observer, connection) = connect().await.unwrap();
-    tokio::spawn(connection);
-    let (outcome, connection) = connect().await.unwrap();
-    tokio::spawn(connection);
-    // An outcome in progress, taking its locks in the order the store does.
-    outcome.batch_execute("BEGIN").await.unwrap();
-    outcome
-        .execute(
-            "UPDATE deliveries SET updated_at = updated_at WHERE subscription_id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap();
-    let deletion = tokio::spawn({
-        let (address, key) = (api.address.clone(), account.key.clone());
-        let path = format!("/v1/webhooks/{id}");
-        async move {
-            crate::helpers::client()
-                .delete(format!("{address}{path}"))
-                .header("X-Api-Key", key)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
-    // The deletion is waiting for the delivery's row. (Asked on a second
-    // connection: a transaction sees one snapshot of pg_stat_activity.)
-    eventually(WAIT, || async {
-        let waiting: i64 = observer
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE wait_event_type = 'Lock' AND query LIKE '%SET state = ''cancelled''%'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        (waiting > 0).then_some(())
-    })
-    .await;
-    let second = outcome
-        .execute(
-            "UPDATE subscriptions SET failing_since = failing_since WHERE id = $1",
-            &[&id],
-        )
-        .await;
-    assert!(second.is_ok(), "the outcome was aborted: {second:?}");
-    outcome.batch_execute("COMMIT").await.unwrap();
-    assert_eq!(deletion.await.unwrap(), 204);
-}
-
 /// More deliveries to a hanging target than there are attempt slots in all:
 /// the per-target limit keeps slots for the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -844,6 +756,7 @@ async fn outcomes_recorded_together_keep_the_run_of_failures_in_order() {
                 },
                 disable_if_failing_since: None,
                 ordered: false,
+                was_failing: job.subscription.failing_since.is_some(),
             })
             .collect();
         store.complete(completions).await.unwrap();

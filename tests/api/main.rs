@@ -17,6 +17,7 @@ mod ingest;
 mod isolation;
 
 mod limits;
+mod locking;
 mod management;
 mod multinode;
 mod openapi;

@@ -100,10 +100,11 @@ pub struct PostgresStore {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        if error.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL) {
-            StoreError::StorageFull(describe(&error))
-        } else {
-            StoreError::Database(describe(&error))
+        use tokio_postgres::error::SqlState;
+        match error.code() {
+            Some(&SqlState::DISK_FULL) => StoreError::StorageFull(describe(&error)),
+            Some(&SqlState::T_R_DEADLOCK_DETECTED) => StoreError::Contention(describe(&error)),
+            _ => StoreError::Database(describe(&error)),
         }
     }
 }
@@ -470,10 +471,18 @@ async fn cancel_pending(
 
 /// Lock the rows of the subscriptions `ids` (sorted, so that two callers
 /// take them in the same order) until the transaction ends.
+///
+/// The store's lock order, which keeps its transactions from deadlocking:
+/// subscription rows first, in id order, then delivery rows. Ingest, an
+/// outcome that fails, ends a run of failures or frees an ordered webhook's
+/// next delivery, a replay and a deletion all take them so. The one
+/// exception is the usual batch of successes (`complete_delivered`), which
+/// locks no subscription row unless one turned out to be failing after its
+/// job was read; a deadlock that leaves is run again (see [`retrying`]).
 async fn lock_subscriptions(client: &impl GenericClient, ids: &[&str]) -> StoreResult<()> {
     query(
         client,
-        "SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        "SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         &[&ids],
     )
     .await?;
@@ -482,10 +491,11 @@ async fn lock_subscriptions(client: &impl GenericClient, ids: &[&str]) -> StoreR
 
 /// Delete a subscription and cancel its pending deliveries.
 ///
-/// The deliveries are locked before the subscription, the order in which an
-/// attempt's outcome locks them (its delivery, then the subscription's run
-/// of failures): in the other order a deletion and an outcome arriving
-/// together deadlocked, and PostgreSQL aborted one of them.
+/// The subscription's row is locked before its deliveries, in the store's
+/// lock order (see [`lock_subscriptions`]). An outcome that frees an
+/// ordered webhook's next delivery locks that subscription and then two of
+/// its deliveries, the one done and the next; a deletion that locked the
+/// deliveries first deadlocked with it.
 async fn delete_subscription_in(
     client: &impl GenericClient,
     account_id: &AccountId,
@@ -493,7 +503,7 @@ async fn delete_subscription_in(
 ) -> StoreResult<bool> {
     let exists = query_opt(
         client,
-        "SELECT 1 FROM subscriptions WHERE id = $1 AND account_id = $2",
+        "SELECT 1 FROM subscriptions WHERE id = $1 AND account_id = $2 FOR UPDATE",
         &[&id, &account_id],
     )
     .await?
@@ -509,6 +519,30 @@ async fn delete_subscription_in(
     )
     .await?;
     Ok(deleted > 0)
+}
+
+/// How many times in all a transaction is run while PostgreSQL keeps
+/// rolling it back for a deadlock.
+const RUNS_UNDER_CONTENTION: usize = 3;
+
+/// Run `transaction` (which opens, fills and commits one) again when
+/// PostgreSQL rolled it back for a deadlock: nothing of it was stored, and
+/// the other transaction, which went ahead, is done by the next run.
+async fn retrying<T, F, Fut>(mut transaction: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut runs = 1;
+    loop {
+        match transaction().await {
+            Err(StoreError::Contention(cause)) if runs < RUNS_UNDER_CONTENTION => {
+                tracing::warn!(%cause, runs, "a transaction was rolled back for a deadlock; running it again");
+                runs += 1;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Run `sql` as a statement prepared once per connection and cached

@@ -183,23 +183,7 @@ impl DeliveryQueue for PostgresStore {
     }
 
     async fn complete(&self, completions: Vec<Completion>) -> StoreResult<Vec<SubscriptionId>> {
-        let mut client = self.pool.get().await?;
-        if completions
-            .iter()
-            .all(|c| c.next == NextStep::Delivered && !c.frees_the_next())
-        {
-            complete_delivered(&client, &completions).await?;
-            return Ok(Vec::new());
-        }
-        let transaction = client.transaction().await?;
-        let (notices, mut freed) = complete_all(&transaction, &completions).await?;
-        if !freed.is_empty() {
-            let notified: Vec<&str> = freed.iter().map(SubscriptionId::as_str).collect();
-            notify_due(&transaction, &self.node, &notified).await?;
-        }
-        freed.extend(store_operational(&transaction, &self.node, &notices).await?);
-        transaction.commit().await?;
-        Ok(freed)
+        retrying(|| self.complete_once(&completions)).await
     }
 
     async fn release(&self, leases: Vec<Lease>) -> StoreResult<()> {
@@ -539,6 +523,30 @@ impl DeliveryQueue for PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// Record a batch of outcomes in one transaction: the usual batch of
+    /// successes in one statement, any other in [`complete_all`]'s few.
+    async fn complete_once(&self, completions: &[Completion]) -> StoreResult<Vec<SubscriptionId>> {
+        let mut client = self.pool.get().await?;
+        if completions
+            .iter()
+            .all(|c| c.next == NextStep::Delivered && !c.frees_the_next() && !c.was_failing)
+        {
+            complete_delivered(&client, completions).await?;
+            return Ok(Vec::new());
+        }
+        let transaction = client.transaction().await?;
+        let (notices, mut freed) = complete_all(&transaction, completions).await?;
+        if !freed.is_empty() {
+            let notified: Vec<&str> = freed.iter().map(SubscriptionId::as_str).collect();
+            notify_due(&transaction, &self.node, &notified).await?;
+        }
+        freed.extend(store_operational(&transaction, &self.node, &notices).await?);
+        transaction.commit().await?;
+        Ok(freed)
+    }
+}
+
 /// The advisory lock a purge step holds, so one node purges at a time.
 const PURGE_LOCK: i64 = 7262653;
 
@@ -626,10 +634,23 @@ async fn complete_delivered(
 /// failures and 410s (rare when targets are healthy) take a statement each.
 /// What the operational webhooks are to hear of them, and the ordered
 /// subscriptions whose next delivery they let go.
+///
+/// The batch's subscriptions are locked first, in id order, before any of
+/// its deliveries (the store's lock order, see [`lock_subscriptions`]):
+/// two nodes' batches failing on the same webhooks in another order, or a
+/// deletion beside an ordered webhook's outcome, then wait for each other
+/// instead of deadlocking.
 async fn complete_all(
     client: &impl GenericClient,
     completions: &[Completion],
 ) -> StoreResult<(Vec<OperationalEvent>, Vec<SubscriptionId>)> {
+    let mut touched: Vec<&str> = completions
+        .iter()
+        .map(|c| c.subscription_id.as_str())
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    lock_subscriptions(client, &touched).await?;
     let mut ids = Vec::with_capacity(completions.len());
     let mut tokens = Vec::with_capacity(completions.len());
     let mut states = Vec::with_capacity(completions.len());
@@ -788,10 +809,11 @@ async fn complete_all(
 /// Let the next waiting delivery of each ordered subscription whose
 /// delivery `done` finished go, unless another of its deliveries is
 /// pending; the subscriptions whose next went. Their rows are locked
-/// first (in id order), as ingest locks them before choosing between
-/// `pending` and `waiting`, so a delivery stored meanwhile is never left
-/// waiting behind one that has finished. Each subscription's next is the
-/// first of its waiting index (`LIMIT 1`), whatever the length of its line.
+/// already ([`complete_all`] locks them first), as ingest locks them before
+/// choosing between `pending` and `waiting`, so a delivery stored meanwhile
+/// is never left waiting behind one that has finished. Each subscription's
+/// next is the first of its waiting index (`LIMIT 1`), whatever the length
+/// of its line.
 async fn release_next_waiting(
     client: &impl GenericClient,
     done: &[&Completion],
@@ -806,7 +828,6 @@ async fn release_next_waiting(
     }
     ordered.sort_unstable();
     ordered.dedup();
-    lock_subscriptions(client, &ordered).await?;
     Ok(query(
         client,
         "UPDATE deliveries d SET state = 'pending'

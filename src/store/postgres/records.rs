@@ -287,11 +287,14 @@ impl Records for PostgresStore {
         account_id: &AccountId,
         id: &SubscriptionId,
     ) -> StoreResult<bool> {
-        let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
-        let deleted = delete_subscription_in(&transaction, account_id, id).await?;
-        transaction.commit().await?;
-        Ok(deleted)
+        retrying(|| async {
+            let mut client = self.pool.get().await?;
+            let transaction = client.transaction().await?;
+            let deleted = delete_subscription_in(&transaction, account_id, id).await?;
+            transaction.commit().await?;
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn recent_events(
