@@ -47,8 +47,9 @@
 //!
 //! `BENCH_STATEMENTS=1` loads `pg_stat_statements` into those servers and
 //! prints, after each such workload, its ten statements that took the
-//! server the most time (calls, total and mean milliseconds, rows), to
-//! stderr: where the database's time goes.
+//! server the most time, planning included (calls, total and mean
+//! milliseconds, rows, plans made and planning milliseconds), to stderr:
+//! where the database's time goes.
 //!
 //! `BENCH_ONLY=fifo` (run only when named) measures what ordered delivery
 //! costs: one webhook with `"ordering": "fifo"` gets `BENCH_FIFO_EVENTS`
@@ -483,7 +484,8 @@ fn statements_wanted() -> bool {
 /// loaded when [`statements_wanted`].
 fn start_database() -> postgres_server::PostgresServer {
     let options = if statements_wanted() {
-        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+         -c pg_stat_statements.track_planning=on"
     } else {
         ""
     };
@@ -500,23 +502,27 @@ async fn connect(server: &postgres_server::PostgresServer) -> tokio_postgres::Cl
 }
 
 /// Print to stderr the ten statements that took `server` the most time
-/// since the statistics were last reset, under `workload`'s name.
+/// (planning and executing) since the statistics were last reset, under
+/// `workload`'s name.
 async fn print_statements(server: &postgres_server::PostgresServer, workload: &str) {
     let rows = connect(server)
         .await
         .query(
             "SELECT calls, total_exec_time, rows,
-                    regexp_replace(left(query, 160), '\\s+', ' ', 'g')
-             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10",
+                    regexp_replace(left(query, 160), '\\s+', ' ', 'g'), total_plan_time, plans
+             FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 10",
             &[],
         )
         .await
         .expect("read pg_stat_statements");
-    eprintln!("statements, {workload}: calls | total ms | mean ms | rows | statement");
+    eprintln!(
+        "statements, {workload}: calls | total ms | mean ms | rows | plans | planning ms | statement"
+    );
     for row in rows {
         let (calls, total, result_rows): (i64, f64, i64) = (row.get(0), row.get(1), row.get(2));
+        let (planning, plans): (f64, i64) = (row.get(4), row.get(5));
         eprintln!(
-            "  {calls} | {total:.0} | {:.3} | {result_rows} | {}",
+            "  {calls} | {total:.0} | {:.3} | {result_rows} | {plans} | {planning:.0} | {}",
             total / calls.max(1) as f64,
             row.get::<_, &str>(3)
         );

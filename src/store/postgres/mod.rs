@@ -546,8 +546,11 @@ where
 }
 
 /// Run `sql` as a statement prepared once per connection and cached
-/// (deadpool's `prepare_cached`): PostgreSQL neither parses nor plans it
-/// again, and each call is one round trip, not two. Every statement of the
+/// (deadpool's `prepare_cached`): PostgreSQL does not parse it again, and
+/// each call is one round trip, not two. (It still plans a statement anew at
+/// each call while its plan for the call's values looks cheaper than a
+/// generic one, as it does for `= ANY($1)` on one element: about 0.06 ms a
+/// call.) Every statement of the
 /// store goes through here or its siblings below, except the schema
 /// migration and the health ping; their SQL texts are fixed, so each
 /// connection's cache stays bounded.
