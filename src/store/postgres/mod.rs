@@ -550,10 +550,9 @@ where
 /// each call is one round trip, not two. (It still plans a statement anew at
 /// each call while its plan for the call's values looks cheaper than a
 /// generic one, as it does for `= ANY($1)` on one element: about 0.06 ms a
-/// call.) Every statement of the
-/// store goes through here or its siblings below, except the schema
-/// migration and the health ping; their SQL texts are fixed, so each
-/// connection's cache stays bounded.
+/// call.) Every statement of the store goes through here or its siblings
+/// below, except the schema migration and the health ping; their SQL texts
+/// are fixed, so each connection's cache stays bounded.
 async fn query(
     client: &impl GenericClient,
     sql: &str,
