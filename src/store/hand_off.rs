@@ -1,5 +1,6 @@
 //! Handing new deliveries from ingest straight to this node's dispatcher,
-//! as both stores do: ingest keeps a place in the hand-off channel before
+//! as both stores do (and, on PostgreSQL, an ordered webhook's next
+//! delivery when an outcome lets it go): ingest keeps a place in the hand-off channel before
 //! it writes, stores the event's deliveries already leased, and sends them
 //! as one batch once its transaction has committed. A store that cannot
 //! keep a place (the dispatcher is behind, or gone) leaves the deliveries

@@ -237,3 +237,26 @@ async fn multinode_ordering_keeps_publish_order_across_nodes() {
     assert_eq!(receiver.max_concurrent(), 1);
     receiver.assert_quiet(40, Duration::from_millis(300)).await;
 }
+
+/// On PostgreSQL, the outcome that lets an ordered webhook's next delivery
+/// go leases it to its node in the same transaction and hands it to the
+/// dispatcher once committed: of a line of five, only the first (stored
+/// while nothing was open, so due) is claimed, and no delivery takes a
+/// claim's transaction of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_ordered_webhooks_next_delivery_is_handed_over_not_claimed() {
+    let database = TestDatabase::postgres();
+    let app = BinaryApp::start(&database, &[]);
+    let api = app.api();
+    let account = api.new_account().await;
+    let receiver = Receiver::start().await;
+    receiver.set_delay(Duration::from_millis(300));
+    api.create_webhook(&account, json!({"url": receiver.url, "ordering": "fifo"}))
+        .await;
+    let ids = publish_in_order(&api, &account, 5).await;
+    receiver.wait_for(5, WAIT).await;
+    assert_eq!(arrival_order(&receiver), ids);
+    let claimed = api.metric("hookbridge_dispatcher_claimed_total").await;
+    let handed = api.metric("hookbridge_dispatcher_handed_total").await;
+    assert_eq!((claimed, handed), (1.0, 4.0));
+}

@@ -310,14 +310,15 @@ const WAITING: &str = "waiting";
 
 /// Lease tokens stay within the integers a JSON number holds exactly, as
 /// the claims' do.
-const LEASE_TOKEN_MASK: i64 = (1 << 53) - 1;
+pub(super) const LEASE_TOKEN_MASK: i64 = (1 << 53) - 1;
 
 /// The enabled subscriptions of a batch's accounts: their routes, and each
 /// one's full row, opened (secrets unsealed) only when a delivery to it is
 /// handed over.
 struct Targets {
     routes: HashMap<AccountId, Vec<Route>>,
-    /// The ordered (`fifo`) ones, never handed over.
+    /// The ordered (`fifo`) ones, never handed over here (an outcome that
+    /// lets one's next delivery go hands that one over instead).
     ordered: HashSet<SubscriptionId>,
     rows: HashMap<SubscriptionId, Row>,
     opened: HashMap<SubscriptionId, Option<Arc<Subscription>>>,

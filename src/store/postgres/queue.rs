@@ -3,7 +3,9 @@
 //! resends, test deliveries, retention's purge (one node at a time) and the
 //! LISTEN/NOTIFY doorbell.
 
+use super::ingest::LEASE_TOKEN_MASK;
 use super::*;
+use crate::store::hand_off::{FreshDelivery, Reservation};
 
 /// The statement that leases the deliveries a `due (id, next_attempt_at)`
 /// query selects (and locks) until `$1`, returning each with the due time
@@ -536,14 +538,18 @@ impl PostgresStore {
             return Ok(Vec::new());
         }
         let transaction = client.transaction().await?;
-        let (notices, mut freed) = complete_all(&transaction, completions).await?;
-        if !freed.is_empty() {
-            let notified: Vec<&str> = freed.iter().map(SubscriptionId::as_str).collect();
+        let (notices, freed) = complete_all(&transaction, completions, &self.handing).await?;
+        let (mut told, handed) = read_freed(&transaction, freed, &self.sealer).await?;
+        if !told.is_empty() {
+            let notified: Vec<&str> = told.iter().map(SubscriptionId::as_str).collect();
             notify_due(&transaction, &self.node, &notified).await?;
         }
-        freed.extend(store_operational(&transaction, &self.node, &notices).await?);
+        told.extend(store_operational(&transaction, &self.node, &notices).await?);
         transaction.commit().await?;
-        Ok(freed)
+        for job in handed {
+            job.send();
+        }
+        Ok(told)
     }
 }
 
@@ -643,7 +649,8 @@ async fn complete_delivered(
 async fn complete_all(
     client: &impl GenericClient,
     completions: &[Completion],
-) -> StoreResult<(Vec<OperationalEvent>, Vec<SubscriptionId>)> {
+    handing: &HandingSlot,
+) -> StoreResult<(Vec<OperationalEvent>, Vec<Freed>)> {
     let mut touched: Vec<&str> = completions
         .iter()
         .map(|c| c.subscription_id.as_str())
@@ -697,7 +704,7 @@ async fn complete_all(
     if done.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let freed = release_next_waiting(client, &done).await?;
+    let freed = release_next_waiting(client, &done, handing).await?;
     let attempt_ids: Vec<String> = done.iter().map(|_| new_id("att")).collect();
     let delivery_ids: Vec<&str> = done.iter().map(|c| c.lease.delivery_id.as_str()).collect();
     let subscription_ids: Vec<&str> = done.iter().map(|c| c.subscription_id.as_str()).collect();
@@ -808,16 +815,21 @@ async fn complete_all(
 
 /// Let the next waiting delivery of each ordered subscription whose
 /// delivery `done` finished go, unless another of its deliveries is
-/// pending; the subscriptions whose next went. Their rows are locked
-/// already ([`complete_all`] locks them first), as ingest locks them before
-/// choosing between `pending` and `waiting`, so a delivery stored meanwhile
-/// is never left waiting behind one that has finished. Each subscription's
-/// next is the first of its waiting index (`LIMIT 1`), whatever the length
-/// of its line.
+/// pending. Their rows are locked already ([`complete_all`] locks them
+/// first), as ingest locks them before choosing between `pending` and
+/// `waiting`, so a delivery stored meanwhile is never left waiting behind
+/// one that has finished. Each subscription's next is the first of its
+/// waiting index (`LIMIT 1`), whatever the length of its line.
+///
+/// Where `handing` keeps a place in this node's dispatcher, the next one
+/// (never tried before) is leased to this node in the same statement, to be
+/// handed over once the transaction commits, as ingest hands new
+/// deliveries: no claim, and no second transaction, per delivery.
 async fn release_next_waiting(
     client: &impl GenericClient,
     done: &[&Completion],
-) -> StoreResult<Vec<SubscriptionId>> {
+    handing: &HandingSlot,
+) -> StoreResult<Vec<Freed>> {
     let mut ordered: Vec<&str> = done
         .iter()
         .filter(|c| c.frees_the_next())
@@ -828,23 +840,155 @@ async fn release_next_waiting(
     }
     ordered.sort_unstable();
     ordered.dedup();
-    Ok(query(
+    let mut reservations: HashMap<&str, Reservation> = HashMap::new();
+    let mut tokens: Vec<Option<i64>> = Vec::with_capacity(ordered.len());
+    let mut expiries: Vec<Option<i64>> = Vec::with_capacity(ordered.len());
+    for &subscription_id in &ordered {
+        match handing.reserve() {
+            Some(reservation) => {
+                tokens.push(Some(rand::random::<i64>() & LEASE_TOKEN_MASK));
+                expiries.push(Some(reservation.expiry.0));
+                reservations.insert(subscription_id, reservation);
+            }
+            None => {
+                tokens.push(None);
+                expiries.push(None);
+            }
+        }
+    }
+    let rows = query(
         client,
-        "UPDATE deliveries d SET state = 'pending'
-         FROM (SELECT n.id FROM UNNEST($1::TEXT[]) AS s(id)
-               CROSS JOIN LATERAL (SELECT w.id FROM deliveries w
+        "UPDATE deliveries d SET state = 'pending',
+                next_attempt_at = COALESCE(next.expiry, d.next_attempt_at),
+                lease_token = next.token
+         FROM (SELECT n.id,
+                      CASE WHEN n.attempts = 0 THEN s.token END AS token,
+                      CASE WHEN n.attempts = 0 THEN s.expiry END AS expiry
+               FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[]) AS s(id, token, expiry)
+               CROSS JOIN LATERAL (SELECT w.id, w.attempts FROM deliveries w
                                    WHERE w.subscription_id = s.id AND w.state = 'waiting'
                                    ORDER BY w.event_pk LIMIT 1) n
                WHERE NOT EXISTS (SELECT 1 FROM deliveries p
                                  WHERE p.subscription_id = s.id AND p.state = 'pending')) next
          WHERE d.id = next.id
-         RETURNING d.subscription_id",
-        &[&ordered],
+         RETURNING d.subscription_id, d.id, d.event_pk, d.lease_token",
+        &[&ordered, &tokens, &expiries],
+    )
+    .await?;
+    let mut freed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let subscription_id: SubscriptionId = row.get(0);
+        let lease = row.get::<_, Option<i64>>(3).map(|token| Lease {
+            delivery_id: row.get(1),
+            token,
+        });
+        let handed = match lease {
+            Some(lease) => reservations
+                .remove(subscription_id.as_str())
+                .map(|reservation| (lease, reservation)),
+            None => None,
+        };
+        freed.push(Freed {
+            subscription_id,
+            event_pk: row.get(2),
+            handed,
+        });
+    }
+    Ok(freed)
+}
+
+/// An ordered subscription's next delivery, let go by an outcome: leased to
+/// this node with the place kept for it (`handed`), or left due for any
+/// node to claim.
+struct Freed {
+    subscription_id: SubscriptionId,
+    event_pk: i64,
+    handed: Option<(Lease, Reservation)>,
+}
+
+/// A freed delivery's job, to send to the dispatcher once its lease has
+/// committed.
+struct HandOver {
+    reservation: Reservation,
+    event_pk: i64,
+    event: Arc<StoredEvent>,
+    delivery: FreshDelivery,
+}
+
+impl HandOver {
+    fn send(self) {
+        self.reservation
+            .hand_over(self.event_pk, self.event, vec![self.delivery]);
+    }
+}
+
+/// Read what the `freed` deliveries leased to this node need to be sent
+/// (their events and subscriptions), as jobs to hand over; those that
+/// cannot be read here (a secret sealed under a key this node lacks) keep
+/// their lease and are claimed after it. Also the subscriptions of the
+/// others, left due, to be told.
+async fn read_freed(
+    client: &impl GenericClient,
+    freed: Vec<Freed>,
+    sealer: &Sealer,
+) -> StoreResult<(Vec<SubscriptionId>, Vec<HandOver>)> {
+    let (handed, due): (Vec<Freed>, Vec<Freed>) =
+        freed.into_iter().partition(|f| f.handed.is_some());
+    let told = due.into_iter().map(|f| f.subscription_id).collect();
+    if handed.is_empty() {
+        return Ok((told, Vec::new()));
+    }
+    let event_pks: Vec<i64> = handed.iter().map(|f| f.event_pk).collect();
+    let subscription_ids: Vec<&str> = handed.iter().map(|f| f.subscription_id.as_str()).collect();
+    let mut events = HashMap::new();
+    for row in query(
+        client,
+        "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
+        &[&event_pks],
     )
     .await?
-    .iter()
-    .map(|row| row.get(0))
-    .collect())
+    {
+        events.insert(row.get::<_, i64>(0), Arc::new(event_from(&row, 1)?));
+    }
+    let mut subscriptions = HashMap::new();
+    for row in query(
+        client,
+        &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
+        &[&subscription_ids],
+    )
+    .await?
+    {
+        let id: SubscriptionId = row.get(0);
+        match subscription_at(&row, 0, sealer) {
+            Ok(subscription) => {
+                subscriptions.insert(id, Arc::new(subscription));
+            }
+            Err(error) => {
+                tracing::error!(%error, subscription = %id, "a subscription could not be read; its next delivery waits a lease");
+            }
+        }
+    }
+    let mut jobs = Vec::with_capacity(handed.len());
+    for freed in handed {
+        let (Some((lease, reservation)), Some(event), Some(subscription)) = (
+            freed.handed,
+            events.get(&freed.event_pk),
+            subscriptions.get(&freed.subscription_id),
+        ) else {
+            continue;
+        };
+        jobs.push(HandOver {
+            reservation,
+            event_pk: freed.event_pk,
+            event: event.clone(),
+            delivery: FreshDelivery {
+                id: lease.delivery_id,
+                token: lease.token,
+                subscription: subscription.clone(),
+            },
+        });
+    }
+    Ok((told, jobs))
 }
 
 /// Store `notices` as events of the operator account, with deliveries to
