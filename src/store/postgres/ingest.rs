@@ -215,14 +215,14 @@ impl Committer {
             let (mut due, mut fresh, mut waiting) = (Vec::new(), Vec::new(), 0);
             for subscription_id in matched {
                 let id = DeliveryId::generate();
-                let placed = if targets.ordered.contains(&subscription_id) {
-                    // One delivery of an ordered webhook is open at a time;
-                    // the others wait their turn, in publish order.
-                    if open.insert(subscription_id.clone()) {
-                        Placed::Due
-                    } else {
-                        Placed::Waiting
-                    }
+                // One delivery of an ordered webhook is open at a time; the
+                // others wait their turn, in publish order. The open one is
+                // `pending` (handed over or due), as every delivery is, so a
+                // publish that comes later sees it and waits.
+                let waits = targets.ordered.contains(&subscription_id)
+                    && !open.insert(subscription_id.clone());
+                let placed = if waits {
+                    Placed::Waiting
                 } else {
                     let subscription = reservation
                         .as_ref()
@@ -317,8 +317,8 @@ pub(super) const LEASE_TOKEN_MASK: i64 = (1 << 53) - 1;
 /// handed over.
 struct Targets {
     routes: HashMap<AccountId, Vec<Route>>,
-    /// The ordered (`fifo`) ones, never handed over here (an outcome that
-    /// lets one's next delivery go hands that one over instead).
+    /// The ordered (`fifo`) ones: a delivery to one waits while another of
+    /// its deliveries is open.
     ordered: HashSet<SubscriptionId>,
     rows: HashMap<SubscriptionId, Row>,
     opened: HashMap<SubscriptionId, Option<Arc<Subscription>>>,
