@@ -72,6 +72,11 @@ impl FailingWebhook {
         client
     }
 
+    /// Run `sql`, whose one parameter is the webhook's id, on `client`.
+    async fn on_webhook(&self, client: &Client, sql: &str) -> Result<u64, tokio_postgres::Error> {
+        client.execute(sql, &[&self.id]).await
+    }
+
     /// Delete the webhook through the API, in the background; its status.
     fn delete(&self) -> JoinHandle<u16> {
         let api = self.app.api();
@@ -138,14 +143,11 @@ async fn postgres_deleting_an_ordered_webhook_waits_for_an_outcome_that_frees_th
     let observer = webhook.connect().await;
     let earlier = webhook.connect().await;
     earlier.batch_execute("BEGIN").await.unwrap();
-    earlier
-        .execute(FAIL_THE_PENDING, &[&webhook.id])
+    webhook
+        .on_webhook(&earlier, FAIL_THE_PENDING)
         .await
         .unwrap();
-    earlier
-        .execute(FREE_THE_NEXT, &[&webhook.id])
-        .await
-        .unwrap();
+    webhook.on_webhook(&earlier, FREE_THE_NEXT).await.unwrap();
     earlier.batch_execute("COMMIT").await.unwrap();
     assert_eq!(
         webhook.states(&observer).await,
@@ -154,20 +156,20 @@ async fn postgres_deleting_an_ordered_webhook_waits_for_an_outcome_that_frees_th
 
     let outcome = webhook.connect().await;
     outcome.batch_execute("BEGIN").await.unwrap();
-    outcome
-        .execute(
+    webhook
+        .on_webhook(
+            &outcome,
             "SELECT id FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE",
-            &[&webhook.id],
         )
         .await
         .unwrap();
-    outcome
-        .execute(FAIL_THE_PENDING, &[&webhook.id])
+    webhook
+        .on_webhook(&outcome, FAIL_THE_PENDING)
         .await
         .unwrap();
     let deletion = webhook.delete();
     a_session_waits_for_a_lock(&observer).await;
-    let freed = outcome.execute(FREE_THE_NEXT, &[&webhook.id]).await;
+    let freed = webhook.on_webhook(&outcome, FREE_THE_NEXT).await;
     assert!(freed.is_ok(), "the outcome was rolled back: {freed:?}");
     outcome.batch_execute("COMMIT").await.unwrap();
     assert_eq!(deletion.await.unwrap(), 204);
@@ -189,19 +191,19 @@ async fn postgres_a_deletion_rolled_back_for_a_deadlock_runs_again() {
     let observer = webhook.connect().await;
     let crossing = webhook.connect().await;
     crossing.batch_execute("BEGIN").await.unwrap();
-    crossing
-        .execute(
+    webhook
+        .on_webhook(
+            &crossing,
             "UPDATE deliveries SET updated_at = updated_at WHERE subscription_id = $1",
-            &[&webhook.id],
         )
         .await
         .unwrap();
     let deletion = webhook.delete();
     a_session_waits_for_a_lock(&observer).await;
-    crossing
-        .execute(
+    webhook
+        .on_webhook(
+            &crossing,
             "UPDATE subscriptions SET failing_since = NULL WHERE id = $1",
-            &[&webhook.id],
         )
         .await
         .expect("the deletion, which waited first, is the one rolled back");

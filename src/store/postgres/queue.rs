@@ -123,39 +123,9 @@ impl DeliveryQueue for PostgresStore {
             return Ok(Vec::new());
         }
         let event_pks: Vec<i64> = claimed.iter().map(|r| r.get(4)).collect();
-        let subscription_ids: Vec<String> = claimed.iter().map(|r| r.get(2)).collect();
-        let mut events = HashMap::new();
-        for row in query(
-            &client,
-            "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
-            &[&event_pks],
-        )
-        .await?
-        {
-            events.insert(row.get::<_, i64>(0), Arc::new(event_from(&row, 1)?));
-        }
-        let mut subscriptions = HashMap::new();
-        for row in query(
-            &client,
-            &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
-            &[&subscription_ids],
-        )
-        .await?
-        {
-            let id: SubscriptionId = row.get(0);
-            match subscription_at(&row, 0, &self.sealer) {
-                Ok(subscription) => {
-                    subscriptions.insert(id, Some(Arc::new(subscription)));
-                }
-                Err(error) => {
-                    // One unreadable subscription (a secret sealed under a
-                    // key this node lacks) must not stall the others: its
-                    // deliveries keep their lease and are tried after it.
-                    tracing::error!(%error, subscription = %id, "a subscription could not be read; its deliveries wait a lease");
-                    subscriptions.insert(id, None);
-                }
-            }
-        }
+        let subscription_ids: Vec<&str> = claimed.iter().map(|r| r.get(2)).collect();
+        let (events, subscriptions) =
+            read_for_jobs(&client, &event_pks, &subscription_ids, &self.sealer).await?;
         let mut jobs = Vec::with_capacity(claimed.len());
         for row in &claimed {
             let subscription_id: SubscriptionId = row.get(2);
@@ -553,6 +523,53 @@ impl PostgresStore {
     }
 }
 
+/// What jobs for deliveries of the events `event_pks` to the subscriptions
+/// `subscription_ids` need: the events, and each subscription opened, or
+/// `None` when it cannot be opened here (a secret sealed under a key this
+/// node lacks). One unreadable subscription must not stall the others: its
+/// deliveries keep their lease and are tried after it. A subscription that
+/// no longer exists is missing from the map.
+async fn read_for_jobs(
+    client: &impl GenericClient,
+    event_pks: &[i64],
+    subscription_ids: &[&str],
+    sealer: &Sealer,
+) -> StoreResult<(
+    HashMap<i64, Arc<StoredEvent>>,
+    HashMap<SubscriptionId, Option<Arc<Subscription>>>,
+)> {
+    let mut events = HashMap::new();
+    for row in query(
+        client,
+        "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
+        &[&event_pks],
+    )
+    .await?
+    {
+        events.insert(row.get::<_, i64>(0), Arc::new(event_from(&row, 1)?));
+    }
+    let mut subscriptions = HashMap::new();
+    for row in query(
+        client,
+        &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
+        &[&subscription_ids],
+    )
+    .await?
+    {
+        let id: SubscriptionId = row.get(0);
+        match subscription_at(&row, 0, sealer) {
+            Ok(subscription) => {
+                subscriptions.insert(id, Some(Arc::new(subscription)));
+            }
+            Err(error) => {
+                tracing::error!(%error, subscription = %id, "a subscription could not be read; its deliveries wait a lease");
+                subscriptions.insert(id, None);
+            }
+        }
+    }
+    Ok((events, subscriptions))
+}
+
 /// The advisory lock a purge step holds, so one node purges at a time.
 const PURGE_LOCK: i64 = 7262653;
 
@@ -940,37 +957,11 @@ async fn read_freed(
     }
     let event_pks: Vec<i64> = handed.iter().map(|f| f.event_pk).collect();
     let subscription_ids: Vec<&str> = handed.iter().map(|f| f.subscription_id.as_str()).collect();
-    let mut events = HashMap::new();
-    for row in query(
-        client,
-        "SELECT pk, id, type, data, created_at FROM events WHERE pk = ANY($1)",
-        &[&event_pks],
-    )
-    .await?
-    {
-        events.insert(row.get::<_, i64>(0), Arc::new(event_from(&row, 1)?));
-    }
-    let mut subscriptions = HashMap::new();
-    for row in query(
-        client,
-        &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = ANY($1)"),
-        &[&subscription_ids],
-    )
-    .await?
-    {
-        let id: SubscriptionId = row.get(0);
-        match subscription_at(&row, 0, sealer) {
-            Ok(subscription) => {
-                subscriptions.insert(id, Arc::new(subscription));
-            }
-            Err(error) => {
-                tracing::error!(%error, subscription = %id, "a subscription could not be read; its next delivery waits a lease");
-            }
-        }
-    }
+    let (events, subscriptions) =
+        read_for_jobs(client, &event_pks, &subscription_ids, sealer).await?;
     let mut jobs = Vec::with_capacity(handed.len());
     for freed in handed {
-        let (Some((lease, reservation)), Some(event), Some(subscription)) = (
+        let (Some((lease, reservation)), Some(event), Some(Some(subscription))) = (
             freed.handed,
             events.get(&freed.event_pk),
             subscriptions.get(&freed.subscription_id),
